@@ -1,0 +1,17 @@
+// Package nearkit is an embeddable approximate-nearest-neighbour search
+// library in pure Go.
+//
+// This root package holds the contract every index follows: the Index
+// interface, Result, SearchOptions, filters, the sentinel errors, and
+// crash-safe saving. The indexes live in their own packages:
+//
+//   - flat: exact brute-force search (the ground truth for the others).
+//   - hnsw: hierarchical navigable small-world graphs.
+//   - pq, ivf: product quantization and inverted-file indexes.
+//
+// The vector kernels they share live in package distance.
+//
+// User IDs are uint64 values chosen by the caller; each index maps them to
+// dense internal slots. Distances are "smaller is closer" for every metric
+// (see distance.Metric).
+package nearkit

@@ -1,0 +1,55 @@
+package nearkit
+
+import "slices"
+
+// Result is one search hit: the caller's ID and its distance to the query
+// (smaller is closer, see distance.Metric).
+type Result struct {
+	ID       uint64
+	Distance float32
+}
+
+// SortResults sorts rs by ascending distance, ties by ascending ID: the
+// order every index returns.
+func SortResults(rs []Result) {
+	slices.SortFunc(rs, CompareResults)
+}
+
+// CompareResults orders by distance, then ID.
+func CompareResults(a, b Result) int {
+	switch {
+	case a.Distance < b.Distance:
+		return -1
+	case a.Distance > b.Distance:
+		return 1
+	case a.ID < b.ID:
+		return -1
+	case a.ID > b.ID:
+		return 1
+	}
+	return 0
+}
+
+// SearchOptions are per-call search parameters. They travel with each call
+// and are never stored on an index, so concurrent searches with different
+// settings cannot race. The zero value means "index defaults, no filter".
+type SearchOptions struct {
+	// Filter, when non-nil, restricts results to the IDs it allows.
+	Filter Filter
+	// Ef is the HNSW search beam width; 0 means the index default. It is
+	// raised to k when smaller.
+	Ef int
+	// NProbe is the number of IVF lists visited; 0 means the index default.
+	NProbe int
+	// Rerank is the number of candidates re-scored with full-precision
+	// vectors by indexes that store compressed codes; 0 means the index
+	// default.
+	Rerank int
+}
+
+// SearchStats are counters an index may fill during a search, for
+// benchmarks. Indexes that count accept them through SearchWithStats.
+type SearchStats struct {
+	// Distances is the number of distance computations.
+	Distances int64
+}
