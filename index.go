@@ -16,15 +16,16 @@ type Index interface {
 	// Add inserts one vector under id. The vector is copied.
 	Add(id uint64, vec []float32) error
 	// AddBatch inserts len(ids) vectors stored contiguously in vecs
-	// (len(vecs) == len(ids)*Dim()), in parallel. It validates every vector
-	// before inserting any.
+	// (len(vecs) == len(ids)*Dim()), in parallel on runtime.GOMAXPROCS(0)
+	// goroutines. It validates every vector before inserting any.
 	AddBatch(ctx context.Context, ids []uint64, vecs []float32) error
 	// Search appends to dst the (at most) k nearest neighbours of q in
 	// ascending distance (ties by ascending ID) and returns the extended
 	// slice. Searching an empty index returns dst unchanged and no error.
 	Search(dst []Result, q []float32, k int, opts SearchOptions) ([]Result, error)
 	// SearchBatch searches len(queries)/Dim() contiguous queries in
-	// parallel over all cores and returns one result slice per query.
+	// parallel on runtime.GOMAXPROCS(0) goroutines and returns one result
+	// slice per query.
 	SearchBatch(ctx context.Context, queries []float32, k int, opts SearchOptions) ([][]Result, error)
 	// Delete removes id; it returns an error wrapping ErrUnknownID when the
 	// index does not hold it.
@@ -39,4 +40,10 @@ type Index interface {
 	MemoryUsage() int64
 	// WriteTo serialises the index in its versioned, checksummed format.
 	io.WriterTo
+}
+
+// StatsSearcher is implemented by indexes that can count their work during a
+// search (distance computations), for benchmarks.
+type StatsSearcher interface {
+	SearchWithStats(dst []Result, q []float32, k int, opts SearchOptions, st *SearchStats) ([]Result, error)
 }
