@@ -1,0 +1,355 @@
+package flat
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nearkit/nearkit"
+)
+
+// cand is a candidate result. The heap holds user IDs rather than slots
+// (unlike internal/heap.Item): ties must break by ascending user ID, and
+// slot order is not ID order once rows are appended or swap-deleted.
+type cand struct {
+	dist float32
+	id   uint64
+}
+
+func candLess(a, b cand) bool {
+	return a.dist < b.dist || (a.dist == b.dist && a.id < b.id)
+}
+
+// topk is a bounded max-heap keeping the k nearest candidates seen; c[0]
+// is the farthest kept. It does not allocate once c has grown to k.
+type topk struct {
+	c []cand
+	k int
+}
+
+func (h *topk) reset(k int) { h.c = h.c[:0]; h.k = k }
+
+// full reports whether the heap holds k candidates, so a new one must beat
+// c[0] to enter.
+func (h *topk) full() bool { return len(h.c) >= h.k }
+
+// push adds it if the heap is not full, else replaces the farthest when it
+// is nearer. The caller has already checked it may be nearer.
+func (h *topk) push(it cand) {
+	s := h.c
+	if len(s) < h.k {
+		s = append(s, it)
+		i := len(s) - 1
+		for i > 0 {
+			p := (i - 1) / 2
+			if !candLess(s[p], it) {
+				break
+			}
+			s[i] = s[p]
+			i = p
+		}
+		s[i] = it
+		h.c = s
+		return
+	}
+	if !candLess(it, s[0]) {
+		return
+	}
+	h.siftDown(it)
+}
+
+// siftDown puts it at the root and restores the heap.
+func (h *topk) siftDown(it cand) {
+	s := h.c
+	n := len(s)
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		c := l
+		if r := l + 1; r < n && candLess(s[l], s[r]) {
+			c = r
+		}
+		if !candLess(it, s[c]) {
+			break
+		}
+		s[i] = s[c]
+		i = c
+	}
+	s[i] = it
+}
+
+// drain appends the candidates to dst in ascending order and empties the
+// heap.
+func (h *topk) drain(dst []nearkit.Result) []nearkit.Result {
+	n := len(h.c)
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	for i := n - 1; i >= 0; i-- {
+		top := h.c[0]
+		last := h.c[len(h.c)-1]
+		h.c = h.c[:len(h.c)-1]
+		if len(h.c) > 0 {
+			h.siftDown(last)
+		}
+		dst[start+i] = nearkit.Result{ID: top.id, Distance: top.dist}
+	}
+	return dst
+}
+
+// scan offers rows [base, base+len(dists)) with their distances to h. A row
+// is only looked at further, and the filter only asked, when its distance
+// can enter the heap: once the heap is full almost every row is rejected by
+// one compare.
+func (h *topk) scan(dists []float32, ids []uint64, base int, f nearkit.Filter) {
+	ids = ids[base : base+len(dists)]
+	bound := float32(math.Inf(1))
+	if h.full() {
+		bound = h.c[0].dist
+	}
+	for i, d := range dists {
+		// NaN (an overflowing inner product of huge finite vectors)
+		// fails this test and is ranked as +Inf below.
+		if d > bound {
+			continue
+		}
+		if d != d {
+			d = float32(math.Inf(1))
+			if bound < d {
+				continue
+			}
+		}
+		id := ids[i]
+		if f != nil && !f.Allowed(id) {
+			continue
+		}
+		h.push(cand{d, id})
+		if h.full() {
+			bound = h.c[0].dist
+		}
+	}
+}
+
+// scanBlock is the number of rows one single-query kernel call scores.
+const scanBlock = 1024
+
+// scratch is the per-search working memory, pooled so that steady-state
+// searches allocate nothing.
+type scratch struct {
+	q     []float32
+	dists []float32
+	heap  topk
+}
+
+func (x *Index) getScratch() *scratch {
+	if s, ok := x.pool.Get().(*scratch); ok {
+		return s
+	}
+	return &scratch{dists: make([]float32, scanBlock)}
+}
+
+// Search appends to dst the min(k, Len()) stored vectors nearest to q, in
+// ascending distance with ties broken by ascending ID, and returns the
+// extended slice. Distances are smaller-is-closer (see distance.Metric);
+// rows whose distance overflows to NaN rank last. opts.Filter, when set,
+// restricts the answer to allowed IDs (it is asked only about rows near
+// enough to enter the current top k); the other options are ignored.
+//
+// It returns an error wrapping nearkit.ErrDimension, ErrInvalidVector or
+// ErrInvalidK for bad input. Searching an empty index returns dst
+// unchanged. With cap(dst)-len(dst) >= k, Search does not allocate.
+func (x *Index) Search(dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions) ([]nearkit.Result, error) {
+	return x.search(dst, q, k, opts, nil)
+}
+
+// SearchWithStats is Search that also adds the number of distance
+// computations (one per stored vector) to st.Distances.
+func (x *Index) SearchWithStats(dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions, st *nearkit.SearchStats) ([]nearkit.Result, error) {
+	return x.search(dst, q, k, opts, st)
+}
+
+func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions, st *nearkit.SearchStats) ([]nearkit.Result, error) {
+	if err := nearkit.CheckVector(q, x.dim); err != nil {
+		return dst, fmt.Errorf("flat: search: %w", err)
+	}
+	if err := nearkit.CheckK(k); err != nil {
+		return dst, fmt.Errorf("flat: search: %w", err)
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := len(x.ids)
+	if n == 0 {
+		return dst, nil
+	}
+	s := x.getScratch()
+	defer x.pool.Put(s)
+	if x.metric.Normalizes() {
+		s.q = append(s.q[:0], q...)
+		normalizeQuery(s.q)
+		q = s.q
+	}
+	s.heap.reset(min(k, n))
+	d := x.dim
+	for lo := 0; lo < n; lo += scanBlock {
+		hi := min(lo+scanBlock, n)
+		dists := s.dists[:hi-lo]
+		x.kernels.Batch(q, x.data[lo*d:hi*d], d, dists)
+		s.heap.scan(dists, x.ids, lo, opts.Filter)
+	}
+	if st != nil {
+		st.Distances += int64(n)
+	}
+	return s.heap.drain(dst), nil
+}
+
+// normalizeQuery scales q to unit length for the Cosine metric. A zero
+// query has no direction and stays zero: every distance is then 1.
+func normalizeQuery(q []float32) {
+	var ss float64
+	for _, v := range q {
+		ss += float64(v) * float64(v)
+	}
+	if ss == 0 {
+		return
+	}
+	inv := float32(1 / math.Sqrt(ss))
+	for i := range q {
+		q[i] *= inv
+	}
+}
+
+// Tiling of SearchBatch: a block of up to maxQueryBlock queries is scored
+// against a block of rows of about rowBlockBytes, so that block stays in
+// the core's L2 cache while every query of the block reads it; memory
+// traffic per query drops by the query-block size.
+const (
+	maxQueryBlock = 16
+	rowBlockBytes = 512 << 10
+)
+
+// SearchBatch searches the len(queries)/Dim() queries stored contiguously in
+// queries and returns one result slice per query, as Search would. The work
+// runs on runtime.GOMAXPROCS(0) goroutines, in blocks of queries × rows
+// (each block of rows is read from memory once per block of queries); with
+// fewer query blocks than goroutines the rows are split among goroutines
+// too. ctx is checked between blocks; on cancellation it returns ctx's
+// error.
+func (x *Index) SearchBatch(ctx context.Context, queries []float32, k int, opts nearkit.SearchOptions) ([][]nearkit.Result, error) {
+	if err := nearkit.CheckVectors(queries, x.dim, -1); err != nil {
+		return nil, fmt.Errorf("flat: search batch: %w", err)
+	}
+	if err := nearkit.CheckK(k); err != nil {
+		return nil, fmt.Errorf("flat: search batch: %w", err)
+	}
+	d := x.dim
+	nq := len(queries) / d
+	out := make([][]nearkit.Result, nq)
+	if nq == 0 {
+		return out, ctx.Err()
+	}
+	if x.metric.Normalizes() {
+		queries = slices.Clone(queries)
+		for i := range nq {
+			normalizeQuery(queries[i*d : (i+1)*d])
+		}
+	}
+
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := len(x.ids)
+	if n == 0 {
+		return out, ctx.Err()
+	}
+	kk := min(k, n)
+
+	workers := runtime.GOMAXPROCS(0)
+	qb := min(maxQueryBlock, max(1, (nq+workers-1)/workers))
+	qblocks := (nq + qb - 1) / qb
+	rb := min(max(rowBlockBytes/(4*d), 8), 8192)
+	// Split rows too when there are fewer query blocks than workers, in
+	// whole row blocks so each part keeps the tiling.
+	parts := 1
+	if qblocks < workers {
+		parts = min((workers+qblocks-1)/qblocks, (n+rb-1)/rb)
+	}
+	rowsPerPart := (n + parts - 1) / parts
+	units := qblocks * parts
+
+	// partial[p][q] holds part p's sorted top-k of query q when parts > 1.
+	var partial [][][]nearkit.Result
+	if parts > 1 {
+		partial = make([][][]nearkit.Result, parts)
+		for p := range partial {
+			partial[p] = make([][]nearkit.Result, nq)
+		}
+	}
+	backing := make([]nearkit.Result, 0, nq*kk*parts)
+
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, units) {
+		wg.Go(func() {
+			dists := make([]float32, rb)
+			heaps := make([]topk, qb)
+			for {
+				u := int(next.Add(1) - 1)
+				if u >= units || ctx.Err() != nil {
+					return
+				}
+				b, p := u/parts, u%parts
+				q0, q1 := b*qb, min((b+1)*qb, nq)
+				lo, hi := p*rowsPerPart, min((p+1)*rowsPerPart, n)
+				for i := range q1 - q0 {
+					heaps[i].reset(kk)
+				}
+				for r0 := lo; r0 < hi; r0 += rb {
+					if ctx.Err() != nil {
+						return
+					}
+					r1 := min(r0+rb, hi)
+					rows := x.data[r0*d : r1*d]
+					ds := dists[:r1-r0]
+					for i := range q1 - q0 {
+						q := queries[(q0+i)*d : (q0+i+1)*d]
+						x.kernels.Batch(q, rows, d, ds)
+						heaps[i].scan(ds, x.ids, r0, opts.Filter)
+					}
+				}
+				for i := range q1 - q0 {
+					// Each unit owns a disjoint window of backing, so
+					// the appends below never touch another's results.
+					off := ((q0+i)*parts + p) * kk
+					res := heaps[i].drain(backing[off:off:off+kk])
+					if parts > 1 {
+						partial[p][q0+i] = res
+					} else {
+						out[q0+i] = res
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("flat: search batch: %w", err)
+	}
+	if parts > 1 {
+		for q := range nq {
+			// The parts' windows for query q are contiguous in backing:
+			// merge them in place.
+			all := backing[q*parts*kk : q*parts*kk]
+			for p := range parts {
+				all = append(all, partial[p][q]...)
+			}
+			nearkit.SortResults(all)
+			out[q] = all[:min(kk, len(all)):min(kk, len(all))]
+		}
+	}
+	return out, nil
+}
