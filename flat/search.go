@@ -325,7 +325,7 @@ func (x *Index) SearchBatch(ctx context.Context, queries []float32, k int, opts 
 					// Each unit owns a disjoint window of backing, so
 					// the appends below never touch another's results.
 					off := ((q0+i)*parts + p) * kk
-					res := heaps[i].drain(backing[off:off:off+kk])
+					res := heaps[i].drain(backing[off : off : off+kk])
 					if parts > 1 {
 						partial[p][q0+i] = res
 					} else {
