@@ -1,0 +1,576 @@
+// Package pq holds nearkit's vector compressors: product quantization (PQ)
+// with asymmetric and symmetric distances, its optimised variant OPQ, the
+// 4-bit fast-scan layout scanned with in-register table lookups, and the
+// scalar codecs SQ8 and float16.
+//
+// A ProductQuantizer splits a dim-dimensional vector into M subvectors of
+// dim/M coordinates and replaces each by the index of its nearest centroid
+// in a per-subspace codebook of 2^nbits centroids learnt with k-means: a
+// 128-d float32 vector (512 bytes) becomes M bytes with M=16, nbits=8.
+// Distances between a query and codes are computed asymmetrically (ADC,
+// Jégou et al. 2011): the query is kept exact, a lookup table of the
+// distances of each query subvector to every centroid of its subspace is
+// built once per query, and a code's distance is the sum of M table
+// entries.
+//
+// Every trained quantizer serialises with WriteTo and reads back with the
+// matching Read function; the formats are versioned and checksummed.
+package pq
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/binfmt"
+	"github.com/nearkit/nearkit/internal/kmeans"
+)
+
+// Config parameterises a ProductQuantizer. Zero values select the
+// defaults.
+type Config struct {
+	// Dim is the vector dimension (required); it must be a multiple of M.
+	Dim int
+	// M is the number of subquantizers (required, 1 ≤ M ≤ Dim).
+	M int
+	// NBits is the number of bits per subquantizer code, 4 to 8
+	// (default 8): 2^NBits centroids per subspace.
+	NBits int
+	// Metric is the distance the lookup tables compute (default L2).
+	// InnerProduct tables hold −q·c so that smaller is closer; Cosine
+	// tables hold 1 − q·c and expect unit-length queries and data.
+	Metric distance.Metric
+	// Iterations is the number of k-means iterations per subspace
+	// (default 25, as FAISS).
+	Iterations int
+	// MaxPointsPerCentroid caps the k-means training sample
+	// (default 256 per centroid, as FAISS).
+	MaxPointsPerCentroid int
+	// Seed seeds training.
+	Seed uint64
+}
+
+// ProductQuantizer encodes vectors as M subquantizer indices of NBits bits.
+//
+// Train must be called once before use; afterwards every method is safe for
+// concurrent use (the quantizer is read-only).
+type ProductQuantizer struct {
+	cfg       Config
+	dsub      int
+	ksub      int
+	centroids []float32 // M × ksub × dsub
+	trained   bool
+
+	sdcOnce sync.Once
+	sdc     []float32 // M × ksub × ksub, built on first use
+}
+
+// New validates cfg and returns an untrained quantizer. Errors wrap
+// nearkit.ErrInvalidConfig: Dim or M not positive, Dim not a multiple of M,
+// NBits outside 4..8, unknown metric.
+func New(cfg Config) (*ProductQuantizer, error) {
+	if cfg.NBits == 0 {
+		cfg.NBits = 8
+	}
+	if cfg.Iterations == 0 {
+		cfg.Iterations = kmeans.DefaultIterations
+	}
+	if cfg.MaxPointsPerCentroid == 0 {
+		cfg.MaxPointsPerCentroid = kmeans.DefaultMaxPointsPerCentroid
+	}
+	if err := validate(cfg); err != nil {
+		return nil, err
+	}
+	return &ProductQuantizer{cfg: cfg, dsub: cfg.Dim / cfg.M, ksub: 1 << cfg.NBits}, nil
+}
+
+func validate(cfg Config) error {
+	switch {
+	case cfg.Dim <= 0 || cfg.Dim > maxDim:
+		return fmt.Errorf("%w: pq: Dim=%d", nearkit.ErrInvalidConfig, cfg.Dim)
+	case cfg.M <= 0 || cfg.M > cfg.Dim:
+		return fmt.Errorf("%w: pq: M=%d with Dim=%d", nearkit.ErrInvalidConfig, cfg.M, cfg.Dim)
+	case cfg.Dim%cfg.M != 0:
+		return fmt.Errorf("%w: pq: Dim=%d is not a multiple of M=%d", nearkit.ErrInvalidConfig, cfg.Dim, cfg.M)
+	case cfg.NBits < 4 || cfg.NBits > 8:
+		return fmt.Errorf("%w: pq: NBits=%d, want 4..8", nearkit.ErrInvalidConfig, cfg.NBits)
+	case !cfg.Metric.Valid():
+		return fmt.Errorf("%w: pq: unknown metric %v", nearkit.ErrInvalidConfig, cfg.Metric)
+	case cfg.Iterations < 0:
+		return fmt.Errorf("%w: pq: Iterations=%d", nearkit.ErrInvalidConfig, cfg.Iterations)
+	}
+	return nil
+}
+
+// maxDim bounds dimensions read from files and configurations.
+const maxDim = 1 << 16
+
+// Dim returns the vector dimension.
+func (p *ProductQuantizer) Dim() int { return p.cfg.Dim }
+
+// M returns the number of subquantizers.
+func (p *ProductQuantizer) M() int { return p.cfg.M }
+
+// NBits returns the bits per subquantizer index.
+func (p *ProductQuantizer) NBits() int { return p.cfg.NBits }
+
+// Metric returns the metric of the lookup tables.
+func (p *ProductQuantizer) Metric() distance.Metric { return p.cfg.Metric }
+
+// CodeSize returns the bytes per code: ⌈M·NBits/8⌉. Indices are packed
+// least-significant bit first, as FAISS packs them.
+func (p *ProductQuantizer) CodeSize() int { return (p.cfg.M*p.cfg.NBits + 7) / 8 }
+
+// TableSize returns the number of float32 entries of a lookup table:
+// M·2^NBits.
+func (p *ProductQuantizer) TableSize() int { return p.cfg.M * p.ksub }
+
+// Trained reports whether Train (or Read) has set the codebooks.
+func (p *ProductQuantizer) Trained() bool { return p.trained }
+
+// Centroids returns a copy of the codebooks: M blocks of 2^NBits centroids
+// of Dim/M coordinates.
+func (p *ProductQuantizer) Centroids() []float32 { return append([]float32(nil), p.centroids...) }
+
+// Train learns the M codebooks from the len(data)/Dim row-major vectors of
+// data, one k-means per subspace. Errors: nearkit.ErrDimension,
+// nearkit.ErrInvalidVector (NaN/Inf), nearkit.ErrEmpty when there are fewer
+// vectors than 2^NBits centroids, ctx.Err().
+func (p *ProductQuantizer) Train(ctx context.Context, data []float32) error {
+	if err := nearkit.CheckVectors(data, p.cfg.Dim, -1); err != nil {
+		return fmt.Errorf("pq: %w", err)
+	}
+	return p.train(ctx, data, nil)
+}
+
+// train runs the per-subspace k-means, starting from init (the current
+// codebooks) when it is non-nil.
+func (p *ProductQuantizer) train(ctx context.Context, data []float32, init []float32) error {
+	dim, m, dsub, ksub := p.cfg.Dim, p.cfg.M, p.dsub, p.ksub
+	n := len(data) / dim
+	if n < ksub {
+		return fmt.Errorf("%w: pq: %d training vectors for %d centroids per subspace", nearkit.ErrEmpty, n, ksub)
+	}
+	cent := make([]float32, m*ksub*dsub)
+	sub := make([]float32, n*dsub)
+	for s := range m {
+		for i := range n {
+			copy(sub[i*dsub:(i+1)*dsub], data[i*dim+s*dsub:i*dim+(s+1)*dsub])
+		}
+		kc := kmeans.Config{
+			K:                    ksub,
+			Iterations:           p.cfg.Iterations,
+			MaxPointsPerCentroid: p.cfg.MaxPointsPerCentroid,
+			Seed:                 p.cfg.Seed + uint64(s)*0x9e3779b97f4a7c15,
+		}
+		if init != nil {
+			kc.Centroids = init[s*ksub*dsub : (s+1)*ksub*dsub]
+		}
+		res, err := kmeans.Train(ctx, sub, dsub, kc)
+		if err != nil {
+			return fmt.Errorf("pq: subspace %d: %w", s, err)
+		}
+		copy(cent[s*ksub*dsub:], res.Centroids)
+	}
+	p.centroids = cent
+	p.trained = true
+	p.sdcOnce = sync.Once{}
+	p.sdc = nil
+	return nil
+}
+
+func (p *ProductQuantizer) checkTrained() error {
+	if !p.trained {
+		return fmt.Errorf("%w: pq: quantizer not trained", nearkit.ErrNotTrained)
+	}
+	return nil
+}
+
+// Encode writes the code of v (CodeSize bytes) to dst[:CodeSize].
+// Errors: nearkit.ErrNotTrained, nearkit.ErrDimension,
+// nearkit.ErrInvalidVector, and nearkit.ErrInvalidConfig when dst is too
+// short.
+func (p *ProductQuantizer) Encode(dst []byte, v []float32) error {
+	if err := p.checkTrained(); err != nil {
+		return err
+	}
+	if err := nearkit.CheckVector(v, p.cfg.Dim); err != nil {
+		return fmt.Errorf("pq: %w", err)
+	}
+	if len(dst) < p.CodeSize() {
+		return fmt.Errorf("%w: pq: code buffer of %d bytes, need %d", nearkit.ErrInvalidConfig, len(dst), p.CodeSize())
+	}
+	var scratch [256]float32
+	p.encode(dst[:p.CodeSize()], v, scratch[:])
+	return nil
+}
+
+// encode assumes checked input.
+func (p *ProductQuantizer) encode(dst []byte, v []float32, scratch []float32) {
+	dsub, ksub := p.dsub, p.ksub
+	if p.cfg.NBits == 8 {
+		for s := range dst {
+			c, _ := kmeans.Nearest(v[s*dsub:(s+1)*dsub], p.centroids[s*ksub*dsub:(s+1)*ksub*dsub], scratch)
+			dst[s] = uint8(c)
+		}
+		return
+	}
+	var w bitWriter
+	w.reset(dst)
+	for s := range p.cfg.M {
+		c, _ := kmeans.Nearest(v[s*dsub:(s+1)*dsub], p.centroids[s*ksub*dsub:(s+1)*ksub*dsub], scratch)
+		w.put(uint32(c), p.cfg.NBits)
+	}
+	w.flush()
+}
+
+// EncodeBatch encodes the len(data)/Dim vectors of data into dst
+// (CodeSize bytes each, contiguous) on GOMAXPROCS goroutines.
+func (p *ProductQuantizer) EncodeBatch(ctx context.Context, dst []byte, data []float32) error {
+	if err := p.checkTrained(); err != nil {
+		return err
+	}
+	if err := nearkit.CheckVectors(data, p.cfg.Dim, -1); err != nil {
+		return fmt.Errorf("pq: %w", err)
+	}
+	n := len(data) / p.cfg.Dim
+	cs := p.CodeSize()
+	if len(dst) != n*cs {
+		return fmt.Errorf("%w: pq: code buffer of %d bytes for %d codes of %d bytes", nearkit.ErrInvalidConfig, len(dst), n, cs)
+	}
+	return parallel(ctx, n, func(lo, hi int) {
+		var scratch [256]float32
+		for i := lo; i < hi; i++ {
+			p.encode(dst[i*cs:(i+1)*cs], data[i*p.cfg.Dim:(i+1)*p.cfg.Dim], scratch[:])
+		}
+	})
+}
+
+// parallel runs fn over [0, n) in chunks on GOMAXPROCS goroutines,
+// checking ctx between chunks.
+func parallel(ctx context.Context, n int, fn func(lo, hi int)) error {
+	const chunk = 1024
+	workers := min(runtime.GOMAXPROCS(0), (n+chunk-1)/chunk)
+	if workers <= 1 {
+		for lo := 0; lo < n; lo += chunk {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			fn(lo, min(lo+chunk, n))
+		}
+		return nil
+	}
+	var (
+		mu   sync.Mutex
+		next int
+		wg   sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				mu.Lock()
+				lo := next
+				next += chunk
+				mu.Unlock()
+				if lo >= n {
+					return
+				}
+				fn(lo, min(lo+chunk, n))
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// Decode writes the reconstruction of code (the concatenation of its
+// centroids) to dst[:Dim].
+func (p *ProductQuantizer) Decode(dst []float32, code []byte) error {
+	if err := p.checkTrained(); err != nil {
+		return err
+	}
+	if len(code) < p.CodeSize() || len(dst) < p.cfg.Dim {
+		return fmt.Errorf("%w: pq: Decode: code of %d bytes (need %d), dst of %d (need %d)", nearkit.ErrDimension, len(code), p.CodeSize(), len(dst), p.cfg.Dim)
+	}
+	p.decode(dst, code)
+	return nil
+}
+
+func (p *ProductQuantizer) decode(dst []float32, code []byte) {
+	dsub, ksub := p.dsub, p.ksub
+	var r bitReader
+	r.reset(code)
+	for s := range p.cfg.M {
+		var c int
+		if p.cfg.NBits == 8 {
+			c = int(code[s])
+		} else {
+			c = int(r.get(p.cfg.NBits))
+		}
+		off := (s*ksub + c) * dsub
+		copy(dst[s*dsub:(s+1)*dsub], p.centroids[off:off+dsub])
+	}
+}
+
+// LookupTable computes the ADC table of query q: entry s·2^NBits+j is the
+// distance between subvector s of q and centroid j of subspace s (squared
+// L2, −dot, or 1−dot on entry block 0 for Cosine). It appends to dst[:0]
+// and returns it, reusing its capacity.
+func (p *ProductQuantizer) LookupTable(dst []float32, q []float32) ([]float32, error) {
+	if err := p.checkTrained(); err != nil {
+		return dst, err
+	}
+	if err := nearkit.CheckVector(q, p.cfg.Dim); err != nil {
+		return dst, fmt.Errorf("pq: %w", err)
+	}
+	n := p.TableSize()
+	if cap(dst) < n {
+		dst = make([]float32, n)
+	}
+	dst = dst[:n]
+	p.lookupTable(dst, q)
+	return dst, nil
+}
+
+func (p *ProductQuantizer) lookupTable(dst []float32, q []float32) {
+	dsub, ksub := p.dsub, p.ksub
+	for s := range p.cfg.M {
+		qs := q[s*dsub : (s+1)*dsub]
+		cs := p.centroids[s*ksub*dsub : (s+1)*ksub*dsub]
+		out := dst[s*ksub : (s+1)*ksub]
+		if p.cfg.Metric == distance.L2 {
+			distance.SquaredL2Batch(qs, cs, dsub, out)
+			continue
+		}
+		distance.DotBatch(qs, cs, dsub, out)
+		for j := range out {
+			out[j] = -out[j]
+		}
+		if p.cfg.Metric == distance.Cosine && s == 0 {
+			for j := range out {
+				out[j]++
+			}
+		}
+	}
+}
+
+// Distance returns the asymmetric distance of code given a table from
+// LookupTable. It panics if table or code is too short (a programming
+// error, as for the distance kernels).
+func (p *ProductQuantizer) Distance(table []float32, code []byte) float32 {
+	if p.cfg.NBits == 8 {
+		return distance.PQLookupSum(table, code[:p.cfg.M])
+	}
+	return p.lookupSumPacked(table, code[:p.CodeSize()])
+}
+
+func (p *ProductQuantizer) lookupSumPacked(table []float32, code []byte) float32 {
+	var r bitReader
+	r.reset(code)
+	ksub, nb := p.ksub, p.cfg.NBits
+	t := table[:p.cfg.M*ksub]
+	var s float32
+	for off := 0; off < len(t); off += ksub {
+		s += t[off+int(r.get(nb))]
+	}
+	return s
+}
+
+// Distances sets out[i] to the asymmetric distance of the i-th code of
+// codes (CodeSize bytes each, contiguous). It panics on inconsistent
+// lengths.
+func (p *ProductQuantizer) Distances(table []float32, codes []byte, out []float32) {
+	cs := p.CodeSize()
+	if len(codes) != len(out)*cs {
+		panic(fmt.Sprintf("pq: Distances: %d code bytes for %d outputs of %d bytes", len(codes), len(out), cs))
+	}
+	if p.cfg.NBits == 8 {
+		distance.PQLookupSumBatch(table, codes, p.cfg.M, out)
+		return
+	}
+	for i := range out {
+		out[i] = p.lookupSumPacked(table, codes[i*cs:(i+1)*cs])
+	}
+}
+
+// SymmetricDistance returns the distance between the reconstructions of
+// two codes (SDC), from centroid-to-centroid tables built on first use
+// (M·4^NBits float32: 4 MiB for M=16, NBits=8). It is coarser than the
+// asymmetric distance and serves when the query itself is a code.
+func (p *ProductQuantizer) SymmetricDistance(a, b []byte) float32 {
+	p.sdcOnce.Do(p.buildSDC)
+	ksub := p.ksub
+	if p.cfg.NBits == 8 {
+		a, b = a[:p.cfg.M], b[:p.cfg.M]
+		var s float32
+		for i, ca := range a {
+			s += p.sdc[(i*ksub+int(ca))*ksub+int(b[i])]
+		}
+		return s
+	}
+	var ra, rb bitReader
+	ra.reset(a[:p.CodeSize()])
+	rb.reset(b[:p.CodeSize()])
+	var s float32
+	for i := range p.cfg.M {
+		ca, cb := int(ra.get(p.cfg.NBits)), int(rb.get(p.cfg.NBits))
+		s += p.sdc[(i*ksub+ca)*ksub+cb]
+	}
+	return s
+}
+
+func (p *ProductQuantizer) buildSDC() {
+	dsub, ksub := p.dsub, p.ksub
+	p.sdc = make([]float32, p.cfg.M*ksub*ksub)
+	for s := range p.cfg.M {
+		cs := p.centroids[s*ksub*dsub : (s+1)*ksub*dsub]
+		for i := range ksub {
+			out := p.sdc[(s*ksub+i)*ksub : (s*ksub+i+1)*ksub]
+			ci := cs[i*dsub : (i+1)*dsub]
+			if p.cfg.Metric == distance.L2 {
+				distance.SquaredL2Batch(ci, cs, dsub, out)
+				continue
+			}
+			distance.DotBatch(ci, cs, dsub, out)
+			for j := range out {
+				out[j] = -out[j]
+				if p.cfg.Metric == distance.Cosine && s == 0 {
+					out[j]++
+				}
+			}
+		}
+	}
+}
+
+// ReconstructionError returns the mean over the vectors of data of the
+// squared L2 distance between each vector and its decoded code — the
+// figure FAISS reports as reconstruction MSE.
+func (p *ProductQuantizer) ReconstructionError(data []float32) (float64, error) {
+	if err := p.checkTrained(); err != nil {
+		return 0, err
+	}
+	if err := nearkit.CheckVectors(data, p.cfg.Dim, -1); err != nil {
+		return 0, fmt.Errorf("pq: %w", err)
+	}
+	return reconstructionError(data, p.cfg.Dim, func(dst []float32, v []float32, code []byte, scratch []float32) {
+		p.encode(code, v, scratch)
+		p.decode(dst, code)
+	}, p.CodeSize()), nil
+}
+
+// reconstructionError averages ‖x − roundtrip(x)‖² in float64, summing
+// per-chunk partial sums in chunk order so the result is deterministic.
+func reconstructionError(data []float32, dim int, roundtrip func(dst, v []float32, code []byte, scratch []float32), codeSize int) float64 {
+	n := len(data) / dim
+	if n == 0 {
+		return 0
+	}
+	const chunk = 1024
+	parts := make([]float64, (n+chunk-1)/chunk)
+	_ = parallel(context.Background(), n, func(lo, hi int) {
+		dst := make([]float32, dim)
+		code := make([]byte, codeSize)
+		var scratch [256]float32
+		sum := 0.0
+		for i := lo; i < hi; i++ {
+			v := data[i*dim : (i+1)*dim]
+			roundtrip(dst, v, code, scratch[:])
+			for j, x := range v {
+				d := float64(x) - float64(dst[j])
+				sum += d * d
+			}
+		}
+		parts[lo/chunk] = sum
+	})
+	total := 0.0
+	for _, s := range parts {
+		total += s
+	}
+	return total / float64(n)
+}
+
+const (
+	pqMagic   = "NKPQ"
+	pqVersion = 1
+)
+
+// WriteTo serialises the quantizer (configuration and codebooks).
+//
+// Layout (little-endian, internal/binfmt framing: magic "NKPQ", version 1,
+// CRC-32C trailer): u32 dim, u32 M, u8 nbits, u8 metric, u32 iterations,
+// u32 max points per centroid (0 = all), u64 seed, u8 trained, then if
+// trained M·2^nbits·dim/M float32 centroids.
+func (p *ProductQuantizer) WriteTo(w io.Writer) (int64, error) {
+	bw := binfmt.NewWriter(w, pqMagic, pqVersion)
+	p.write(bw)
+	return bw.Finish()
+}
+
+func (p *ProductQuantizer) write(bw *binfmt.Writer) {
+	bw.U32(uint32(p.cfg.Dim))
+	bw.U32(uint32(p.cfg.M))
+	bw.U8(uint8(p.cfg.NBits))
+	bw.U8(uint8(p.cfg.Metric))
+	bw.U32(uint32(p.cfg.Iterations))
+	bw.U32(uint32(max(p.cfg.MaxPointsPerCentroid, 0)))
+	bw.U64(p.cfg.Seed)
+	if p.trained {
+		bw.U8(1)
+		bw.Float32s(p.centroids)
+	} else {
+		bw.U8(0)
+	}
+}
+
+// Read reads a quantizer written by ProductQuantizer.WriteTo. Errors wrap
+// nearkit.ErrCorrupt or nearkit.ErrIncompatible.
+func Read(r io.Reader) (*ProductQuantizer, error) {
+	br, err := binfmt.NewReader(r, pqMagic, pqVersion)
+	if err != nil {
+		return nil, err
+	}
+	p := readPQ(br)
+	if err := br.Finish(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func readPQ(br *binfmt.Reader) *ProductQuantizer {
+	var cfg Config
+	cfg.Dim = int(br.U32())
+	cfg.M = int(br.U32())
+	cfg.NBits = int(br.U8())
+	cfg.Metric = distance.Metric(br.U8())
+	cfg.Iterations = int(br.U32() & 0x7fffffff)
+	cfg.MaxPointsPerCentroid = int(br.U32() & 0x7fffffff)
+	if cfg.MaxPointsPerCentroid == 0 {
+		cfg.MaxPointsPerCentroid = -1
+	}
+	cfg.Seed = br.U64()
+	trained := br.U8()
+	if br.Err() != nil {
+		return nil
+	}
+	if err := validate(cfg); err != nil || trained > 1 {
+		br.Fail("invalid product quantizer header (dim %d, M %d, nbits %d, metric %d, trained %d)", cfg.Dim, cfg.M, cfg.NBits, cfg.Metric, trained)
+		return nil
+	}
+	p := &ProductQuantizer{cfg: cfg, dsub: cfg.Dim / cfg.M, ksub: 1 << cfg.NBits}
+	if trained == 1 {
+		p.centroids = br.Float32s(p.ksub * cfg.Dim)
+		if br.Err() != nil {
+			return nil
+		}
+		if err := nearkit.CheckVectors(p.centroids, cfg.Dim, -1); err != nil {
+			br.Fail("codebook: %v", err)
+			return nil
+		}
+		p.trained = true
+	}
+	return p
+}
