@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// WriteTable prints points as an aligned text table: text columns left,
+// numbers right.
+func WriteTable(w io.Writer, points []Point) error {
+	head := []string{"index", "build", "search", "recall", "QPS", "QPS batch", "p50 µs", "p95 µs", "p99 µs", "build s", "mem MB", "heap MB", "dist/q"}
+	numeric := func(col int) bool { return col >= 3 }
+	rows := [][]string{head}
+	for _, p := range points {
+		dist := "-"
+		if p.DistComps > 0 {
+			dist = fmt.Sprintf("%.0f", p.DistComps)
+		}
+		recall := fmt.Sprintf("%.4f", p.Recall)
+		if p.RecallBatch != nil {
+			recall += fmt.Sprintf(" (batch %.4f)", *p.RecallBatch)
+		}
+		build := fmt.Sprintf("%.2f", p.BuildS)
+		if p.BuildS1T > 0 {
+			build += fmt.Sprintf(" (1t %.2f)", p.BuildS1T)
+		}
+		rows = append(rows, []string{
+			p.Index, FormatParams(p.BuildParams), FormatParams(p.SearchParams),
+			recall, fmt.Sprintf("%.0f", p.QPS), fmt.Sprintf("%.0f", p.QPSBatch),
+			fmt.Sprintf("%.1f", p.P50us), fmt.Sprintf("%.1f", p.P95us), fmt.Sprintf("%.1f", p.P99us),
+			build, fmt.Sprintf("%.1f", float64(p.MemBytes)/(1<<20)), fmt.Sprintf("%.1f", float64(p.HeapBytes)/(1<<20)), dist,
+		})
+	}
+	width := make([]int, len(head))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	var sb strings.Builder
+	for ri, r := range rows {
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-len([]rune(c)))
+			if i > 0 {
+				sb.WriteString("  ")
+			}
+			if numeric(i) {
+				sb.WriteString(pad + c)
+			} else if i == len(r)-1 {
+				sb.WriteString(c)
+			} else {
+				sb.WriteString(c + pad)
+			}
+		}
+		sb.WriteByte('\n')
+		if ri == 0 {
+			total := 2 * (len(width) - 1)
+			for _, w := range width {
+				total += w
+			}
+			sb.WriteString(strings.Repeat("-", total) + "\n")
+		}
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+// Plot writes a recall-versus-QPS chart of points to path (PNG, SVG or
+// PDF by extension): one line per index configuration through its sweep,
+// single-thread QPS on a log scale, as in ann-benchmarks.
+func Plot(path, title string, points []Point) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "recall@k"
+	p.Y.Label.Text = "queries per second (1 thread, log scale)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = false
+	p.Legend.Left = true
+
+	type series struct {
+		name string
+		xys  plotter.XYs
+	}
+	var all []*series
+	byName := map[string]*series{}
+	for _, pt := range points {
+		if pt.QPS <= 0 {
+			continue // a log scale cannot show it
+		}
+		name := pt.Index
+		if bp := FormatParams(pt.BuildParams); bp != "-" {
+			name += " " + bp
+		}
+		s := byName[name]
+		if s == nil {
+			s = &series{name: name}
+			byName[name] = s
+			all = append(all, s)
+		}
+		s.xys = append(s.xys, plotter.XY{X: pt.Recall, Y: pt.QPS})
+	}
+	if len(all) == 0 {
+		return fmt.Errorf("bench: plot: no points with positive QPS")
+	}
+	for i, s := range all {
+		line, scatter, err := plotter.NewLinePoints(s.xys)
+		if err != nil {
+			return err
+		}
+		c := plotutil.Color(i)
+		line.Color = c
+		line.Width = vg.Points(1.5)
+		scatter.Color = c
+		scatter.Shape = plotutil.Shape(i)
+		scatter.Radius = vg.Points(3)
+		p.Add(line, scatter)
+		p.Legend.Add(s.name, line, scatter)
+	}
+	return p.Save(7*vg.Inch, 5*vg.Inch, path)
+}
