@@ -2,30 +2,174 @@
 
 package distance
 
-// Placeholder until the amd64 assembly lands: the generic kernels.
-func archImplementations() []impl { return nil }
+import "golang.org/x/sys/cpu"
 
-func implementation() string { return "generic" }
+//go:generate sh -c "cd _asm && go run . -out ../kernels_amd64.s -stubs ../kernels_amd64_stubs.go -pkg distance"
 
-func squaredL2(a, b []float32) float32 { return squaredL2Generic(a, b) }
-func dot(a, b []float32) float32       { return dotGeneric(a, b) }
+// Feature bools, read once. useAVX512 implies useAVX2, so
+// GODEBUG=cpu.avx2=off switches both off and GODEBUG=cpu.avx512f=off only
+// the AVX-512 kernels. The AVX-512 kernels need BW (byte/word widening, byte
+// masks), VL (masked 256-bit byte loads) and BMI2 (BZHI builds the tail
+// masks); every AVX-512 CPU since Skylake-SP has all three.
+var (
+	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	useAVX512 = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
+		cpu.X86.HasAVX512VL && cpu.X86.HasBMI2
+)
+
+func archImplementations() []impl {
+	var out []impl
+	if useAVX2 {
+		out = append(out, impl{
+			name:            "avx2",
+			squaredL2:       squaredL2AVX2,
+			dot:             dotAVX2,
+			squaredL2Batch:  squaredL2BatchAVX2,
+			dotBatch:        dotBatchAVX2,
+			squaredL2Gather: squaredL2GatherAVX2,
+			dotGather:       dotGatherAVX2,
+			dotUint8:        dotUint8AVX2,
+			squaredL2Uint8:  squaredL2Uint8AVX2,
+			dotInt8:         dotInt8AVX2,
+			squaredL2Int8:   squaredL2Int8AVX2,
+		})
+	}
+	if useAVX512 {
+		out = append(out, impl{
+			name:            "avx512",
+			squaredL2:       squaredL2AVX512,
+			dot:             dotAVX512,
+			squaredL2Batch:  squaredL2BatchAVX512,
+			dotBatch:        dotBatchAVX512,
+			squaredL2Gather: squaredL2GatherAVX512,
+			dotGather:       dotGatherAVX512,
+			dotUint8:        dotUint8AVX512,
+			squaredL2Uint8:  squaredL2Uint8AVX512,
+			dotInt8:         dotInt8AVX512,
+			squaredL2Int8:   squaredL2Int8AVX512,
+		})
+	}
+	return out
+}
+
+func implementation() string {
+	switch {
+	case useAVX512:
+		return "avx512"
+	case useAVX2:
+		return "avx2"
+	}
+	return "generic"
+}
+
+func squaredL2(a, b []float32) float32 {
+	switch {
+	case useAVX512:
+		return squaredL2AVX512(a, b)
+	case useAVX2:
+		return squaredL2AVX2(a, b)
+	}
+	return squaredL2Generic(a, b)
+}
+
+func dot(a, b []float32) float32 {
+	switch {
+	case useAVX512:
+		return dotAVX512(a, b)
+	case useAVX2:
+		return dotAVX2(a, b)
+	}
+	return dotGeneric(a, b)
+}
+
 func squaredL2Batch(q, data []float32, dim int, out []float32) {
-	squaredL2BatchGeneric(q, data, dim, out)
+	switch {
+	case useAVX512:
+		squaredL2BatchAVX512(q, data, dim, out)
+	case useAVX2:
+		squaredL2BatchAVX2(q, data, dim, out)
+	default:
+		squaredL2BatchGeneric(q, data, dim, out)
+	}
 }
-func dotBatch(q, data []float32, dim int, out []float32) { dotBatchGeneric(q, data, dim, out) }
+
+func dotBatch(q, data []float32, dim int, out []float32) {
+	switch {
+	case useAVX512:
+		dotBatchAVX512(q, data, dim, out)
+	case useAVX2:
+		dotBatchAVX2(q, data, dim, out)
+	default:
+		dotBatchGeneric(q, data, dim, out)
+	}
+}
+
 func squaredL2Gather(q, data []float32, dim int, rows []uint32, out []float32) {
-	squaredL2GatherGeneric(q, data, dim, rows, out)
+	switch {
+	case useAVX512:
+		squaredL2GatherAVX512(q, data, dim, rows, out)
+	case useAVX2:
+		squaredL2GatherAVX2(q, data, dim, rows, out)
+	default:
+		squaredL2GatherGeneric(q, data, dim, rows, out)
+	}
 }
+
 func dotGather(q, data []float32, dim int, rows []uint32, out []float32) {
-	dotGatherGeneric(q, data, dim, rows, out)
+	switch {
+	case useAVX512:
+		dotGatherAVX512(q, data, dim, rows, out)
+	case useAVX2:
+		dotGatherAVX2(q, data, dim, rows, out)
+	default:
+		dotGatherGeneric(q, data, dim, rows, out)
+	}
 }
-func dotUint8(a, b []uint8) uint32       { return dotUint8Generic(a, b) }
-func squaredL2Uint8(a, b []uint8) uint32 { return squaredL2Uint8Generic(a, b) }
-func dotInt8(a, b []int8) int32          { return dotInt8Generic(a, b) }
-func squaredL2Int8(a, b []int8) uint32   { return squaredL2Int8Generic(a, b) }
+
+func dotUint8(a, b []uint8) uint32 {
+	switch {
+	case useAVX512:
+		return dotUint8AVX512(a, b)
+	case useAVX2:
+		return dotUint8AVX2(a, b)
+	}
+	return dotUint8Generic(a, b)
+}
+
+func squaredL2Uint8(a, b []uint8) uint32 {
+	switch {
+	case useAVX512:
+		return squaredL2Uint8AVX512(a, b)
+	case useAVX2:
+		return squaredL2Uint8AVX2(a, b)
+	}
+	return squaredL2Uint8Generic(a, b)
+}
+
+func dotInt8(a, b []int8) int32 {
+	switch {
+	case useAVX512:
+		return dotInt8AVX512(a, b)
+	case useAVX2:
+		return dotInt8AVX2(a, b)
+	}
+	return dotInt8Generic(a, b)
+}
+
+func squaredL2Int8(a, b []int8) uint32 {
+	switch {
+	case useAVX512:
+		return squaredL2Int8AVX512(a, b)
+	case useAVX2:
+		return squaredL2Int8AVX2(a, b)
+	}
+	return squaredL2Int8Generic(a, b)
+}
+
 func pqLookupSum(table []float32, code []uint8) float32 {
 	return pqLookupSumGeneric(table, code)
 }
+
 func pqLookupSumBatch(table []float32, codes []uint8, m int, out []float32) {
 	pqLookupSumBatchGeneric(table, codes, m, out)
 }

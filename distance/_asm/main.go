@@ -1,0 +1,548 @@
+// Command _asm generates the amd64 assembly of package distance with avo.
+//
+//	cd distance/_asm && go run . -out ../kernels_amd64.s -stubs ../kernels_amd64_stubs.go -pkg distance
+//
+// Every kernel comes in an AVX2+FMA and an AVX-512 (F, BW, VL) flavour built
+// from the same emitters below, so the two differ only in vector width and
+// in how the tail (the last len%width elements) is loaded: AVX-512 uses a
+// k-mask, AVX2 a VMASKMOVPS mask (floats) or a scalar loop (bytes). Both
+// masked forms suppress faults on the masked-out lanes, so no kernel reads
+// past the end of a slice.
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// isa describes one vector flavour.
+type isa struct {
+	name  string // suffix of the Go function names
+	lanes int    // float32 lanes per vector
+	bytes int    // bytes per vector register
+	vec   func() VecVirtual
+}
+
+var (
+	avx2   = isa{name: "AVX2", lanes: 8, bytes: 32, vec: YMM}
+	avx512 = isa{name: "AVX512", lanes: 16, bytes: 64, vec: ZMM}
+)
+
+func (k isa) is512() bool { return k.lanes == 16 }
+
+func (k isa) zero(v VecVirtual) {
+	if k.is512() {
+		VPXORD(v, v, v)
+	} else {
+		VXORPS(v, v, v)
+	}
+}
+
+// maskTab is 8 all-ones int32 followed by 8 zeros: the 8 dwords starting at
+// index 8-r form a VMASKMOVPS mask selecting the first r lanes.
+var maskTab Mem
+
+func main() {
+	ConstraintExpr("gc,!purego")
+
+	maskTab = GLOBL("maskTab", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		DATA(4*i, U32(v))
+	}
+
+	for _, k := range []isa{avx2, avx512} {
+		oneToOne(k, true)
+		oneToOne(k, false)
+		batch(k, true, false)
+		batch(k, false, false)
+		batch(k, true, true)
+		batch(k, false, true)
+		for _, op := range []intOp{dotU8, l2U8, dotI8, l2I8} {
+			intKernel(k, op)
+		}
+	}
+	pqGatherAVX2()
+	Generate()
+}
+
+func kernelName(l2 bool) string {
+	if l2 {
+		return "squaredL2"
+	}
+	return "dot"
+}
+
+// accumulate emits the loops that score the vector at q against every
+// vector at rows[r], each n float32s long, and returns one vector per row
+// whose lanes sum to that row's result. Each row gets u independent
+// accumulators so that the FMA latency is hidden: for one row the main loop
+// runs u vectors per iteration; for several rows the q loads are shared and
+// the rows themselves provide the independent chains.
+func accumulate(k isa, l2 bool, q Register, rows []Register, n Register, u int, pfx string) []VecVirtual {
+	acc := make([][]VecVirtual, len(rows))
+	for r := range rows {
+		acc[r] = make([]VecVirtual, u)
+		for j := range acc[r] {
+			acc[r][j] = k.vec()
+			k.zero(acc[r][j])
+		}
+	}
+	off := GP64()
+	XORQ(off, off)
+	cnt := GP64()
+	MOVQ(n, cnt)
+	at := func(base Register, j int) Mem {
+		return Mem{Base: base, Index: off, Scale: 1, Disp: j * k.bytes}
+	}
+	// body scores vectors j < nv of the current position.
+	body := func(nv int) {
+		qs := make([]VecVirtual, nv)
+		for j := range qs {
+			qs[j] = k.vec()
+			VMOVUPS(at(q, j), qs[j])
+		}
+		for r, row := range rows {
+			for j := range qs {
+				if l2 {
+					t := k.vec()
+					VSUBPS(at(row, j), qs[j], t)
+					VFMADD231PS(t, t, acc[r][j])
+				} else {
+					VFMADD231PS(at(row, j), qs[j], acc[r][j])
+				}
+			}
+		}
+	}
+
+	Label(pfx + "_loop")
+	CMPQ(cnt, U32(u*k.lanes))
+	JB(LabelRef(pfx + "_one"))
+	body(u)
+	ADDQ(U32(u*k.bytes), off)
+	SUBQ(U32(u*k.lanes), cnt)
+	JMP(LabelRef(pfx + "_loop"))
+
+	Label(pfx + "_one")
+	if u > 1 {
+		CMPQ(cnt, U32(k.lanes))
+		JB(LabelRef(pfx + "_tail"))
+		body(1)
+		ADDQ(U32(k.bytes), off)
+		SUBQ(U32(k.lanes), cnt)
+		JMP(LabelRef(pfx + "_one"))
+		Label(pfx + "_tail")
+	}
+
+	TESTQ(cnt, cnt)
+	JZ(LabelRef(pfx + "_done"))
+	// 0 < cnt < lanes elements remain: load them under a mask.
+	var load func(m Mem, dst VecVirtual)
+	if k.is512() {
+		ones := GP32()
+		MOVL(U32(0xffff), ones)
+		bits := GP32()
+		BZHIL(cnt.As32(), ones, bits)
+		mask := K()
+		KMOVW(bits, mask)
+		load = func(m Mem, dst VecVirtual) { VMOVUPS_Z(m, mask, dst) }
+	} else {
+		idx := GP64()
+		MOVQ(U32(8), idx)
+		SUBQ(cnt, idx)
+		tab := GP64()
+		LEAQ(maskTab, tab)
+		mask := YMM()
+		VMOVDQU(Mem{Base: tab, Index: idx, Scale: 4}, mask)
+		load = func(m Mem, dst VecVirtual) { VMASKMOVPS(m, mask, dst) }
+	}
+	qt := k.vec()
+	load(at(q, 0), qt)
+	for r, row := range rows {
+		t := k.vec()
+		load(at(row, 0), t)
+		if l2 {
+			VSUBPS(qt, t, t)
+			VFMADD231PS(t, t, acc[r][0])
+		} else {
+			VFMADD231PS(t, qt, acc[r][0])
+		}
+	}
+
+	Label(pfx + "_done")
+	out := make([]VecVirtual, len(rows))
+	for r := range rows {
+		a := acc[r]
+		for len(a) > 1 {
+			h := len(a) / 2
+			for j := 0; j < h; j++ {
+				VADDPS(a[j+h], a[j], a[j])
+			}
+			a = a[:h]
+		}
+		out[r] = a[0]
+	}
+	return out
+}
+
+// toXMM folds the lanes of v into a 4-lane vector with the same lane sum.
+// The AVX-512 kernels use EVEX-encodable instructions only: the allocator
+// may hand out X16-X31, which VEX encodings cannot name.
+func toXMM(k isa, v VecVirtual) VecVirtual {
+	y := v
+	x := XMM()
+	if k.is512() {
+		y = YMM()
+		VEXTRACTF64X4(U8(1), v, y)
+		VADDPS(v.AsY(), y, y)
+		VEXTRACTF32X4(U8(1), y, x)
+	} else {
+		VEXTRACTF128(U8(1), y, x)
+	}
+	VADDPS(y.AsX(), x, x)
+	return x
+}
+
+// hsum leaves the lane sum of v in lane 0 of the returned register.
+func hsum(k isa, v VecVirtual) VecVirtual {
+	x := toXMM(k, v)
+	t := XMM()
+	VMOVHLPS(x, x, t)
+	VADDPS(t, x, x)
+	VMOVSHDUP(x, t)
+	VADDSS(t, x, x)
+	return x
+}
+
+// hsum4 returns the lane sums of v[0..3] in lanes 0..3 of one register,
+// by a 4×4 transpose-and-add (VHADDPS would do, but has no EVEX form).
+func hsum4(k isa, v []VecVirtual) VecVirtual {
+	x := make([]VecVirtual, 4)
+	for i := range x {
+		x[i] = toXMM(k, v[i])
+	}
+	pair := func(a, b VecVirtual) VecVirtual {
+		lo, hi := XMM(), XMM()
+		VUNPCKLPS(b, a, lo) // a0 b0 a1 b1
+		VUNPCKHPS(b, a, hi) // a2 b2 a3 b3
+		VADDPS(hi, lo, lo)
+		return lo
+	}
+	ab, cd := pair(x[0], x[1]), pair(x[2], x[3])
+	lo, hi := XMM(), XMM()
+	VUNPCKLPD(cd, ab, lo) // a02 b02 c02 d02
+	VUNPCKHPD(cd, ab, hi) // a13 b13 c13 d13
+	VADDPS(hi, lo, lo)
+	return lo
+}
+
+func oneToOne(k isa, l2 bool) {
+	name := kernelName(l2) + k.name
+	TEXT(name, NOSPLIT, "func(a, b []float32) float32")
+	Pragma("noescape")
+	if l2 {
+		Doc(name+" returns Σ (a[i]-b[i])² over i < len(a). It requires len(b) >= len(a).", "")
+	} else {
+		Doc(name+" returns Σ a[i]*b[i] over i < len(a). It requires len(b) >= len(a).", "")
+	}
+	a := Load(Param("a").Base(), GP64())
+	b := Load(Param("b").Base(), GP64())
+	n := Load(Param("a").Len(), GP64())
+	acc := accumulate(k, l2, a, []Register{b}, n, 4, "main")
+	s := hsum(k, acc[0])
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
+
+// batch emits the Batch (gather=false) or Gather kernel: q against rows of
+// data four at a time, then one at a time.
+func batch(k isa, l2, gather bool) {
+	kind, sig := "Batch", "func(q, data []float32, dim int, out []float32)"
+	if gather {
+		kind, sig = "Gather", "func(q, data []float32, dim int, rows []uint32, out []float32)"
+	}
+	name := kernelName(l2) + kind + k.name
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	if gather {
+		Doc(name+" sets out[i] to the "+kernelName(l2)+" of q and row rows[i] of data.",
+			"It requires len(q) == dim, len(out) == len(rows) and every row in range.")
+	} else {
+		Doc(name+" sets out[i] to the "+kernelName(l2)+" of q and row i of data.",
+			"It requires len(q) == dim and len(data) >= dim*len(out).")
+	}
+	q := Load(Param("q").Base(), GP64())
+	data := Load(Param("data").Base(), GP64())
+	dim := Load(Param("dim"), GP64())
+	outp := Load(Param("out").Base(), GP64())
+	nrows := Load(Param("out").Len(), GP64())
+	var rowsp Register
+	if gather {
+		rowsp = Load(Param("rows").Base(), GP64())
+	}
+	stride := GP64()
+	MOVQ(dim, stride)
+	SHLQ(U8(2), stride)
+
+	// rowPtr returns the address of row i of the current group (i > 0
+	// only right after rowPtr(i-1), whose result it builds on).
+	var prev Register
+	rowPtr := func(i int) Register {
+		p := GP64()
+		if gather {
+			MOVL(Mem{Base: rowsp, Disp: 4 * i}, p.As32())
+			IMULQ(stride, p)
+			ADDQ(data, p)
+		} else if i == 0 {
+			MOVQ(data, p)
+		} else {
+			LEAQ(Mem{Base: prev, Index: stride, Scale: 1}, p)
+		}
+		prev = p
+		return p
+	}
+	advance := func(nr int) {
+		if gather {
+			ADDQ(U32(4*nr), rowsp)
+		} else {
+			t := GP64()
+			MOVQ(stride, t)
+			if nr > 1 {
+				SHLQ(U8(2), t)
+			}
+			ADDQ(t, data)
+		}
+		ADDQ(U32(4*nr), outp)
+		SUBQ(U32(nr), nrows)
+	}
+
+	Label("group")
+	CMPQ(nrows, U32(4))
+	JB(LabelRef("single"))
+	ps := []Register{rowPtr(0), rowPtr(1), rowPtr(2), rowPtr(3)}
+	acc := accumulate(k, l2, q, ps, dim, 2, "g")
+	VMOVUPS(hsum4(k, acc), Mem{Base: outp})
+	advance(4)
+	JMP(LabelRef("group"))
+
+	Label("single")
+	TESTQ(nrows, nrows)
+	JZ(LabelRef("done"))
+	p := rowPtr(0)
+	acc = accumulate(k, l2, q, []Register{p}, dim, 4, "s")
+	VMOVSS(hsum(k, acc[0]), Mem{Base: outp})
+	advance(1)
+	JMP(LabelRef("single"))
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// intOp is one of the 8-bit kernels: products of sign- or zero-extended
+// bytes (or of their differences) summed into int32 lanes with VPMADDWD.
+type intOp struct {
+	name   string
+	signed bool // int8 (sign-extend) or uint8 (zero-extend)
+	l2     bool // square the difference instead of multiplying
+	ret    string
+}
+
+var (
+	dotU8 = intOp{"dotUint8", false, false, "uint32"}
+	l2U8  = intOp{"squaredL2Uint8", false, true, "uint32"}
+	dotI8 = intOp{"dotInt8", true, false, "int32"}
+	l2I8  = intOp{"squaredL2Int8", true, true, "uint32"}
+)
+
+// intKernel widens bytes to int16 words (16 per YMM, 32 per ZMM), multiplies
+// adjacent word pairs into int32 lanes with VPMADDWD (exact: |a·b| ≤ 2¹⁶ and
+// a pair sum ≤ 2·255² < 2³¹), and adds them into int32 accumulators, which
+// wrap exactly like the uint32/int32 results the Go kernels return.
+func intKernel(k isa, op intOp) {
+	name := op.name + k.name
+	elem := "uint8"
+	if op.signed {
+		elem = "int8"
+	}
+	TEXT(name, NOSPLIT, "func(a, b []"+elem+") "+op.ret)
+	Pragma("noescape")
+	Doc(name+" is the "+k.name+" form of "+op.name+"Generic. It requires len(b) >= len(a).", "")
+	a := Load(Param("a").Base(), GP64())
+	b := Load(Param("b").Base(), GP64())
+	cnt := GP64()
+	Load(Param("a").Len(), cnt)
+	per := k.bytes / 2 // bytes consumed per vector
+	const u = 4
+	acc := make([]VecVirtual, u)
+	for j := range acc {
+		acc[j] = k.vec()
+		k.zero(acc[j])
+	}
+	widen := func(src Op, dst VecVirtual) {
+		if op.signed {
+			VPMOVSXBW(src, dst)
+		} else {
+			VPMOVZXBW(src, dst)
+		}
+	}
+	step := func(sa, sb Op, j int) {
+		x, y := k.vec(), k.vec()
+		widen(sa, x)
+		widen(sb, y)
+		if op.l2 {
+			VPSUBW(y, x, x)
+			VPMADDWD(x, x, x)
+		} else {
+			VPMADDWD(y, x, x)
+		}
+		VPADDD(x, acc[j], acc[j])
+	}
+	Label("loop")
+	CMPQ(cnt, U32(u*per))
+	JB(LabelRef("one"))
+	for j := 0; j < u; j++ {
+		step(Mem{Base: a, Disp: j * per}, Mem{Base: b, Disp: j * per}, j)
+	}
+	ADDQ(U32(u*per), a)
+	ADDQ(U32(u*per), b)
+	SUBQ(U32(u*per), cnt)
+	JMP(LabelRef("loop"))
+
+	Label("one")
+	CMPQ(cnt, U32(per))
+	JB(LabelRef("tail"))
+	step(Mem{Base: a}, Mem{Base: b}, 0)
+	ADDQ(U32(per), a)
+	ADDQ(U32(per), b)
+	SUBQ(U32(per), cnt)
+	JMP(LabelRef("one"))
+
+	Label("tail")
+	scalar := GP32()
+	XORL(scalar, scalar)
+	TESTQ(cnt, cnt)
+	JZ(LabelRef("reduce"))
+	if k.is512() {
+		ones := GP32()
+		MOVL(U32(0xffffffff), ones)
+		bits := GP32()
+		BZHIL(cnt.As32(), ones, bits)
+		mask := K()
+		KMOVD(bits, mask)
+		ta, tb := YMM(), YMM()
+		VMOVDQU8_Z(Mem{Base: a}, mask, ta)
+		VMOVDQU8_Z(Mem{Base: b}, mask, tb)
+		step(ta, tb, 0)
+	} else {
+		Label("scalar")
+		x, y := GP32(), GP32()
+		if op.signed {
+			MOVBLSX(Mem{Base: a}, x)
+			MOVBLSX(Mem{Base: b}, y)
+		} else {
+			MOVBLZX(Mem{Base: a}, x)
+			MOVBLZX(Mem{Base: b}, y)
+		}
+		if op.l2 {
+			SUBL(y, x)
+			IMULL(x, x)
+		} else {
+			IMULL(y, x)
+		}
+		ADDL(x, scalar)
+		INCQ(a)
+		INCQ(b)
+		DECQ(cnt)
+		JNZ(LabelRef("scalar"))
+	}
+
+	Label("reduce")
+	VPADDD(acc[1], acc[0], acc[0])
+	VPADDD(acc[3], acc[2], acc[2])
+	VPADDD(acc[2], acc[0], acc[0])
+	y := acc[0]
+	if k.is512() {
+		y = YMM()
+		VEXTRACTI64X4(U8(1), acc[0], y)
+		VPADDD(acc[0].AsY(), y, y)
+	}
+	x := XMM()
+	if k.is512() {
+		VEXTRACTI32X4(U8(1), y, x)
+	} else {
+		VEXTRACTI128(U8(1), y, x)
+	}
+	VPADDD(y.AsX(), x, x)
+	t := XMM()
+	VPSHUFD(U8(0x4e), x, t)
+	VPADDD(t, x, x)
+	VPSHUFD(U8(0xb1), x, t)
+	VPADDD(t, x, x)
+	r := GP32()
+	VMOVD(x, r)
+	ADDL(scalar, r)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}
+
+// pqGatherAVX2 looks up eight subquantizers per VGATHERDPS. It exists to be
+// measured against the scalar Go loop; see kernels_amd64.go for the verdict.
+func pqGatherAVX2() {
+	offs := GLOBL("pqOffsets", RODATA|NOPTR)
+	for i := 0; i < 8; i++ {
+		DATA(4*i, U32(uint32(256*i)))
+	}
+	TEXT("pqLookupSumGatherAVX2", NOSPLIT, "func(table []float32, code []uint8) float32")
+	Pragma("noescape")
+	Doc("pqLookupSumGatherAVX2 is pqLookupSumGeneric with VGATHERDPS. It requires len(table) >= 256*len(code).", "")
+	t := Load(Param("table").Base(), GP64())
+	c := Load(Param("code").Base(), GP64())
+	n := Load(Param("code").Len(), GP64())
+	acc0, acc1 := YMM(), YMM()
+	VXORPS(acc0, acc0, acc0)
+	VXORPS(acc1, acc1, acc1)
+	off := YMM()
+	VMOVDQU(offs, off)
+	Label("loop")
+	CMPQ(n, U32(16))
+	JB(LabelRef("one"))
+	for j, acc := range []VecVirtual{acc0, acc1} {
+		idx, mask, g := YMM(), YMM(), YMM()
+		VPMOVZXBD(Mem{Base: c, Disp: 8 * j}, idx)
+		VPADDD(off, idx, idx)
+		VPCMPEQD(mask, mask, mask)
+		// g is zeroed so that it is live into the gather and cannot share
+		// a register with idx or mask (the instruction faults if it does).
+		VXORPS(g, g, g)
+		VGATHERDPS(mask, Mem{Base: t, Index: idx, Scale: 4, Disp: 8192 * j}, g)
+		VADDPS(g, acc, acc)
+	}
+	ADDQ(U32(16384), t)
+	ADDQ(U32(16), c)
+	SUBQ(U32(16), n)
+	JMP(LabelRef("loop"))
+	Label("one")
+	VADDPS(acc1, acc0, acc0)
+	s := hsum(avx2, acc0)
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	i := GP64()
+	MOVBQZX(Mem{Base: c}, i)
+	VADDSS(Mem{Base: t, Index: i, Scale: 4}, s, s)
+	ADDQ(U32(1024), t)
+	INCQ(c)
+	DECQ(n)
+	JMP(LabelRef("tail"))
+	Label("done")
+	VZEROUPPER()
+	Store(s, ReturnIndex(0))
+	RET()
+}
