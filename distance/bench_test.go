@@ -1,0 +1,292 @@
+package distance
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks are named Kernel/impl=NAME/dim=D so that
+//
+//	go test -run '^$' -bench . -count 5 ./distance > bench.txt
+//	benchstat -col /impl bench.txt
+//
+// puts the implementations side by side. Each reports elems/ns (vector
+// elements processed per nanosecond, the unit of ../shared/peers'
+// kernels_bench.sh) next to the bytes/s that b.SetBytes gives.
+
+var benchDims = []int{96, 100, 128, 256, 768, 784, 1536}
+
+// bigMB sizes the out-of-cache batch and the copy it is compared with. The
+// default stays within 256 MB of memory per benchmark; raise it on machines
+// whose last-level cache is not much smaller than that.
+var bigMB = flag.Int("distance.bigmb", 256, "size in MB of the out-of-cache batch benchmark data")
+
+// benchBase is the number of stored vectors the one-to-one benchmarks cycle
+// through, as kernels_bench.cpp does: 256 × 1536 float32 (1.5 MB) stays in
+// L2, and the next vector's address is not the one just read.
+const benchBase = 256
+
+var sinkF float32
+var sinkU uint32
+
+func reportElems(b *testing.B, elems int) {
+	b.ReportMetric(float64(elems)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "elems/ns")
+}
+
+func benchFloat(b *testing.B, kernel func(im impl) func(a, b []float32) float32) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, im := range implementations() {
+		f := kernel(im)
+		for _, dim := range benchDims {
+			q, base := randFloats(r, dim), randFloats(r, benchBase*dim)
+			b.Run(fmt.Sprintf("impl=%s/dim=%d", im.name, dim), func(b *testing.B) {
+				b.SetBytes(int64(8 * dim))
+				var s float32
+				i := 0
+				for b.Loop() {
+					s += f(q, base[i*dim:(i+1)*dim])
+					i = (i + 1) % benchBase
+				}
+				sinkF = s
+				reportElems(b, dim)
+			})
+		}
+	}
+}
+
+func BenchmarkSquaredL2(b *testing.B) {
+	benchFloat(b, func(im impl) func(a, b []float32) float32 { return im.squaredL2 })
+}
+
+func BenchmarkDot(b *testing.B) {
+	benchFloat(b, func(im impl) func(a, b []float32) float32 { return im.dot })
+}
+
+// BenchmarkSquaredL2Public measures the exported, dispatched SquaredL2: the
+// length check and the feature switch on top of the kernel.
+func BenchmarkSquaredL2Public(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, dim := range benchDims {
+		q, base := randFloats(r, dim), randFloats(r, benchBase*dim)
+		b.Run(fmt.Sprintf("impl=%s/dim=%d", Implementation(), dim), func(b *testing.B) {
+			b.SetBytes(int64(8 * dim))
+			var s float32
+			i := 0
+			for b.Loop() {
+				s += SquaredL2(q, base[i*dim:(i+1)*dim])
+				i = (i + 1) % benchBase
+			}
+			sinkF = s
+			reportElems(b, dim)
+		})
+	}
+}
+
+func benchInt(b *testing.B, kernel func(im impl) func(a, b []uint8) uint32) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, im := range implementations() {
+		f := kernel(im)
+		for _, dim := range benchDims {
+			q, base := make([]uint8, dim), make([]uint8, benchBase*dim)
+			for i := range q {
+				q[i] = uint8(r.Uint32())
+			}
+			for i := range base {
+				base[i] = uint8(r.Uint32())
+			}
+			b.Run(fmt.Sprintf("impl=%s/dim=%d", im.name, dim), func(b *testing.B) {
+				b.SetBytes(int64(2 * dim))
+				var s uint32
+				i := 0
+				for b.Loop() {
+					s += f(q, base[i*dim:(i+1)*dim])
+					i = (i + 1) % benchBase
+				}
+				sinkU = s
+				reportElems(b, dim)
+			})
+		}
+	}
+}
+
+func BenchmarkDotUint8(b *testing.B) {
+	benchInt(b, func(im impl) func(a, b []uint8) uint32 { return im.dotUint8 })
+}
+
+func BenchmarkSquaredL2Uint8(b *testing.B) {
+	benchInt(b, func(im impl) func(a, b []uint8) uint32 { return im.squaredL2Uint8 })
+}
+
+func BenchmarkDotInt8(b *testing.B) {
+	benchInt(b, func(im impl) func(a, b []uint8) uint32 {
+		return func(x, y []uint8) uint32 { return uint32(im.dotInt8(asInt8View(x), asInt8View(y))) }
+	})
+}
+
+func BenchmarkSquaredL2Int8(b *testing.B) {
+	benchInt(b, func(im impl) func(a, b []uint8) uint32 {
+		return func(x, y []uint8) uint32 { return im.squaredL2Int8(asInt8View(x), asInt8View(y)) }
+	})
+}
+
+// batchRows is the in-cache batch size: 10,000 × 128 float32 = 5 MB, which
+// fits this kind of machine's L3 but not its L2 (dims up to 1536 spill to
+// memory on smaller caches; the bytes/s shows where).
+const batchRows = 10000
+
+func benchBatch(b *testing.B, kernel func(im impl) func(q, data []float32, dim int, out []float32)) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, im := range implementations() {
+		f := kernel(im)
+		for _, dim := range benchDims {
+			q, data := randFloats(r, dim), randFloats(r, batchRows*dim)
+			out := make([]float32, batchRows)
+			b.Run(fmt.Sprintf("impl=%s/dim=%d", im.name, dim), func(b *testing.B) {
+				b.SetBytes(int64(4 * dim * batchRows))
+				for b.Loop() {
+					f(q, data, dim, out)
+				}
+				reportElems(b, dim*batchRows)
+			})
+		}
+	}
+}
+
+func BenchmarkSquaredL2Batch(b *testing.B) {
+	benchBatch(b, func(im impl) func(q, data []float32, dim int, out []float32) { return im.squaredL2Batch })
+}
+
+func BenchmarkDotBatch(b *testing.B) {
+	benchBatch(b, func(im impl) func(q, data []float32, dim int, out []float32) { return im.dotBatch })
+}
+
+// benchGather scores 1,000 random rows of 10,000 per call, the access
+// pattern of a graph search (rows visited in no particular order).
+func benchGather(b *testing.B, kernel func(im impl) func(q, data []float32, dim int, rows []uint32, out []float32)) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 1000
+	rows := make([]uint32, n)
+	for i := range rows {
+		rows[i] = uint32(r.IntN(batchRows))
+	}
+	for _, im := range implementations() {
+		f := kernel(im)
+		for _, dim := range benchDims {
+			q, data := randFloats(r, dim), randFloats(r, batchRows*dim)
+			out := make([]float32, n)
+			b.Run(fmt.Sprintf("impl=%s/dim=%d", im.name, dim), func(b *testing.B) {
+				b.SetBytes(int64(4 * dim * n))
+				for b.Loop() {
+					f(q, data, dim, rows, out)
+				}
+				reportElems(b, dim*n)
+			})
+		}
+	}
+}
+
+func BenchmarkSquaredL2Gather(b *testing.B) {
+	benchGather(b, func(im impl) func(q, data []float32, dim int, rows []uint32, out []float32) { return im.squaredL2Gather })
+}
+
+func BenchmarkDotGather(b *testing.B) {
+	benchGather(b, func(im impl) func(q, data []float32, dim int, rows []uint32, out []float32) { return im.dotGather })
+}
+
+// bigData is allocated on first use only, so that running other
+// benchmarks does not cost its memory.
+var bigData []float32
+
+func big() []float32 {
+	if n := *bigMB << 18; len(bigData) != n { // MB → float32 count
+		bigData = make([]float32, n)
+		for i := range bigData {
+			bigData[i] = float32(i%1021) * 0.001
+		}
+	}
+	return bigData
+}
+
+// BenchmarkSquaredL2BatchLarge streams -distance.bigmb MB of 128-dim rows
+// from memory; compare its bytes/s with BenchmarkMemBandwidth's in the same
+// run. Both count bytes the way the hardware moves them: the batch reads
+// each byte once (out is 1/128 of the data and is ignored); the copy reads
+// one byte and writes one for each byte of its destination.
+func BenchmarkSquaredL2BatchLarge(b *testing.B) {
+	const dim = 128
+	data := big()
+	q := randFloats(rand.New(rand.NewPCG(1, 2)), dim)
+	out := make([]float32, len(data)/dim)
+	for _, im := range implementations() {
+		b.Run("impl="+im.name+"/dim=128", func(b *testing.B) {
+			b.SetBytes(int64(4 * len(data)))
+			for b.Loop() {
+				im.squaredL2Batch(q, data, dim, out)
+			}
+		})
+	}
+}
+
+// BenchmarkMemBandwidth copies half of -distance.bigmb MB into the other
+// half (the same footprint as BenchmarkSquaredL2BatchLarge); SetBytes counts
+// read + written bytes.
+func BenchmarkMemBandwidth(b *testing.B) {
+	data := big()
+	h := len(data) / 2
+	src, dst := data[:h], data[h:]
+	b.SetBytes(int64(2 * 4 * h))
+	for b.Loop() {
+		copy(dst, src)
+	}
+}
+
+func benchPQ(b *testing.B, name string, f func(table []float32, code []uint8) float32) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, m := range []int{8, 16, 32, 64} {
+		table := randFloats(r, 256*m)
+		codes := make([]uint8, benchBase*m)
+		for i := range codes {
+			codes[i] = uint8(r.Uint32())
+		}
+		b.Run(fmt.Sprintf("impl=%s/m=%d", name, m), func(b *testing.B) {
+			var s float32
+			i := 0
+			for b.Loop() {
+				s += f(table, codes[i*m:(i+1)*m])
+				i = (i + 1) % benchBase
+			}
+			sinkF = s
+			reportElems(b, m)
+		})
+	}
+}
+
+func BenchmarkPQLookupSum(b *testing.B) {
+	for _, im := range implementations() {
+		benchPQ(b, im.name, im.pqLookupSum)
+	}
+}
+
+func BenchmarkPQLookupSumBatch(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 10000
+	for _, im := range implementations() {
+		for _, m := range []int{8, 16, 32, 64} {
+			table := randFloats(r, 256*m)
+			codes := make([]uint8, n*m)
+			for i := range codes {
+				codes[i] = uint8(r.Uint32())
+			}
+			out := make([]float32, n)
+			b.Run(fmt.Sprintf("impl=%s/m=%d", im.name, m), func(b *testing.B) {
+				b.SetBytes(int64(len(codes)))
+				for b.Loop() {
+					im.pqLookupSumBatch(table, codes, m, out)
+				}
+				reportElems(b, n*m)
+			})
+		}
+	}
+}
