@@ -188,7 +188,9 @@ func benchGather(b *testing.B, kernel func(im impl) func(q, data []float32, dim 
 }
 
 func BenchmarkSquaredL2Gather(b *testing.B) {
-	benchGather(b, func(im impl) func(q, data []float32, dim int, rows []uint32, out []float32) { return im.squaredL2Gather })
+	benchGather(b, func(im impl) func(q, data []float32, dim int, rows []uint32, out []float32) {
+		return im.squaredL2Gather
+	})
 }
 
 func BenchmarkDotGather(b *testing.B) {
