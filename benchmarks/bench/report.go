@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -80,7 +82,7 @@ func Plot(path, title string, points []Point) error {
 	p.X.Label.Text = "recall@k"
 	p.Y.Label.Text = "queries per second (1 thread, log scale)"
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Tick.Marker = logTicks{}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = false
 	p.Legend.Left = true
@@ -110,6 +112,19 @@ func Plot(path, title string, points []Point) error {
 	if len(all) == 0 {
 		return fmt.Errorf("bench: plot: no points with positive QPS")
 	}
+	// Fixed ranges: recall up to exactly 1, QPS padded so a single point
+	// (flat) still gets a readable log axis.
+	minR, minQ, maxQ := 1.0, math.Inf(1), 0.0
+	for _, s := range all {
+		for _, xy := range s.xys {
+			minR = min(minR, xy.X)
+			minQ = min(minQ, xy.Y)
+			maxQ = max(maxQ, xy.Y)
+		}
+	}
+	p.X.Min = max(0, math.Floor((minR-0.02)*20)/20)
+	p.X.Max = 1.005
+	p.Y.Min, p.Y.Max = minQ/1.5, maxQ*1.5
 	for i, s := range all {
 		line, scatter, err := plotter.NewLinePoints(s.xys)
 		if err != nil {
@@ -125,4 +140,34 @@ func Plot(path, title string, points []Point) error {
 		p.Legend.Add(s.name, line, scatter)
 	}
 	return p.Save(7*vg.Inch, 5*vg.Inch, path)
+}
+
+// logTicks marks 1, 2 and 5 times each power of ten (and every integer
+// multiple when the axis spans less than a decade), so short log ranges
+// still get labels; plot.LogTicks labels powers of ten only.
+type logTicks struct{}
+
+func (logTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	mults := []float64{1, 2, 5}
+	if hi/lo < 10 {
+		mults = []float64{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	}
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		p := math.Pow(10, e)
+		for m := 1.0; m < 10; m++ {
+			v := m * p
+			if v < lo || v > hi {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			for _, mm := range mults {
+				if m == mm {
+					t.Label = strconv.FormatFloat(v, 'f', -1, 64)
+				}
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
 }

@@ -118,8 +118,8 @@ func Load(spec string, opts Options) (*Dataset, error) {
 		// The key holds every generator parameter but not the query count:
 		// queries are drawn after the base from one stream, so the first
 		// q queries are the same for any count and a longer cached ground
-		// truth serves shorter runs. "v1" names the generator's algorithm.
-		key := fmt.Sprintf("synthetic-v1-n%d-d%d-i%d-c%d-noise%s-seed%d-%v",
+		// truth serves shorter runs. "v2" names the generator's algorithm.
+		key := fmt.Sprintf("synthetic-v2-n%d-d%d-i%d-c%d-noise%s-seed%d-%v",
 			sc.N, sc.Dim, sc.Intrinsic, sc.Clusters, strconv.FormatFloat(sc.Noise, 'g', -1, 64), sc.Seed, opts.Metric)
 		ds.GTSave = filepath.Join(cache, key+"_gt.ivecs")
 		ds.GTPaths = []string{ds.GTSave}

@@ -60,7 +60,7 @@ func ReadIDX(r io.Reader, name string) (data []float32, n, dim int, err error) {
 	}
 	// Grow with the data actually read rather than trusting n, so a forged
 	// header cannot demand gigabytes before the truncation is noticed.
-	data = make([]float32, 0, min(n*dim, 1<<24))
+	data = make([]float32, 0, min(n*dim, 1<<20))
 	row := make([]byte, dim)
 	for i := 0; i < n; i++ {
 		if k, err := io.ReadFull(br, row); err != nil {
