@@ -1,0 +1,356 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/benchmarks/dataset"
+	"github.com/nearkit/nearkit/distance"
+)
+
+func TestRecallHandMade(t *testing.T) {
+	gt := &GroundTruth{K: 4, IDs: []int32{
+		1, 2, 3, 4,
+		5, 6, 7, 8,
+	}}
+	cases := []struct {
+		name  string
+		found [][]uint64
+		k     int
+		want  float64
+	}{
+		{"perfect", [][]uint64{{1, 2, 3, 4}, {5, 6, 7, 8}}, 4, 1},
+		{"order does not matter", [][]uint64{{4, 3, 2, 1}, {8, 7, 6, 5}}, 4, 1},
+		{"half", [][]uint64{{1, 2, 9, 9}, {0, 0, 7, 8}}, 4, 0.5},
+		{"nothing", [][]uint64{{10, 11, 12, 13}, {}}, 4, 0},
+		{"short answers are misses", [][]uint64{{1}, {5, 6}}, 4, 3.0 / 8},
+		{"duplicates count once", [][]uint64{{1, 1, 1, 1}, {5, 5, 6, 6}}, 4, 3.0 / 8},
+		// recall@2 against the true top 2 only; results beyond k ignored.
+		{"k below depth", [][]uint64{{2, 3, 1}, {5, 9, 6}}, 2, 2.0 / 4},
+		{"rank 3 of truth is not in top 2", [][]uint64{{3, 4}, {7, 8}}, 2, 0},
+	}
+	for _, c := range cases {
+		if got := Recall(c.found, gt, c.k); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s: recall %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func tinyDataset(t testing.TB, n, nq, dim int, m distance.Metric) *dataset.Dataset {
+	ds, err := dataset.Load("synthetic", dataset.Options{
+		Metric: m, CacheDir: t.TempDir(),
+		Synthetic: dataset.SyntheticConfig{N: n, Queries: nq, Dim: dim, Seed: 5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// bruteForce is an independent float64 top-k with ties by row number.
+func bruteForce(ds *dataset.Dataset, q, k int) []int32 {
+	d := ds.Dim
+	type c struct {
+		d  float64
+		id int32
+	}
+	cs := make([]c, ds.N())
+	for i := range cs {
+		cs[i] = c{exactDistance(ds.Metric, ds.Queries[q*d:(q+1)*d], ds.Base[i*d:(i+1)*d]), int32(i)}
+	}
+	sort.Slice(cs, func(a, b int) bool { return cs[a].d < cs[b].d || cs[a].d == cs[b].d && cs[a].id < cs[b].id })
+	out := make([]int32, k)
+	for i := range out {
+		out[i] = cs[i].id
+	}
+	return out
+}
+
+func TestComputeGroundTruth(t *testing.T) {
+	for _, m := range []distance.Metric{distance.L2, distance.InnerProduct, distance.Cosine} {
+		ds := tinyDataset(t, 500, 12, 16, m)
+		var calls []int
+		gt, err := ComputeGroundTruth(context.Background(), ds.Base, ds.Queries, ds.Dim, m, 20, func(d int) { calls = append(calls, d) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gt.K != 20 || gt.NQ() != 12 || len(calls) == 0 || calls[len(calls)-1] != 12 {
+			t.Fatalf("%v: K=%d NQ=%d progress %v", m, gt.K, gt.NQ(), calls)
+		}
+		for q := range 12 {
+			// float32 kernels may swap near-ties relative to float64, so
+			// compare the sets of the top 10 inside a top-20 margin.
+			want := bruteForce(ds, q, 20)
+			for _, id := range gt.Row(q)[:10] {
+				if !slices.Contains(want, id) {
+					t.Fatalf("%v query %d: %d not in the exact top 20 %v", m, q, id, want)
+				}
+			}
+			if gt.Row(q)[0] != want[0] {
+				t.Errorf("%v query %d: nearest %d, want %d", m, q, gt.Row(q)[0], want[0])
+			}
+		}
+		if err := CheckGroundTruth(ds, gt, 10); err != nil {
+			t.Errorf("%v: own ground truth rejected: %v", m, err)
+		}
+	}
+	// More neighbours than base vectors: all of them.
+	ds := tinyDataset(t, 30, 2, 4, distance.L2)
+	gt, err := ComputeGroundTruth(context.Background(), ds.Base, ds.Queries, 4, distance.L2, 100, nil)
+	if err != nil || gt.K != 30 {
+		t.Fatalf("K=%d %v", gt.K, err)
+	}
+}
+
+func TestCheckGroundTruthRejects(t *testing.T) {
+	ds := tinyDataset(t, 400, 9, 8, distance.L2)
+	gt, err := ComputeGroundTruth(context.Background(), ds.Base, ds.Queries, ds.Dim, distance.L2, 20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := func(name string, g *GroundTruth, k int) {
+		t.Helper()
+		if err := CheckGroundTruth(ds, g, k); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	bad("too shallow", gt, 21)
+	bad("too few queries", &GroundTruth{IDs: gt.IDs[:8*20], K: 20}, 10)
+	out := slices.Clone(gt.IDs)
+	out[5] = 400
+	bad("row out of range", &GroundTruth{IDs: out, K: 20}, 10)
+	swapped := slices.Clone(gt.IDs)
+	copy(swapped[:20], gt.IDs[20:40]) // query 0 gets query 1's answer
+	bad("another query's answer", &GroundTruth{IDs: swapped, K: 20}, 10)
+	ip, _ := ComputeGroundTruth(context.Background(), ds.Base, ds.Queries, ds.Dim, distance.InnerProduct, 20, nil)
+	bad("another metric", ip, 10)
+}
+
+func TestEnsureGroundTruthCache(t *testing.T) {
+	ds := tinyDataset(t, 300, 10, 8, distance.L2)
+	var log []string
+	logf := func(f string, a ...any) { log = append(log, f) }
+	ctx := context.Background()
+	gt1, err := EnsureGroundTruth(ctx, ds, 10, logf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(ds.GTSave); err != nil {
+		t.Fatalf("not cached: %v (log %q)", err, log)
+	}
+	if gt1.K != GTDepth {
+		t.Errorf("depth %d", gt1.K)
+	}
+	// Second run: read from the cache, identical.
+	log = nil
+	gt2, err := EnsureGroundTruth(ctx, ds, 10, logf, nil)
+	if err != nil || !slices.Equal(gt1.IDs, gt2.IDs) {
+		t.Fatalf("reuse: %v", err)
+	}
+	if len(log) != 1 || !strings.HasPrefix(log[0], "ground truth: %s") {
+		t.Errorf("second run did not reuse the cache: %q", log)
+	}
+	// Fewer queries reuse the longer cache.
+	short := *ds
+	short.Queries = ds.Queries[:3*ds.Dim]
+	log = nil
+	if gt3, err := EnsureGroundTruth(ctx, &short, 10, logf, nil); err != nil || gt3.NQ() != 3 || !strings.HasPrefix(log[0], "ground truth: %s") {
+		t.Errorf("shorter run: %v %q", err, log)
+	}
+	// A stale cache (for other data) is detected and replaced.
+	stale := tinyDataset(t, 300, 10, 8, distance.L2)
+	stale.Base = slices.Clone(stale.Base)
+	for i := range stale.Base {
+		stale.Base[i] = -stale.Base[i] * 3
+	}
+	stale.GTPaths, stale.GTSave = ds.GTPaths, ds.GTSave
+	log = nil
+	gt4, err := EnsureGroundTruth(ctx, stale, 10, logf, nil)
+	if err != nil || !strings.HasPrefix(log[0], "ignoring ground truth") {
+		t.Fatalf("stale cache: %v %q", err, log)
+	}
+	if err := CheckGroundTruth(stale, gt4, 10); err != nil {
+		t.Error(err)
+	}
+}
+
+func quickConfig(idx ...string) Config {
+	return Config{Indexes: idx, K: 10, Threads: 2, MinTime: time.Millisecond, MinQueries: 1}
+}
+
+func TestRunFlatEndToEnd(t *testing.T) {
+	for _, m := range []distance.Metric{distance.L2, distance.Cosine} {
+		ds := tinyDataset(t, 1000, 50, 24, m)
+		gt, err := EnsureGroundTruth(context.Background(), ds, 10, func(string, ...any) {}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pts []Point
+		cfg := quickConfig("flat")
+		cfg.Build1 = true
+		err = Run(context.Background(), ds, gt, cfg, func(p Point) error { pts = append(pts, p); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pts) != 1 {
+			t.Fatalf("%d points", len(pts))
+		}
+		p := pts[0]
+		if p.Recall != 1 || p.RecallBatch != nil {
+			t.Errorf("%v: flat recall %v (batch %v), want exactly 1", m, p.Recall, p.RecallBatch)
+		}
+		if p.QPS <= 0 || p.QPSBatch <= 0 || p.P50us <= 0 || p.P99us < p.P95us || p.P95us < p.P50us {
+			t.Errorf("throughput/latency %+v", p)
+		}
+		if p.BuildS <= 0 || p.BuildS1T <= 0 || p.MemBytes < int64(1000*24*4) || p.HeapBytes <= 0 {
+			t.Errorf("build/memory %+v", p)
+		}
+		if p.DistComps != 1000 || p.SingleQueries < 50 || p.N != 1000 || p.NQ != 50 || p.Metric != m.String() {
+			t.Errorf("counts %+v", p)
+		}
+		b, _ := json.Marshal(p)
+		var obj map[string]any
+		json.Unmarshal(b, &obj)
+		for _, f := range []string{"dataset", "index", "build_params", "search_params", "recall", "qps", "qps_batch", "p50_us", "p99_us", "build_s", "mem_bytes"} {
+			if _, ok := obj[f]; !ok {
+				t.Errorf("JSON lacks %q: %s", f, b)
+			}
+		}
+	}
+}
+
+// partial is an index that answers only the first half of k correctly,
+// to check that recall is computed from what the index returns.
+type partial struct {
+	nearkit.Index
+}
+
+func (p partial) Search(dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions) ([]nearkit.Result, error) {
+	n := len(dst)
+	dst, err := p.Index.Search(dst, q, k, opts)
+	if len(dst) > n+k/2 {
+		dst = dst[:n+k/2]
+	}
+	return dst, err
+}
+
+func TestRunMeasuresWhatIndexReturns(t *testing.T) {
+	Register(&Builder{Name: "test-half", Configs: func(p Params) ([]BuildConfig, error) {
+		bcs, _ := registry["flat"].Configs(p)
+		inner := bcs[0].New
+		bcs[0].New = func(dim int, m distance.Metric) (nearkit.Index, error) {
+			x, err := inner(dim, m)
+			return partial{x}, err
+		}
+		return bcs, nil
+	}})
+	defer delete(registry, "test-half")
+	ds := tinyDataset(t, 500, 20, 8, distance.L2)
+	gt, _ := EnsureGroundTruth(context.Background(), ds, 10, func(string, ...any) {}, nil)
+	var p Point
+	if err := Run(context.Background(), ds, gt, quickConfig("test-half"), func(pt Point) error { p = pt; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if p.Recall != 0.5 || p.RecallBatch == nil || *p.RecallBatch != 1 {
+		t.Errorf("recall %v, batch %v; want 0.5 and 1", p.Recall, p.RecallBatch)
+	}
+	if p.DistComps != 0 {
+		t.Errorf("dist comps %v from an index that does not count", p.DistComps)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	ds := tinyDataset(t, 200, 5, 8, distance.L2)
+	gt, _ := EnsureGroundTruth(context.Background(), ds, 10, func(string, ...any) {}, nil)
+	emit := func(Point) error { return nil }
+	if err := Run(context.Background(), ds, gt, quickConfig("nosuch"), emit); !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "unknown") {
+		t.Errorf("unknown index: %v", err)
+	}
+	if err := Run(context.Background(), ds, gt, quickConfig("ivfpq"), emit); !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "not available") {
+		t.Errorf("planned index: %v", err)
+	}
+	cfg := quickConfig("flat")
+	cfg.K = 101
+	if err := Run(context.Background(), ds, gt, cfg, emit); err == nil {
+		t.Error("k deeper than the ground truth accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := Run(ctx, ds, gt, quickConfig("flat"), emit); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+	stop := errors.New("stop")
+	if err := Run(context.Background(), ds, gt, quickConfig("flat"), func(Point) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("emit error: %v", err)
+	}
+}
+
+func TestWriteTableAndPlot(t *testing.T) {
+	rb := 0.9
+	pts := []Point{
+		{Index: "flat", BuildParams: map[string]any{}, SearchParams: map[string]any{}, Recall: 1, QPS: 300, QPSBatch: 900, DistComps: 20000},
+		{Index: "hnsw", BuildParams: map[string]any{"M": 16, "efc": 200}, SearchParams: map[string]any{"ef": 10}, Recall: 0.8, QPS: 20000, RecallBatch: &rb},
+		{Index: "hnsw", BuildParams: map[string]any{"M": 16, "efc": 200}, SearchParams: map[string]any{"ef": 40}, Recall: 0.97, QPS: 9000, BuildS1T: 3},
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, pts); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 2+len(pts) {
+		t.Fatalf("%d lines:\n%s", len(lines), buf.String())
+	}
+	// Right-aligned numeric columns end at the same place on every row.
+	end := strings.Index(lines[0], "QPS batch") + len("QPS batch")
+	for _, l := range lines[2:] {
+		if r := []rune(l); len(r) < end || r[end-1] == ' ' {
+			t.Errorf("misaligned row %q", l)
+		}
+	}
+	if !strings.Contains(buf.String(), "M=16,efc=200") || !strings.Contains(buf.String(), "ef=40") || !strings.Contains(buf.String(), "(batch 0.9000)") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+	path := filepath.Join(t.TempDir(), "p.png")
+	if err := Plot(path, "test", pts); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("plot file: %v", err)
+	}
+	if err := Plot(path, "x", []Point{{QPS: 0}}); err == nil {
+		t.Error("plot with nothing to show succeeded")
+	}
+}
+
+func TestPercentileAndParse(t *testing.T) {
+	lat := []time.Duration{1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000}
+	if p := percentile(lat, 0.5); p != 5 {
+		t.Errorf("p50 %v", p)
+	}
+	if p := percentile(lat, 0.99); p != 10 {
+		t.Errorf("p99 %v", p)
+	}
+	if xs, err := ParseInts("10, 20,40"); err != nil || !slices.Equal(xs, []int{10, 20, 40}) {
+		t.Errorf("%v %v", xs, err)
+	}
+	for _, s := range []string{"1,x", "0", "-3", "1,,2"} {
+		if _, err := ParseInts(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+	if FormatParams(map[string]any{"b": 2, "a": 1}) != "a=1,b=2" || FormatParams(nil) != "-" {
+		t.Error("FormatParams")
+	}
+}
