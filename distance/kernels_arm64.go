@@ -90,9 +90,39 @@ func squaredL2Uint8NEON(a, b []uint8) uint32
 //go:noescape
 func squaredL2Uint8DotProd(a, b []uint8) uint32
 
+// dotInt8NEON returns, modulo 2³²,
+//
+//	for i := range a { s += int32(a[i]) * int32(b[i]) }
+//
+// using SMULL/SADALP (baseline ASIMD).
+//
+//go:noescape
+func dotInt8NEON(a, b []int8) int32
+
+// dotInt8DotProd is dotInt8NEON using SDOT; it needs useDotProd.
+//
+//go:noescape
+func dotInt8DotProd(a, b []int8) int32
+
+// squaredL2Int8NEON returns, modulo 2³²,
+//
+//	for i := range a { d := int32(a[i]) - int32(b[i]); s += uint32(d * d) }
+//
+// using SABD/UMULL/UADALP (baseline ASIMD).
+//
+//go:noescape
+func squaredL2Int8NEON(a, b []int8) uint32
+
+// squaredL2Int8DotProd is squaredL2Int8NEON using UDOT; it needs
+// useDotProd.
+//
+//go:noescape
+func squaredL2Int8DotProd(a, b []int8) uint32
+
 // neonImpl is the NEON implementation, with the dot-product variants of the
-// uint8 kernels where the CPU has them. The int8 and PQ kernels stay
-// generic (nil here, filled in by fill).
+// 8-bit kernels where the CPU has them. The PQ lookup kernels stay generic
+// (nil here, filled in by fill): they are table gathers, which NEON has no
+// instruction for (TBL indexes at most 64 bytes, a PQ table row is 1 KiB).
 func neonImpl() impl {
 	im := impl{
 		name:            "neon",
@@ -104,10 +134,14 @@ func neonImpl() impl {
 		dotGather:       dotGatherNEON,
 		dotUint8:        dotUint8NEON,
 		squaredL2Uint8:  squaredL2Uint8NEON,
+		dotInt8:         dotInt8NEON,
+		squaredL2Int8:   squaredL2Int8NEON,
 	}
 	if useDotProd {
 		im.dotUint8 = dotUint8DotProd
 		im.squaredL2Uint8 = squaredL2Uint8DotProd
+		im.dotInt8 = dotInt8DotProd
+		im.squaredL2Int8 = squaredL2Int8DotProd
 	}
 	return im
 }
@@ -192,8 +226,25 @@ func squaredL2Uint8(a, b []uint8) uint32 {
 	return squaredL2Uint8Generic(a, b)
 }
 
-func dotInt8(a, b []int8) int32        { return dotInt8Generic(a, b) }
-func squaredL2Int8(a, b []int8) uint32 { return squaredL2Int8Generic(a, b) }
+func dotInt8(a, b []int8) int32 {
+	switch {
+	case useDotProd:
+		return dotInt8DotProd(a, b)
+	case useNEON:
+		return dotInt8NEON(a, b)
+	}
+	return dotInt8Generic(a, b)
+}
+
+func squaredL2Int8(a, b []int8) uint32 {
+	switch {
+	case useDotProd:
+		return squaredL2Int8DotProd(a, b)
+	case useNEON:
+		return squaredL2Int8NEON(a, b)
+	}
+	return squaredL2Int8Generic(a, b)
+}
 
 func pqLookupSum(table []float32, code []uint8) float32 {
 	return pqLookupSumGeneric(table, code)

@@ -515,6 +515,234 @@ scalar: \
 	BNE	scalar \
 done:
 
+// I8_DOT_BODY leaves Σ a[i]*b[i] (int8, mod 2³²) in R7: U8_DOT_BODY with
+// signed widening (SMULL/SADALP; (-128)² = 16384 fits an int16 lane).
+#define I8_DOT_BODY \
+	VEOR	V0.B16, V0.B16, V0.B16 \
+	VEOR	V1.B16, V1.B16, V1.B16 \
+	VEOR	V2.B16, V2.B16, V2.B16 \
+	VEOR	V3.B16, V3.B16, V3.B16 \
+	LSR	$5, R2, R3 \
+	CBZ	R3, tail16 \
+loop32: \
+	VLD1.P	32(R0), [V16.B16, V17.B16] \
+	VLD1.P	32(R1), [V18.B16, V19.B16] \
+	WORD $0x0E32C214 /* smull v20.8h, v16.8b, v18.8b */ \
+	WORD $0x4E32C215 /* smull2 v21.8h, v16.16b, v18.16b */ \
+	WORD $0x0E33C236 /* smull v22.8h, v17.8b, v19.8b */ \
+	WORD $0x4E33C237 /* smull2 v23.8h, v17.16b, v19.16b */ \
+	WORD $0x4E606A80 /* sadalp v0.4s, v20.8h */ \
+	WORD $0x4E606AA1 /* sadalp v1.4s, v21.8h */ \
+	WORD $0x4E606AC2 /* sadalp v2.4s, v22.8h */ \
+	WORD $0x4E606AE3 /* sadalp v3.4s, v23.8h */ \
+	SUBS	$1, R3, R3 \
+	BNE	loop32 \
+tail16: \
+	TBZ	$4, R2, tail8 \
+	VLD1.P	16(R0), [V16.B16] \
+	VLD1.P	16(R1), [V18.B16] \
+	WORD $0x0E32C214 /* smull v20.8h, v16.8b, v18.8b */ \
+	WORD $0x4E32C215 /* smull2 v21.8h, v16.16b, v18.16b */ \
+	WORD $0x4E606A80 /* sadalp v0.4s, v20.8h */ \
+	WORD $0x4E606AA1 /* sadalp v1.4s, v21.8h */ \
+tail8: \
+	TBZ	$3, R2, tail4 \
+	FMOVD.P	8(R0), F16 \
+	FMOVD.P	8(R1), F18 \
+	WORD $0x0E32C214 /* smull v20.8h, v16.8b, v18.8b */ \
+	WORD $0x4E606A82 /* sadalp v2.4s, v20.8h */ \
+tail4: \
+	TBZ	$2, R2, reduce \
+	FMOVS.P	4(R0), F16 \
+	FMOVS.P	4(R1), F18 \
+	WORD $0x0E32C214 /* smull v20.8h, v16.8b, v18.8b */ \
+	WORD $0x4E606A83 /* sadalp v3.4s, v20.8h */ \
+reduce: \
+	I32_REDUCE \
+	AND	$3, R2, R2 \
+	CBZ	R2, done \
+scalar: \
+	MOVB.P	1(R0), R4 \
+	MOVB.P	1(R1), R5 \
+	MULW	R4, R5, R4 \
+	ADDW	R4, R7, R7 \
+	SUBS	$1, R2, R2 \
+	BNE	scalar \
+done:
+
+// I8_DOT_BODY_DP is I8_DOT_BODY with SDOT.
+#define I8_DOT_BODY_DP \
+	VEOR	V0.B16, V0.B16, V0.B16 \
+	VEOR	V1.B16, V1.B16, V1.B16 \
+	VEOR	V2.B16, V2.B16, V2.B16 \
+	VEOR	V3.B16, V3.B16, V3.B16 \
+	LSR	$6, R2, R3 \
+	CBZ	R3, tail32 \
+loop64: \
+	VLD1.P	64(R0), [V16.B16, V17.B16, V18.B16, V19.B16] \
+	VLD1.P	64(R1), [V20.B16, V21.B16, V22.B16, V23.B16] \
+	WORD $0x4E949600 /* sdot v0.4s, v16.16b, v20.16b */ \
+	WORD $0x4E959621 /* sdot v1.4s, v17.16b, v21.16b */ \
+	WORD $0x4E969642 /* sdot v2.4s, v18.16b, v22.16b */ \
+	WORD $0x4E979663 /* sdot v3.4s, v19.16b, v23.16b */ \
+	SUBS	$1, R3, R3 \
+	BNE	loop64 \
+tail32: \
+	TBZ	$5, R2, tail16 \
+	VLD1.P	32(R0), [V16.B16, V17.B16] \
+	VLD1.P	32(R1), [V20.B16, V21.B16] \
+	WORD $0x4E949600 /* sdot v0.4s, v16.16b, v20.16b */ \
+	WORD $0x4E959621 /* sdot v1.4s, v17.16b, v21.16b */ \
+tail16: \
+	TBZ	$4, R2, tail8 \
+	VLD1.P	16(R0), [V16.B16] \
+	VLD1.P	16(R1), [V20.B16] \
+	WORD $0x4E949602 /* sdot v2.4s, v16.16b, v20.16b */ \
+tail8: \
+	TBZ	$3, R2, tail4 \
+	FMOVD.P	8(R0), F16 \
+	FMOVD.P	8(R1), F20 \
+	WORD $0x4E949603 /* sdot v3.4s, v16.16b, v20.16b */ \
+tail4: \
+	TBZ	$2, R2, reduce \
+	FMOVS.P	4(R0), F16 \
+	FMOVS.P	4(R1), F20 \
+	WORD $0x4E949600 /* sdot v0.4s, v16.16b, v20.16b */ \
+reduce: \
+	I32_REDUCE \
+	AND	$3, R2, R2 \
+	CBZ	R2, done \
+scalar: \
+	MOVB.P	1(R0), R4 \
+	MOVB.P	1(R1), R5 \
+	MULW	R4, R5, R4 \
+	ADDW	R4, R7, R7 \
+	SUBS	$1, R2, R2 \
+	BNE	scalar \
+done:
+
+// I8_L2_BODY leaves Σ (a[i]-b[i])² (int8, mod 2³²) in R7. SABD yields
+// |a[i]-b[i]| ≤ 255 as an unsigned byte, so the squaring is U8_L2_BODY's.
+#define I8_L2_BODY \
+	VEOR	V0.B16, V0.B16, V0.B16 \
+	VEOR	V1.B16, V1.B16, V1.B16 \
+	VEOR	V2.B16, V2.B16, V2.B16 \
+	VEOR	V3.B16, V3.B16, V3.B16 \
+	LSR	$5, R2, R3 \
+	CBZ	R3, tail16 \
+loop32: \
+	VLD1.P	32(R0), [V16.B16, V17.B16] \
+	VLD1.P	32(R1), [V18.B16, V19.B16] \
+	WORD $0x4E327610 /* sabd v16.16b, v16.16b, v18.16b */ \
+	WORD $0x4E337631 /* sabd v17.16b, v17.16b, v19.16b */ \
+	WORD $0x2E30C214 /* umull v20.8h, v16.8b, v16.8b */ \
+	WORD $0x6E30C215 /* umull2 v21.8h, v16.16b, v16.16b */ \
+	WORD $0x2E31C236 /* umull v22.8h, v17.8b, v17.8b */ \
+	WORD $0x6E31C237 /* umull2 v23.8h, v17.16b, v17.16b */ \
+	WORD $0x6E606A80 /* uadalp v0.4s, v20.8h */ \
+	WORD $0x6E606AA1 /* uadalp v1.4s, v21.8h */ \
+	WORD $0x6E606AC2 /* uadalp v2.4s, v22.8h */ \
+	WORD $0x6E606AE3 /* uadalp v3.4s, v23.8h */ \
+	SUBS	$1, R3, R3 \
+	BNE	loop32 \
+tail16: \
+	TBZ	$4, R2, tail8 \
+	VLD1.P	16(R0), [V16.B16] \
+	VLD1.P	16(R1), [V18.B16] \
+	WORD $0x4E327610 /* sabd v16.16b, v16.16b, v18.16b */ \
+	WORD $0x2E30C214 /* umull v20.8h, v16.8b, v16.8b */ \
+	WORD $0x6E30C215 /* umull2 v21.8h, v16.16b, v16.16b */ \
+	WORD $0x6E606A80 /* uadalp v0.4s, v20.8h */ \
+	WORD $0x6E606AA1 /* uadalp v1.4s, v21.8h */ \
+tail8: \
+	TBZ	$3, R2, tail4 \
+	FMOVD.P	8(R0), F16 \
+	FMOVD.P	8(R1), F18 \
+	WORD $0x4E327610 /* sabd v16.16b, v16.16b, v18.16b */ \
+	WORD $0x2E30C214 /* umull v20.8h, v16.8b, v16.8b */ \
+	WORD $0x6E606A82 /* uadalp v2.4s, v20.8h */ \
+tail4: \
+	TBZ	$2, R2, reduce \
+	FMOVS.P	4(R0), F16 \
+	FMOVS.P	4(R1), F18 \
+	WORD $0x4E327610 /* sabd v16.16b, v16.16b, v18.16b */ \
+	WORD $0x2E30C214 /* umull v20.8h, v16.8b, v16.8b */ \
+	WORD $0x6E606A83 /* uadalp v3.4s, v20.8h */ \
+reduce: \
+	I32_REDUCE \
+	AND	$3, R2, R2 \
+	CBZ	R2, done \
+scalar: \
+	MOVB.P	1(R0), R4 \
+	MOVB.P	1(R1), R5 \
+	SUB	R5, R4, R4 \
+	MULW	R4, R4, R4 \
+	ADDW	R4, R7, R7 \
+	SUBS	$1, R2, R2 \
+	BNE	scalar \
+done:
+
+// I8_L2_BODY_DP is I8_L2_BODY with UDOT(|d|, |d|).
+#define I8_L2_BODY_DP \
+	VEOR	V0.B16, V0.B16, V0.B16 \
+	VEOR	V1.B16, V1.B16, V1.B16 \
+	VEOR	V2.B16, V2.B16, V2.B16 \
+	VEOR	V3.B16, V3.B16, V3.B16 \
+	LSR	$6, R2, R3 \
+	CBZ	R3, tail32 \
+loop64: \
+	VLD1.P	64(R0), [V16.B16, V17.B16, V18.B16, V19.B16] \
+	VLD1.P	64(R1), [V20.B16, V21.B16, V22.B16, V23.B16] \
+	WORD $0x4E347610 /* sabd v16.16b, v16.16b, v20.16b */ \
+	WORD $0x4E357631 /* sabd v17.16b, v17.16b, v21.16b */ \
+	WORD $0x4E367652 /* sabd v18.16b, v18.16b, v22.16b */ \
+	WORD $0x4E377673 /* sabd v19.16b, v19.16b, v23.16b */ \
+	WORD $0x6E909600 /* udot v0.4s, v16.16b, v16.16b */ \
+	WORD $0x6E919621 /* udot v1.4s, v17.16b, v17.16b */ \
+	WORD $0x6E929642 /* udot v2.4s, v18.16b, v18.16b */ \
+	WORD $0x6E939663 /* udot v3.4s, v19.16b, v19.16b */ \
+	SUBS	$1, R3, R3 \
+	BNE	loop64 \
+tail32: \
+	TBZ	$5, R2, tail16 \
+	VLD1.P	32(R0), [V16.B16, V17.B16] \
+	VLD1.P	32(R1), [V20.B16, V21.B16] \
+	WORD $0x4E347610 /* sabd v16.16b, v16.16b, v20.16b */ \
+	WORD $0x4E357631 /* sabd v17.16b, v17.16b, v21.16b */ \
+	WORD $0x6E909600 /* udot v0.4s, v16.16b, v16.16b */ \
+	WORD $0x6E919621 /* udot v1.4s, v17.16b, v17.16b */ \
+tail16: \
+	TBZ	$4, R2, tail8 \
+	VLD1.P	16(R0), [V16.B16] \
+	VLD1.P	16(R1), [V20.B16] \
+	WORD $0x4E347610 /* sabd v16.16b, v16.16b, v20.16b */ \
+	WORD $0x6E909602 /* udot v2.4s, v16.16b, v16.16b */ \
+tail8: \
+	TBZ	$3, R2, tail4 \
+	FMOVD.P	8(R0), F16 \
+	FMOVD.P	8(R1), F20 \
+	WORD $0x4E347610 /* sabd v16.16b, v16.16b, v20.16b */ \
+	WORD $0x6E909603 /* udot v3.4s, v16.16b, v16.16b */ \
+tail4: \
+	TBZ	$2, R2, reduce \
+	FMOVS.P	4(R0), F16 \
+	FMOVS.P	4(R1), F20 \
+	WORD $0x4E347610 /* sabd v16.16b, v16.16b, v20.16b */ \
+	WORD $0x6E909600 /* udot v0.4s, v16.16b, v16.16b */ \
+reduce: \
+	I32_REDUCE \
+	AND	$3, R2, R2 \
+	CBZ	R2, done \
+scalar: \
+	MOVB.P	1(R0), R4 \
+	MOVB.P	1(R1), R5 \
+	SUB	R5, R4, R4 \
+	MULW	R4, R4, R4 \
+	ADDW	R4, R7, R7 \
+	SUBS	$1, R2, R2 \
+	BNE	scalar \
+done:
+
 // I32_REDUCE adds the 32-bit lanes of V0-V3 into R7.
 #define I32_REDUCE \
 	VADD	V1.S4, V0.S4, V0.S4 \
@@ -556,5 +784,41 @@ TEXT ·squaredL2Uint8DotProd(SB), NOSPLIT, $0-52
 	MOVD	a_len+8(FP), R2
 	MOVD	b_base+24(FP), R1
 	U8_L2_BODY_DP
+	MOVW	R7, ret+48(FP)
+	RET
+
+// func dotInt8NEON(a, b []int8) int32
+TEXT ·dotInt8NEON(SB), NOSPLIT, $0-52
+	MOVD	a_base+0(FP), R0
+	MOVD	a_len+8(FP), R2
+	MOVD	b_base+24(FP), R1
+	I8_DOT_BODY
+	MOVW	R7, ret+48(FP)
+	RET
+
+// func dotInt8DotProd(a, b []int8) int32
+TEXT ·dotInt8DotProd(SB), NOSPLIT, $0-52
+	MOVD	a_base+0(FP), R0
+	MOVD	a_len+8(FP), R2
+	MOVD	b_base+24(FP), R1
+	I8_DOT_BODY_DP
+	MOVW	R7, ret+48(FP)
+	RET
+
+// func squaredL2Int8NEON(a, b []int8) uint32
+TEXT ·squaredL2Int8NEON(SB), NOSPLIT, $0-52
+	MOVD	a_base+0(FP), R0
+	MOVD	a_len+8(FP), R2
+	MOVD	b_base+24(FP), R1
+	I8_L2_BODY
+	MOVW	R7, ret+48(FP)
+	RET
+
+// func squaredL2Int8DotProd(a, b []int8) uint32
+TEXT ·squaredL2Int8DotProd(SB), NOSPLIT, $0-52
+	MOVD	a_base+0(FP), R0
+	MOVD	a_len+8(FP), R2
+	MOVD	b_base+24(FP), R1
+	I8_L2_BODY_DP
 	MOVW	R7, ret+48(FP)
 	RET

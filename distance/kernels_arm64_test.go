@@ -1,13 +1,19 @@
-//go:build gc && !purego
+//go:build gc && !purego && (linux || darwin)
 
 package distance
 
 import (
 	"math"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"unsafe"
 )
 
+// The build constraint limits these tests to the systems whose syscall
+// package has Mmap and Mprotect (for the guard page); elsewhere the shared
+// differential tests still run the NEON implementation.
+//
 // These tests call the NEON kernels directly, so both uint8 variants (UDOT
 // and UMULL/UADALP) run whatever the CPU reports; the shared differential
 // tests only see the variant the registry picked. Under qemu-aarch64 (which
@@ -317,5 +323,150 @@ func TestNEONDispatch(t *testing.T) {
 	b := f32Window(rng, 3, 100)
 	if SquaredL2(a, b) != squaredL2NEON(a, b) || Dot(a, b) != dotNEON(a, b) {
 		t.Fatal("public API does not dispatch to NEON")
+	}
+}
+
+type i8Kernel struct {
+	name string
+	f    func(a, b []int8) int64
+	ref  func(a, b []int8) int64
+}
+
+func i8Kernels(t *testing.T) []i8Kernel {
+	dot := func(f func(a, b []int8) int32) func(a, b []int8) int64 {
+		return func(a, b []int8) int64 { return int64(f(a, b)) }
+	}
+	l2 := func(f func(a, b []int8) uint32) func(a, b []int8) int64 {
+		return func(a, b []int8) int64 { return int64(f(a, b)) }
+	}
+	ks := []i8Kernel{
+		{"dotInt8NEON", dot(dotInt8NEON), dot(dotInt8Generic)},
+		{"squaredL2Int8NEON", l2(squaredL2Int8NEON), l2(squaredL2Int8Generic)},
+	}
+	if useDotProd {
+		ks = append(ks,
+			i8Kernel{"dotInt8DotProd", dot(dotInt8DotProd), dot(dotInt8Generic)},
+			i8Kernel{"squaredL2Int8DotProd", l2(squaredL2Int8DotProd), l2(squaredL2Int8Generic)})
+	} else {
+		t.Log("CPU lacks the dot-product extension: SDOT/UDOT kernels not tested")
+	}
+	return ks
+}
+
+// i8Window returns back[off:off+n] with the bytes around it set to -128,
+// so an over-read changes the (exact) result.
+func i8Window(rng *rand.Rand, off, n int, fill func(*rand.Rand) int8) []int8 {
+	back := make([]int8, off+n+armGuard)
+	for i := range back {
+		back[i] = -128
+	}
+	w := back[off : off+n]
+	for i := range w {
+		w[i] = fill(rng)
+	}
+	return w
+}
+
+func TestNEONInt8Kernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	random := func(r *rand.Rand) int8 { return int8(r.Uint32()) }
+	lo := func(*rand.Rand) int8 { return -128 }
+	hi := func(*rand.Rand) int8 { return 127 }
+	// Random bytes, the largest product ((-128)²), the most negative one
+	// (-128·127), and the largest differences (127 against -128 both ways:
+	// 255, which SABD must deliver unsigned).
+	fills := [][2]func(*rand.Rand) int8{{random, random}, {lo, lo}, {lo, hi}, {hi, lo}}
+	for _, k := range i8Kernels(t) {
+		for fi, fill := range fills {
+			for _, n := range armLengths() {
+				for _, off := range armOffsets(n) {
+					a := i8Window(rng, off, n, fill[0])
+					b := i8Window(rng, (off+9)%16, n, fill[1])
+					if got, want := k.f(a, b), k.ref(a, b); got != want {
+						t.Fatalf("%s fill=%d n=%d off=%d: got %d, want %d", k.name, fi, n, off, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestNEONInt8Wrap checks wrapping past the overflow-free lengths.
+func TestNEONInt8Wrap(t *testing.T) {
+	const n = 140001 // 16384·n overflows int32; 255²·n overflows uint32
+	a := make([]int8, n)
+	b := make([]int8, n)
+	for i := range a {
+		a[i], b[i] = -128, 127
+	}
+	for _, k := range i8Kernels(t) {
+		bb := a
+		if k.name[:3] == "squ" {
+			bb = b
+		}
+		if got, want := k.f(a, bb), k.ref(a, bb); got != want {
+			t.Fatalf("%s n=%d: got %d, want %d", k.name, n, got, want)
+		}
+	}
+}
+
+// TestNEONGuardPage places vectors so they end exactly at an inaccessible
+// page: a kernel that loads even one byte past the end faults. This catches
+// over-reads whose value never reaches the result (the NaN and 255 guards
+// above only catch those that do).
+func TestNEONGuardPage(t *testing.T) {
+	page := syscall.Getpagesize()
+	mem, err := syscall.Mmap(-1, 0, 2*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Skipf("mmap: %v", err)
+	}
+	defer syscall.Munmap(mem)
+	if err := syscall.Mprotect(mem[page:], syscall.PROT_NONE); err != nil {
+		t.Skipf("mprotect: %v", err)
+	}
+	u := mem[:page]
+	for i := range u {
+		u[i] = byte(i*7 + 1)
+	}
+	f := unsafe.Slice((*float32)(unsafe.Pointer(&u[0])), page/4)
+	for i := range f {
+		f[i] = float32(i%13) - 6
+	}
+	i8 := unsafe.Slice((*int8)(unsafe.Pointer(&u[0])), page)
+	out := make([]float32, 3)
+	rows := []uint32{2, 0, 1}
+	for n := 0; n <= min(300, page/16); n++ {
+		// Each vector in turn ends at the guard page.
+		lo, hi := f[:n], f[len(f)-n:]
+		dotNEON(lo, hi)
+		dotNEON(hi, lo)
+		squaredL2NEON(lo, hi)
+		squaredL2NEON(hi, lo)
+		if n > 0 {
+			// Three rows of dimension n, the last one ending at the guard.
+			data := f[len(f)-3*n:]
+			dotBatchNEON(lo, data, n, out)
+			squaredL2BatchNEON(lo, data, n, out)
+			dotGatherNEON(lo, data, n, rows, out)
+			squaredL2GatherNEON(lo, data, n, rows, out)
+		}
+
+		ulo, uhi := u[:n], u[len(u)-n:]
+		ilo, ihi := i8[:n], i8[len(i8)-n:]
+		for _, swap := range []bool{false, true} {
+			if swap {
+				ulo, uhi, ilo, ihi = uhi, ulo, ihi, ilo
+			}
+			dotUint8NEON(ulo, uhi)
+			squaredL2Uint8NEON(ulo, uhi)
+			dotInt8NEON(ilo, ihi)
+			squaredL2Int8NEON(ilo, ihi)
+			if useDotProd {
+				dotUint8DotProd(ulo, uhi)
+				squaredL2Uint8DotProd(ulo, uhi)
+				dotInt8DotProd(ilo, ihi)
+				squaredL2Int8DotProd(ilo, ihi)
+			}
+		}
 	}
 }
