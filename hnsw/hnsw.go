@@ -1,0 +1,262 @@
+// Package hnsw is a hierarchical navigable small-world graph index
+// (Malkov & Yashunin, "Efficient and robust approximate nearest neighbor
+// search using Hierarchical Navigable Small World graphs", TPAMI 2018), the
+// graph hnswlib builds, in pure Go.
+//
+// Each vector gets a random level ℓ with P(ℓ ≥ L) = M^-L. On its levels
+// above 0 a node keeps at most M links, on level 0 at most 2M. A search
+// descends greedily through the upper levels from the entry point (the node
+// with the highest level) and then runs a beam search of width ef on level
+// 0. Neighbours are chosen by the paper's heuristic: a candidate is kept
+// only if it is closer to the new node than to every neighbour already
+// kept, which keeps links pointing in diverse directions; the same
+// heuristic shrinks a neighbour's list when a back-link overflows it.
+//
+// Storage has no per-node heap objects: vectors and level-0 link lists live
+// in fixed-size chunks of flat slices (a slot number selects the chunk by
+// its high bits, so growth never copies), and upper-level lists in a
+// chunked pool of uint32 words used only by the few nodes with a level
+// above 0.
+//
+// Concurrency: Add, AddBatch, Delete and every search method are safe for
+// concurrent use. Searches take no locks: link words are read and written
+// with sync/atomic (a plain load on amd64 and arm64), a node's vector and
+// links are complete before any other node links to it, and writers lock
+// one node at a time to change its list.
+package hnsw
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultM              = 16
+	DefaultEfConstruction = 200
+	// DefaultEfSearch is the beam width of a search whose SearchOptions.Ef
+	// is 0. 64 gives recall@10 around 0.99 on typical embedding sets at M=16.
+	DefaultEfSearch = 64
+)
+
+// Limits enforced by New and by Read.
+const (
+	MaxDim = 1 << 16
+	MaxM   = 2048
+	MaxEf  = 1 << 20
+	// maxLevel caps the random level. With M ≥ 2 a level above 31 has
+	// probability below 2⁻³¹ per node, and the cap keeps a node's upper
+	// lists (maxLevel·(M+1) words) inside one pool chunk.
+	maxLevel = 31
+	// maxSlots bounds the slot space so a slot fits a uint32 with room for
+	// the "no node" value.
+	maxSlots = math.MaxUint32 - 1
+)
+
+// Config configures an Index. The zero value of every field but Dim means
+// the default.
+type Config struct {
+	// Dim is the vector dimension (required, 1…MaxDim).
+	Dim int
+	// Metric is the distance; the zero value is distance.L2. With
+	// distance.Cosine vectors and queries are normalised to unit length.
+	Metric distance.Metric
+	// M is the number of links per node on the levels above 0; level 0
+	// gets 2M. Default 16, range 2…MaxM.
+	M int
+	// EfConstruction is the beam width used while inserting; larger builds
+	// a better graph more slowly. Default 200. Values below M are raised to
+	// M, as hnswlib does.
+	EfConstruction int
+	// EfSearch is the beam width of a search whose SearchOptions.Ef is 0.
+	// Default 64 (DefaultEfSearch). A search always uses at least k.
+	EfSearch int
+	// Seed seeds the level generator. Single-threaded builds (Add called
+	// sequentially, or AddBatch with GOMAXPROCS=1) are deterministic for a
+	// given seed and insertion order.
+	Seed uint64
+	// Capacity is an optional hint of the number of vectors to come; it
+	// pre-sizes the ID map and the chunk directory.
+	Capacity int
+}
+
+// Index is an HNSW graph index. It implements nearkit.Index and
+// nearkit.StatsSearcher. All methods are safe for concurrent use; Search
+// never blocks on Add.
+type Index struct {
+	dim     int
+	metric  distance.Metric
+	dist    func(a, b []float32) float32
+	m, m0   int
+	efc     int
+	efs     int
+	seed    uint64
+	mult    float64
+	stride0 int // words per level-0 list: count + 2M ids
+	strideU int // words per upper list: count + M ids
+	shift   uint
+	mask    uint32
+
+	dir   atomic.Pointer[directory]
+	pool  atomic.Pointer[upperPool]
+	entry atomic.Uint64 // packEntry(slot, level) or emptyEntry
+
+	growMu   sync.Mutex // slot, chunk and pool allocation
+	nslots   atomic.Uint32
+	poolUsed int // words used in the last pool chunk (growMu)
+
+	epMu sync.Mutex // entry point and max level changes
+
+	idMu     sync.RWMutex
+	ids      map[uint64]uint32
+	ndeleted atomic.Int64 // tombstoned slots
+
+	rngMu sync.Mutex
+	pcg   *rand.PCG
+	rng   *rand.Rand
+
+	// writeMu is held shared by mutations and exclusively by WriteTo, so a
+	// snapshot never sees half an insertion.
+	writeMu sync.RWMutex
+
+	scratch sync.Pool
+}
+
+var (
+	_ nearkit.Index         = (*Index)(nil)
+	_ nearkit.StatsSearcher = (*Index)(nil)
+)
+
+// New returns an empty index. It returns an error wrapping
+// nearkit.ErrInvalidConfig when a field is out of range.
+func New(cfg Config) (*Index, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	x := newIndex(cfg)
+	x.pcg = rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15)
+	x.rng = rand.New(x.pcg)
+	return x, nil
+}
+
+func (c *Config) fill() error {
+	bad := func(f string, args ...any) error {
+		return fmt.Errorf("%w: hnsw: "+f, append([]any{nearkit.ErrInvalidConfig}, args...)...)
+	}
+	if c.Dim < 1 || c.Dim > MaxDim {
+		return bad("Dim=%d out of range [1,%d]", c.Dim, MaxDim)
+	}
+	if !c.Metric.Valid() {
+		return bad("unknown metric %v", c.Metric)
+	}
+	if c.M == 0 {
+		c.M = DefaultM
+	}
+	if c.M < 2 || c.M > MaxM {
+		return bad("M=%d out of range [2,%d]", c.M, MaxM)
+	}
+	if c.EfConstruction == 0 {
+		c.EfConstruction = DefaultEfConstruction
+	}
+	if c.EfConstruction < 1 || c.EfConstruction > MaxEf {
+		return bad("EfConstruction=%d out of range [1,%d]", c.EfConstruction, MaxEf)
+	}
+	c.EfConstruction = max(c.EfConstruction, c.M)
+	if c.EfSearch == 0 {
+		c.EfSearch = DefaultEfSearch
+	}
+	if c.EfSearch < 1 || c.EfSearch > MaxEf {
+		return bad("EfSearch=%d out of range [1,%d]", c.EfSearch, MaxEf)
+	}
+	if c.Capacity < 0 || c.Capacity > maxSlots {
+		return bad("Capacity=%d out of range", c.Capacity)
+	}
+	return nil
+}
+
+// newIndex builds the index skeleton from a filled, valid config; New and
+// Read set up the level generator.
+func newIndex(cfg Config) *Index {
+	x := &Index{
+		dim:     cfg.Dim,
+		metric:  cfg.Metric,
+		dist:    cfg.Metric.Kernels().Distance,
+		m:       cfg.M,
+		m0:      2 * cfg.M,
+		efc:     cfg.EfConstruction,
+		efs:     cfg.EfSearch,
+		seed:    cfg.Seed,
+		mult:    1 / math.Log(float64(cfg.M)),
+		stride0: 1 + 2*cfg.M,
+		strideU: 1 + cfg.M,
+		ids:     make(map[uint64]uint32, cfg.Capacity),
+	}
+	if cfg.Metric == distance.L2 {
+		// Skip the Kernels wrapper: one call less per distance.
+		x.dist = distance.SquaredL2
+	}
+	// About 2 MB of vectors per chunk: big enough that the directory stays
+	// tiny and in cache, small enough that the unused tail of the last
+	// chunk is a few percent of a large index.
+	nodes := (1 << 21) / (4 * cfg.Dim)
+	x.shift = 6
+	for x.shift < 16 && 1<<(x.shift+1) <= nodes {
+		x.shift++
+	}
+	x.mask = 1<<x.shift - 1
+	d := &directory{chunks: make([]*chunk, 0, cfg.Capacity>>x.shift+1)}
+	x.dir.Store(d)
+	x.pool.Store(&upperPool{})
+	x.entry.Store(emptyEntry)
+	x.scratch.New = func() any { return new(scratch) }
+	return x
+}
+
+// Len returns the number of vectors held, deleted ones excluded.
+func (x *Index) Len() int {
+	x.idMu.RLock()
+	defer x.idMu.RUnlock()
+	return len(x.ids)
+}
+
+// Dim returns the vector dimension.
+func (x *Index) Dim() int { return x.dim }
+
+// Metric returns the distance metric.
+func (x *Index) Metric() distance.Metric { return x.metric }
+
+// Config returns the configuration with defaults filled in.
+func (x *Index) Config() Config {
+	return Config{Dim: x.dim, Metric: x.metric, M: x.m, EfConstruction: x.efc, EfSearch: x.efs, Seed: x.seed}
+}
+
+// MemoryUsage returns the bytes held by the index: vector and link chunks
+// (allocated capacity, including the unused tail of the last chunk), the
+// upper-level pool, per-node bookkeeping and an estimate of the ID map.
+// Per-search scratch buffers (pooled, one per concurrent search) are not
+// counted.
+func (x *Index) MemoryUsage() int64 {
+	d := x.dir.Load()
+	per := int64(x.dim)*4 + int64(x.stride0)*4 + 8 + 4 + 4 + 8 // vec, links0, label, meta, upper ref, lock
+	b := int64(len(d.chunks)) * (per<<x.shift + 8)
+	for _, c := range x.pool.Load().chunks {
+		b += int64(cap(c)) * 4
+	}
+	x.idMu.RLock()
+	n := len(x.ids)
+	x.idMu.RUnlock()
+	// Swiss-table map: 8-slot groups of (uint64, uint32) padded to 16 bytes
+	// plus a control byte, at most 7/8 full, group count a power of two.
+	slots := int64(8)
+	for slots*7/8 < int64(n) {
+		slots *= 2
+	}
+	b += slots * 17
+	return b
+}
