@@ -1,0 +1,176 @@
+package pq
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/nearkit/nearkit/internal/kmeans"
+)
+
+// The FAISS comparisons run pq/testdata/faiss_compare.py with the Debian
+// interpreter (python3-faiss) on data written by the test, so both sides
+// see identical vectors, and log the numbers side by side. They take
+// minutes, so they run only with NEARKIT_PQ_FAISS=1:
+//
+//	NEARKIT_PQ_FAISS=1 go test -run FAISS -v -timeout 1h ./pq/
+
+const python = "/usr/bin/python3"
+
+func faissAvailable(t *testing.T) {
+	t.Helper()
+	if os.Getenv("NEARKIT_PQ_FAISS") == "" {
+		t.Skip("set NEARKIT_PQ_FAISS=1 to compare with FAISS")
+	}
+	if err := exec.Command(python, "-c", "import faiss").Run(); err != nil {
+		t.Skipf("python3-faiss not available: %v", err)
+	}
+}
+
+func writeF32(t *testing.T, data []float32) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "data.f32")
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*len(data))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runFAISS(t *testing.T, threads int, args ...any) map[string]any {
+	t.Helper()
+	sargs := []string{filepath.Join("testdata", "faiss_compare.py")}
+	for _, a := range args {
+		sargs = append(sargs, fmt.Sprint(a))
+	}
+	cmd := exec.Command(python, sargs...)
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(threads))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("faiss_compare.py %v: %v", args, err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("faiss_compare.py output %q: %v", out, err)
+	}
+	return res
+}
+
+// clusteredData returns n points around k Gaussian centres in dim
+// dimensions, the k-means benchmark's synthetic set.
+func clusteredData(seed uint64, n, dim, k int) []float32 {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	centres := make([]float32, k*dim)
+	for i := range centres {
+		centres[i] = float32(rng.NormFloat64() * 4)
+	}
+	out := make([]float32, n*dim)
+	for i := range n {
+		c := rng.IntN(k)
+		for j := range dim {
+			out[i*dim+j] = centres[c*dim+j] + float32(rng.NormFloat64())
+		}
+	}
+	return out
+}
+
+// TestFAISSKMeans: 1,024 centroids on 100,000×128 clustered vectors, 10
+// iterations, FAISS then nearkit in the same run, with 1 and 2 threads.
+func TestFAISSKMeans(t *testing.T) {
+	faissAvailable(t)
+	const n, dim, k, iters = 100000, 128, 1024, 10
+	data := clusteredData(1, n, dim, 2000)
+	path := writeF32(t, data)
+	for _, threads := range []int{1, 2} {
+		f := runFAISS(t, threads, "kmeans", path, n, dim, k, iters, 1)
+		prev := runtime.GOMAXPROCS(threads)
+		start := time.Now()
+		res, err := kmeans.Train(context.Background(), data, dim, kmeans.Config{K: k, Iterations: iters, Seed: 1})
+		el := time.Since(start).Seconds()
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs := f["seconds"].(float64)
+		fobj := f["objective"].([]any)
+		t.Logf("kmeans %d×%d k=%d iters=%d threads=%d: FAISS %.2fs (final objective %.6g), nearkit %.2fs (final objective %.6g); time ratio nearkit/FAISS = %.2f",
+			n, dim, k, iters, threads, fs, fobj[len(fobj)-1].(float64), el, res.Objective[len(res.Objective)-1], el/fs)
+	}
+}
+
+type faissCase struct {
+	name     string
+	data     []float32
+	dim      int
+	m, nbits int
+}
+
+func faissCases(t *testing.T) []faissCase {
+	cases := []faissCase{
+		{"synthetic-correlated-20000x64", correlated(41, 20000, 64), 64, 8, 8},
+		{"synthetic-correlated-20000x64", correlated(41, 20000, 64), 64, 16, 4},
+	}
+	var fm []float32
+	if t.Run("fashion", func(t *testing.T) { fm = fashionMNIST(t, 20000) }) && fm != nil {
+		cases = append(cases,
+			faissCase{"fashion-mnist-20000x784", fm, 784, 16, 8},
+			faissCase{"fashion-mnist-20000x784", fm, 784, 28, 4})
+	}
+	return cases
+}
+
+// TestFAISSPQ compares reconstruction MSE with faiss.ProductQuantizer at
+// the same M/nbits on the same data (issue 5: within 2 %).
+func TestFAISSPQ(t *testing.T) {
+	faissAvailable(t)
+	for _, c := range faissCases(t) {
+		n := len(c.data) / c.dim
+		path := writeF32(t, c.data)
+		f := runFAISS(t, 1, "pq", path, n, c.dim, c.m, c.nbits)
+		p := trainedPQ(t, Config{Dim: c.dim, M: c.m, NBits: c.nbits, Seed: 1}, c.data)
+		ours, _ := p.ReconstructionError(c.data)
+		theirs := f["mse"].(float64)
+		t.Logf("PQ %s M=%d nbits=%d: FAISS MSE %.6g, nearkit MSE %.6g (%+.2f%%)", c.name, c.m, c.nbits, theirs, ours, 100*(ours/theirs-1))
+		if ours > theirs*1.02 {
+			t.Errorf("%s M=%d nbits=%d: MSE %.6g more than 2%% above FAISS's %.6g", c.name, c.m, c.nbits, ours, theirs)
+		}
+	}
+}
+
+// TestFAISSOPQ compares OPQ (rotation + PQ) reconstruction MSE with
+// faiss.OPQMatrix + ProductQuantizer, 20 alternations each, and logs plain
+// PQ alongside.
+func TestFAISSOPQ(t *testing.T) {
+	faissAvailable(t)
+	const niter = 20
+	for _, c := range faissCases(t) {
+		if c.nbits != 8 {
+			continue
+		}
+		n := len(c.data) / c.dim
+		path := writeF32(t, c.data)
+		f := runFAISS(t, 1, "opq", path, n, c.dim, c.m, c.nbits, niter)
+		o, _ := NewOPQ(OPQConfig{PQ: Config{Dim: c.dim, M: c.m, NBits: c.nbits, Seed: 1}, Iterations: niter})
+		if err := o.Train(context.Background(), c.data); err != nil {
+			t.Fatal(err)
+		}
+		ours, _ := o.ReconstructionError(c.data)
+		p := trainedPQ(t, Config{Dim: c.dim, M: c.m, NBits: c.nbits, Seed: 1}, c.data)
+		plain, _ := p.ReconstructionError(c.data)
+		theirs := f["mse"].(float64)
+		t.Logf("OPQ %s M=%d nbits=%d: FAISS OPQ MSE %.6g, nearkit OPQ MSE %.6g (%+.2f%%), nearkit PQ MSE %.6g",
+			c.name, c.m, c.nbits, theirs, ours, 100*(ours/theirs-1), plain)
+		if ours > theirs*1.02 {
+			t.Errorf("%s: OPQ MSE %.6g more than 2%% above FAISS's %.6g", c.name, ours, theirs)
+		}
+	}
+}
