@@ -131,9 +131,11 @@ func BenchmarkSquaredL2Int8(b *testing.B) {
 	})
 }
 
-// batchRows is the in-cache batch size: 10,000 × 128 float32 = 5 MB, which
-// fits this kind of machine's L3 but not its L2 (dims up to 1536 spill to
-// memory on smaller caches; the bytes/s shows where).
+// batchRows is the batch size the issue asks for: 10,000 × 128 float32 =
+// 5 MB, beyond a core's L2 but within a server's L3 (at dim 1536, 61 MB).
+// rows=256 is the setting of kernels_bench.cpp — one query against 256
+// stored vectors that stay in L1/L2 — so that our batch kernel and hnswlib's
+// per-pair loop are timed on the same task.
 const batchRows = 10000
 
 func benchBatch(b *testing.B, kernel func(im impl) func(q, data []float32, dim int, out []float32)) {
@@ -141,15 +143,17 @@ func benchBatch(b *testing.B, kernel func(im impl) func(q, data []float32, dim i
 	for _, im := range implementations() {
 		f := kernel(im)
 		for _, dim := range benchDims {
-			q, data := randFloats(r, dim), randFloats(r, batchRows*dim)
-			out := make([]float32, batchRows)
-			b.Run(fmt.Sprintf("impl=%s/dim=%d", im.name, dim), func(b *testing.B) {
-				b.SetBytes(int64(4 * dim * batchRows))
-				for b.Loop() {
-					f(q, data, dim, out)
-				}
-				reportElems(b, dim*batchRows)
-			})
+			for _, rows := range []int{benchBase, batchRows} {
+				q, data := randFloats(r, dim), randFloats(r, rows*dim)
+				out := make([]float32, rows)
+				b.Run(fmt.Sprintf("impl=%s/dim=%d/rows=%d", im.name, dim, rows), func(b *testing.B) {
+					b.SetBytes(int64(4 * dim * rows))
+					for b.Loop() {
+						f(q, data, dim, out)
+					}
+					reportElems(b, dim*rows)
+				})
+			}
 		}
 	}
 }

@@ -21,32 +21,36 @@ func archImplementations() []impl {
 	var out []impl
 	if useAVX2 {
 		out = append(out, impl{
-			name:            "avx2",
-			squaredL2:       squaredL2AVX2,
-			dot:             dotAVX2,
-			squaredL2Batch:  squaredL2BatchAVX2,
-			dotBatch:        dotBatchAVX2,
-			squaredL2Gather: squaredL2GatherAVX2,
-			dotGather:       dotGatherAVX2,
-			dotUint8:        dotUint8AVX2,
-			squaredL2Uint8:  squaredL2Uint8AVX2,
-			dotInt8:         dotInt8AVX2,
-			squaredL2Int8:   squaredL2Int8AVX2,
+			name:             "avx2",
+			squaredL2:        squaredL2AVX2,
+			dot:              dotAVX2,
+			squaredL2Batch:   squaredL2BatchAVX2,
+			dotBatch:         dotBatchAVX2,
+			squaredL2Gather:  squaredL2GatherAVX2,
+			dotGather:        dotGatherAVX2,
+			dotUint8:         dotUint8AVX2,
+			squaredL2Uint8:   squaredL2Uint8AVX2,
+			dotInt8:          dotInt8AVX2,
+			squaredL2Int8:    squaredL2Int8AVX2,
+			pqLookupSum:      pqLookupSumAVX2,
+			pqLookupSumBatch: pqLookupSumBatchAVX2,
 		})
 	}
 	if useAVX512 {
 		out = append(out, impl{
-			name:            "avx512",
-			squaredL2:       squaredL2AVX512,
-			dot:             dotAVX512,
-			squaredL2Batch:  squaredL2BatchAVX512,
-			dotBatch:        dotBatchAVX512,
-			squaredL2Gather: squaredL2GatherAVX512,
-			dotGather:       dotGatherAVX512,
-			dotUint8:        dotUint8AVX512,
-			squaredL2Uint8:  squaredL2Uint8AVX512,
-			dotInt8:         dotInt8AVX512,
-			squaredL2Int8:   squaredL2Int8AVX512,
+			name:             "avx512",
+			squaredL2:        squaredL2AVX512,
+			dot:              dotAVX512,
+			squaredL2Batch:   squaredL2BatchAVX512,
+			dotBatch:         dotBatchAVX512,
+			squaredL2Gather:  squaredL2GatherAVX512,
+			dotGather:        dotGatherAVX512,
+			dotUint8:         dotUint8AVX512,
+			squaredL2Uint8:   squaredL2Uint8AVX512,
+			dotInt8:          dotInt8AVX512,
+			squaredL2Int8:    squaredL2Int8AVX512,
+			pqLookupSum:      pqLookupSumAVX512,
+			pqLookupSumBatch: pqLookupSumBatchAVX512,
 		})
 	}
 	return out
@@ -166,10 +170,28 @@ func squaredL2Int8(a, b []int8) uint32 {
 	return squaredL2Int8Generic(a, b)
 }
 
+// The PQ kernels look up 8 (AVX2) or 16 (AVX-512) subquantizers per
+// VGATHERDPS, 4-5× the scalar loop's throughput on this machine. Below 16
+// subquantizers the AVX-512 kernel runs one masked, half-empty gather and
+// loses to AVX2's full 8-lane one (m=8 batch: 2.2 vs 3.4 lookups/ns), so it
+// is used from m=16 only.
 func pqLookupSum(table []float32, code []uint8) float32 {
+	switch {
+	case useAVX512 && len(code) >= 16:
+		return pqLookupSumAVX512(table, code)
+	case useAVX2:
+		return pqLookupSumAVX2(table, code)
+	}
 	return pqLookupSumGeneric(table, code)
 }
 
 func pqLookupSumBatch(table []float32, codes []uint8, m int, out []float32) {
-	pqLookupSumBatchGeneric(table, codes, m, out)
+	switch {
+	case useAVX512 && m >= 16:
+		pqLookupSumBatchAVX512(table, codes, m, out)
+	case useAVX2:
+		pqLookupSumBatchAVX2(table, codes, m, out)
+	default:
+		pqLookupSumBatchGeneric(table, codes, m, out)
+	}
 }

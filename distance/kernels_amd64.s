@@ -2460,66 +2460,336 @@ reduce:
 	MOVL          AX, ret+48(FP)
 	RET
 
-DATA pqOffsets<>+0(SB)/4, $0x00000000
-DATA pqOffsets<>+4(SB)/4, $0x00000100
-DATA pqOffsets<>+8(SB)/4, $0x00000200
-DATA pqOffsets<>+12(SB)/4, $0x00000300
-DATA pqOffsets<>+16(SB)/4, $0x00000400
-DATA pqOffsets<>+20(SB)/4, $0x00000500
-DATA pqOffsets<>+24(SB)/4, $0x00000600
-DATA pqOffsets<>+28(SB)/4, $0x00000700
-GLOBL pqOffsets<>(SB), RODATA|NOPTR, $32
+DATA pqOffsetsAVX2<>+0(SB)/4, $0x00000000
+DATA pqOffsetsAVX2<>+4(SB)/4, $0x00000100
+DATA pqOffsetsAVX2<>+8(SB)/4, $0x00000200
+DATA pqOffsetsAVX2<>+12(SB)/4, $0x00000300
+DATA pqOffsetsAVX2<>+16(SB)/4, $0x00000400
+DATA pqOffsetsAVX2<>+20(SB)/4, $0x00000500
+DATA pqOffsetsAVX2<>+24(SB)/4, $0x00000600
+DATA pqOffsetsAVX2<>+28(SB)/4, $0x00000700
+GLOBL pqOffsetsAVX2<>(SB), RODATA|NOPTR, $32
 
-// func pqLookupSumGatherAVX2(table []float32, code []uint8) float32
+// func pqLookupSumAVX2(table []float32, code []uint8) float32
 // Requires: AVX, AVX2, SSE
-TEXT ·pqLookupSumGatherAVX2(SB), NOSPLIT, $0-52
+TEXT ·pqLookupSumAVX2(SB), NOSPLIT, $0-52
 	MOVQ    table_base+0(FP), AX
 	MOVQ    code_base+24(FP), CX
 	MOVQ    code_len+32(FP), DX
-	VXORPS  Y0, Y0, Y0
+	VMOVDQU pqOffsetsAVX2<>+0(SB), Y0
 	VXORPS  Y1, Y1, Y1
-	VMOVDQU pqOffsets<>+0(SB), Y2
+	VXORPS  Y2, Y2, Y2
 
-loop:
+one_loop:
 	CMPQ       DX, $0x00000010
-	JB         one
+	JB         one_one
 	VPMOVZXBD  (CX), Y3
-	VPADDD     Y2, Y3, Y3
-	VPCMPEQD   Y4, Y4, Y4
-	VXORPS     Y5, Y5, Y5
-	VGATHERDPS Y4, (AX)(Y3*4), Y5
-	VADDPS     Y5, Y0, Y0
+	VPADDD     Y0, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, (AX)(Y3*4), Y4
+	VADDPS     Y4, Y1, Y1
 	VPMOVZXBD  8(CX), Y3
-	VPADDD     Y2, Y3, Y3
-	VPCMPEQD   Y4, Y4, Y4
-	VXORPS     Y5, Y5, Y5
-	VGATHERDPS Y4, 8192(AX)(Y3*4), Y5
-	VADDPS     Y5, Y1, Y1
+	VPADDD     Y0, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, 8192(AX)(Y3*4), Y4
+	VADDPS     Y4, Y2, Y2
 	ADDQ       $0x00004000, AX
 	ADDQ       $0x00000010, CX
 	SUBQ       $0x00000010, DX
-	JMP        loop
+	JMP        one_loop
 
-one:
-	VADDPS       Y1, Y0, Y0
-	VEXTRACTF128 $0x01, Y0, X1
-	VADDPS       X0, X1, X1
-	VMOVHLPS     X1, X1, X0
-	VADDPS       X0, X1, X1
-	VMOVSHDUP    X1, X0
-	VADDSS       X0, X1, X1
+one_one:
+	CMPQ       DX, $0x00000008
+	JB         one_tail
+	VPMOVZXBD  (CX), Y3
+	VPADDD     Y0, Y3, Y3
+	VXORPS     Y0, Y0, Y0
+	VPCMPEQD   Y4, Y4, Y4
+	VGATHERDPS Y4, (AX)(Y3*4), Y0
+	VADDPS     Y0, Y1, Y1
+	ADDQ       $0x00002000, AX
+	ADDQ       $0x00000008, CX
+	SUBQ       $0x00000008, DX
 
-tail:
+one_tail:
+	VADDPS       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X0
+	VADDPS       X1, X0, X0
+	VMOVHLPS     X0, X0, X1
+	VADDPS       X1, X0, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X0
+
+one_scalar:
 	TESTQ   DX, DX
-	JZ      done
+	JZ      one_done
 	MOVBQZX (CX), BX
-	VADDSS  (AX)(BX*4), X1, X1
+	VADDSS  (AX)(BX*4), X0, X0
 	ADDQ    $0x00000400, AX
 	INCQ    CX
 	DECQ    DX
-	JMP     tail
+	JMP     one_scalar
+
+one_done:
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func pqLookupSumBatchAVX2(table []float32, codes []uint8, m int, out []float32)
+// Requires: AVX, AVX2
+TEXT ·pqLookupSumBatchAVX2(SB), NOSPLIT, $0-80
+	MOVQ    table_base+0(FP), AX
+	MOVQ    codes_base+24(FP), CX
+	MOVQ    m+48(FP), DX
+	MOVQ    out_base+56(FP), BX
+	MOVQ    out_len+64(FP), SI
+	VMOVDQU pqOffsetsAVX2<>+0(SB), Y0
+
+row:
+	TESTQ  SI, SI
+	JZ     done
+	MOVQ   AX, DI
+	MOVQ   DX, R8
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+
+b_loop:
+	CMPQ       R8, $0x00000010
+	JB         b_one
+	VPMOVZXBD  (CX), Y3
+	VPADDD     Y0, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, (DI)(Y3*4), Y4
+	VADDPS     Y4, Y1, Y1
+	VPMOVZXBD  8(CX), Y3
+	VPADDD     Y0, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, 8192(DI)(Y3*4), Y4
+	VADDPS     Y4, Y2, Y2
+	ADDQ       $0x00004000, DI
+	ADDQ       $0x00000010, CX
+	SUBQ       $0x00000010, R8
+	JMP        b_loop
+
+b_one:
+	CMPQ       R8, $0x00000008
+	JB         b_tail
+	VPMOVZXBD  (CX), Y3
+	VPADDD     Y0, Y3, Y3
+	VXORPS     Y4, Y4, Y4
+	VPCMPEQD   Y5, Y5, Y5
+	VGATHERDPS Y5, (DI)(Y3*4), Y4
+	VADDPS     Y4, Y1, Y1
+	ADDQ       $0x00002000, DI
+	ADDQ       $0x00000008, CX
+	SUBQ       $0x00000008, R8
+
+b_tail:
+	VADDPS       Y2, Y1, Y1
+	VEXTRACTF128 $0x01, Y1, X2
+	VADDPS       X1, X2, X2
+	VMOVHLPS     X2, X2, X1
+	VADDPS       X1, X2, X2
+	VMOVSHDUP    X2, X1
+	VADDSS       X1, X2, X2
+
+b_scalar:
+	TESTQ   R8, R8
+	JZ      b_done
+	MOVBQZX (CX), R9
+	VADDSS  (DI)(R9*4), X2, X2
+	ADDQ    $0x00000400, DI
+	INCQ    CX
+	DECQ    R8
+	JMP     b_scalar
+
+b_done:
+	VMOVSS X2, (BX)
+	ADDQ   $0x00000004, BX
+	DECQ   SI
+	JMP    row
 
 done:
 	VZEROUPPER
-	MOVSS X1, ret+48(FP)
+	RET
+
+DATA pqOffsetsAVX512<>+0(SB)/4, $0x00000000
+DATA pqOffsetsAVX512<>+4(SB)/4, $0x00000100
+DATA pqOffsetsAVX512<>+8(SB)/4, $0x00000200
+DATA pqOffsetsAVX512<>+12(SB)/4, $0x00000300
+DATA pqOffsetsAVX512<>+16(SB)/4, $0x00000400
+DATA pqOffsetsAVX512<>+20(SB)/4, $0x00000500
+DATA pqOffsetsAVX512<>+24(SB)/4, $0x00000600
+DATA pqOffsetsAVX512<>+28(SB)/4, $0x00000700
+DATA pqOffsetsAVX512<>+32(SB)/4, $0x00000800
+DATA pqOffsetsAVX512<>+36(SB)/4, $0x00000900
+DATA pqOffsetsAVX512<>+40(SB)/4, $0x00000a00
+DATA pqOffsetsAVX512<>+44(SB)/4, $0x00000b00
+DATA pqOffsetsAVX512<>+48(SB)/4, $0x00000c00
+DATA pqOffsetsAVX512<>+52(SB)/4, $0x00000d00
+DATA pqOffsetsAVX512<>+56(SB)/4, $0x00000e00
+DATA pqOffsetsAVX512<>+60(SB)/4, $0x00000f00
+GLOBL pqOffsetsAVX512<>(SB), RODATA|NOPTR, $64
+
+// func pqLookupSumAVX512(table []float32, code []uint8) float32
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·pqLookupSumAVX512(SB), NOSPLIT, $0-52
+	MOVQ      table_base+0(FP), AX
+	MOVQ      code_base+24(FP), CX
+	MOVQ      code_len+32(FP), DX
+	VMOVDQU32 pqOffsetsAVX512<>+0(SB), Z0
+	VPXORD    Z1, Z1, Z1
+	VPXORD    Z2, Z2, Z2
+
+one_loop:
+	CMPQ       DX, $0x00000020
+	JB         one_one
+	VPMOVZXBD  (CX), Z3
+	VPADDD     Z0, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	KXNORW     K1, K1, K1
+	VGATHERDPS (AX)(Z3*4), K1, Z4
+	VADDPS     Z4, Z1, Z1
+	VPMOVZXBD  16(CX), Z3
+	VPADDD     Z0, Z3, Z3
+	VPXORD     Z5, Z5, Z5
+	KXNORW     K2, K2, K2
+	VGATHERDPS 16384(AX)(Z3*4), K2, Z5
+	VADDPS     Z5, Z2, Z2
+	ADDQ       $0x00008000, AX
+	ADDQ       $0x00000020, CX
+	SUBQ       $0x00000020, DX
+	JMP        one_loop
+
+one_one:
+	CMPQ       DX, $0x00000010
+	JB         one_tail
+	VPMOVZXBD  (CX), Z3
+	VPADDD     Z0, Z3, Z3
+	VPXORD     Z6, Z6, Z6
+	KXNORW     K3, K3, K3
+	VGATHERDPS (AX)(Z3*4), K3, Z6
+	VADDPS     Z6, Z1, Z1
+	ADDQ       $0x00004000, AX
+	ADDQ       $0x00000010, CX
+	SUBQ       $0x00000010, DX
+
+one_tail:
+	TESTQ      DX, DX
+	JZ         one_sum
+	MOVL       $0x0000ffff, BX
+	BZHIL      DX, BX, BX
+	KMOVW      BX, K1
+	VMOVDQU8.Z (CX), K1, X3
+	ADDQ       DX, CX
+	SHLQ       $0x0a, DX
+	VPMOVZXBD  X3, Z3
+	VPADDD     Z0, Z3, Z3
+	VPXORD     Z7, Z7, Z7
+	VGATHERDPS (AX)(Z3*4), K1, Z7
+	VADDPS     Z7, Z2, Z2
+	ADDQ       DX, AX
+
+one_sum:
+	VADDPS        Z2, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X0, X1, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X1
+	VMOVSHDUP     X1, X0
+	VADDSS        X0, X1, X1
+	VZEROUPPER
+	MOVSS         X1, ret+48(FP)
+	RET
+
+// func pqLookupSumBatchAVX512(table []float32, codes []uint8, m int, out []float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·pqLookupSumBatchAVX512(SB), NOSPLIT, $0-80
+	MOVQ      table_base+0(FP), AX
+	MOVQ      codes_base+24(FP), CX
+	MOVQ      m+48(FP), DX
+	MOVQ      out_base+56(FP), BX
+	MOVQ      out_len+64(FP), SI
+	VMOVDQU32 pqOffsetsAVX512<>+0(SB), Z0
+
+row:
+	TESTQ  SI, SI
+	JZ     done
+	MOVQ   AX, DI
+	MOVQ   DX, R8
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+
+b_loop:
+	CMPQ       R8, $0x00000020
+	JB         b_one
+	VPMOVZXBD  (CX), Z3
+	VPADDD     Z0, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	KXNORW     K1, K1, K1
+	VGATHERDPS (DI)(Z3*4), K1, Z4
+	VADDPS     Z4, Z1, Z1
+	VPMOVZXBD  16(CX), Z3
+	VPADDD     Z0, Z3, Z3
+	VPXORD     Z5, Z5, Z5
+	KXNORW     K2, K2, K2
+	VGATHERDPS 16384(DI)(Z3*4), K2, Z5
+	VADDPS     Z5, Z2, Z2
+	ADDQ       $0x00008000, DI
+	ADDQ       $0x00000020, CX
+	SUBQ       $0x00000020, R8
+	JMP        b_loop
+
+b_one:
+	CMPQ       R8, $0x00000010
+	JB         b_tail
+	VPMOVZXBD  (CX), Z3
+	VPADDD     Z0, Z3, Z3
+	VPXORD     Z6, Z6, Z6
+	KXNORW     K3, K3, K3
+	VGATHERDPS (DI)(Z3*4), K3, Z6
+	VADDPS     Z6, Z1, Z1
+	ADDQ       $0x00004000, DI
+	ADDQ       $0x00000010, CX
+	SUBQ       $0x00000010, R8
+
+b_tail:
+	TESTQ      R8, R8
+	JZ         b_sum
+	MOVL       $0x0000ffff, R9
+	BZHIL      R8, R9, R9
+	KMOVW      R9, K4
+	VMOVDQU8.Z (CX), K4, X3
+	ADDQ       R8, CX
+	SHLQ       $0x0a, R8
+	VPMOVZXBD  X3, Z3
+	VPADDD     Z0, Z3, Z3
+	VPXORD     Z7, Z7, Z7
+	VGATHERDPS (DI)(Z3*4), K4, Z7
+	VADDPS     Z7, Z2, Z2
+	ADDQ       R8, DI
+
+b_sum:
+	VADDPS        Z2, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y8
+	VADDPS        Y1, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X3
+	VADDPS        X8, X3, X3
+	VMOVHLPS      X3, X3, X8
+	VADDPS        X8, X3, X3
+	VMOVSHDUP     X3, X8
+	VADDSS        X8, X3, X3
+	VMOVSS        X3, (BX)
+	ADDQ          $0x00000004, BX
+	DECQ          SI
+	JMP           row
+
+done:
+	VZEROUPPER
 	RET

@@ -112,7 +112,24 @@ func dotInt8AVX512(a []int8, b []int8) int32
 //go:noescape
 func squaredL2Int8AVX512(a []int8, b []int8) uint32
 
-// pqLookupSumGatherAVX2 is pqLookupSumGeneric with VGATHERDPS. It requires len(table) >= 256*len(code).
+// pqLookupSumAVX2 is pqLookupSumGeneric with VGATHERDPS. It requires len(table) >= 256*len(code).
 //
 //go:noescape
-func pqLookupSumGatherAVX2(table []float32, code []uint8) float32
+func pqLookupSumAVX2(table []float32, code []uint8) float32
+
+// pqLookupSumBatchAVX2 sets out[i] = pqLookupSumAVX2(table, codes[i*m:(i+1)*m]).
+// It requires m > 0, len(codes) >= m*len(out) and len(table) >= 256*m.
+//
+//go:noescape
+func pqLookupSumBatchAVX2(table []float32, codes []uint8, m int, out []float32)
+
+// pqLookupSumAVX512 is pqLookupSumGeneric with VGATHERDPS. It requires len(table) >= 256*len(code).
+//
+//go:noescape
+func pqLookupSumAVX512(table []float32, code []uint8) float32
+
+// pqLookupSumBatchAVX512 sets out[i] = pqLookupSumAVX512(table, codes[i*m:(i+1)*m]).
+// It requires m > 0, len(codes) >= m*len(out) and len(table) >= 256*m.
+//
+//go:noescape
+func pqLookupSumBatchAVX512(table []float32, codes []uint8, m int, out []float32)

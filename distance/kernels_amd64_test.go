@@ -8,38 +8,30 @@ import (
 	"testing"
 )
 
-// pqLookupSumGatherAVX2 is not dispatched to (the scalar Go loop is faster,
-// see pqLookupSum in kernels_amd64.go); it is kept, tested and benchmarked
-// here so that the verdict can be re-measured on other CPUs.
-
-func TestPQLookupSumGatherAVX2(t *testing.T) {
-	if !useAVX2 {
-		t.Skip("no AVX2")
+// TestDispatch checks that the feature bools, the registry and
+// Implementation agree, under every GODEBUG=cpu.* setting CI runs.
+func TestDispatch(t *testing.T) {
+	if useAVX512 && !useAVX2 {
+		t.Fatal("useAVX512 without useAVX2")
 	}
-	r := newRand(t)
-	for m := 0; m <= 70; m++ {
-		table := randFloats(r, 256*m)
-		code := make([]uint8, m)
-		for trial := 0; trial < 10; trial++ {
-			for j := range code {
-				code[j] = uint8(r.Uint32())
-			}
-			want, abs := refPQ(table, code)
-			checkClose(t, fmt.Sprintf("m=%d", m), pqLookupSumGatherAVX2(table, code), want, abs, m)
-		}
+	want := "generic"
+	switch {
+	case useAVX512:
+		want = "avx512"
+	case useAVX2:
+		want = "avx2"
+	}
+	if got := Implementation(); got != want {
+		t.Fatalf("Implementation() = %q, want %q", got, want)
+	}
+	ims := implementations()
+	if last := ims[len(ims)-1].name; last != want {
+		t.Fatalf("last registered implementation is %q, want the dispatched %q", last, want)
 	}
 }
 
-func BenchmarkPQLookupSumGather(b *testing.B) {
-	if !useAVX2 {
-		b.Skip("no AVX2")
-	}
-	benchPQ(b, "generic", pqLookupSumGeneric)
-	benchPQ(b, "avx2gather", pqLookupSumGatherAVX2)
-}
-
-// BenchmarkAVX2vs512 runs the one-to-one kernels at the small dimensions
-// where the choice between the two (and plain Go) is made.
+// BenchmarkSmallDims runs SquaredL2 at the small dimensions where plain Go
+// could beat a non-inlined assembly call (it does not on this machine).
 func BenchmarkSmallDims(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, im := range implementations() {

@@ -66,7 +66,8 @@ func main() {
 			intKernel(k, op)
 		}
 	}
-	pqGatherAVX2()
+	pqKernels(avx2)
+	pqKernels(avx512)
 	Generate()
 }
 
@@ -492,57 +493,153 @@ func intKernel(k isa, op intOp) {
 	RET()
 }
 
-// pqGatherAVX2 looks up eight subquantizers per VGATHERDPS. It exists to be
-// measured against the scalar Go loop; see kernels_amd64.go for the verdict.
-func pqGatherAVX2() {
-	offs := GLOBL("pqOffsets", RODATA|NOPTR)
-	for i := 0; i < 8; i++ {
+// pqKernels emits the product-quantization lookup-sum kernels, one code
+// (pqLookupSum) and a batch of contiguous codes (pqLookupSumBatch), that
+// look up one float32 per subquantizer with VGATHERDPS: lane l of step s
+// reads table[(s*lanes+l)*256 + code[s*lanes+l]].
+func pqKernels(k isa) {
+	offs := GLOBL("pqOffsets"+k.name, RODATA|NOPTR)
+	for i := 0; i < k.lanes; i++ {
 		DATA(4*i, U32(uint32(256*i)))
 	}
-	TEXT("pqLookupSumGatherAVX2", NOSPLIT, "func(table []float32, code []uint8) float32")
+
+	name := "pqLookupSum" + k.name
+	TEXT(name, NOSPLIT, "func(table []float32, code []uint8) float32")
 	Pragma("noescape")
-	Doc("pqLookupSumGatherAVX2 is pqLookupSumGeneric with VGATHERDPS. It requires len(table) >= 256*len(code).", "")
+	Doc(name+" is pqLookupSumGeneric with VGATHERDPS. It requires len(table) >= 256*len(code).", "")
 	t := Load(Param("table").Base(), GP64())
 	c := Load(Param("code").Base(), GP64())
-	n := Load(Param("code").Len(), GP64())
-	acc0, acc1 := YMM(), YMM()
-	VXORPS(acc0, acc0, acc0)
-	VXORPS(acc1, acc1, acc1)
-	off := YMM()
-	VMOVDQU(offs, off)
-	Label("loop")
-	CMPQ(n, U32(16))
-	JB(LabelRef("one"))
-	for j, acc := range []VecVirtual{acc0, acc1} {
-		idx, mask, g := YMM(), YMM(), YMM()
-		VPMOVZXBD(Mem{Base: c, Disp: 8 * j}, idx)
-		VPADDD(off, idx, idx)
-		VPCMPEQD(mask, mask, mask)
-		// g is zeroed so that it is live into the gather and cannot share
-		// a register with idx or mask (the instruction faults if it does).
-		VXORPS(g, g, g)
-		VGATHERDPS(mask, Mem{Base: t, Index: idx, Scale: 4, Disp: 8192 * j}, g)
-		VADDPS(g, acc, acc)
-	}
-	ADDQ(U32(16384), t)
-	ADDQ(U32(16), c)
-	SUBQ(U32(16), n)
-	JMP(LabelRef("loop"))
-	Label("one")
-	VADDPS(acc1, acc0, acc0)
-	s := hsum(avx2, acc0)
-	Label("tail")
-	TESTQ(n, n)
-	JZ(LabelRef("done"))
-	i := GP64()
-	MOVBQZX(Mem{Base: c}, i)
-	VADDSS(Mem{Base: t, Index: i, Scale: 4}, s, s)
-	ADDQ(U32(1024), t)
-	INCQ(c)
-	DECQ(n)
-	JMP(LabelRef("tail"))
-	Label("done")
+	n := GP64()
+	Load(Param("code").Len(), n)
+	off := k.vec()
+	loadInts(k, offs, off)
+	s := pqBody(k, t, c, n, off, "one")
 	VZEROUPPER()
 	Store(s, ReturnIndex(0))
 	RET()
+
+	name = "pqLookupSumBatch" + k.name
+	TEXT(name, NOSPLIT, "func(table []float32, codes []uint8, m int, out []float32)")
+	Pragma("noescape")
+	Doc(name+" sets out[i] = "+"pqLookupSum"+k.name+"(table, codes[i*m:(i+1)*m]).",
+		"It requires m > 0, len(codes) >= m*len(out) and len(table) >= 256*m.")
+	t = Load(Param("table").Base(), GP64())
+	c = Load(Param("codes").Base(), GP64())
+	m := Load(Param("m"), GP64())
+	outp := Load(Param("out").Base(), GP64())
+	rows := Load(Param("out").Len(), GP64())
+	off = k.vec()
+	loadInts(k, offs, off)
+	Label("row")
+	TESTQ(rows, rows)
+	JZ(LabelRef("done"))
+	tt, cnt := GP64(), GP64()
+	MOVQ(t, tt)
+	MOVQ(m, cnt)
+	s = pqBody(k, tt, c, cnt, off, "b")
+	VMOVSS(s, Mem{Base: outp})
+	ADDQ(U32(4), outp)
+	DECQ(rows)
+	JMP(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// loadInts loads a full vector of int32 with whichever encoding k has.
+func loadInts(k isa, m Mem, dst VecVirtual) {
+	if k.is512() {
+		VMOVDQU32(m, dst)
+	} else {
+		VMOVDQU(m, dst)
+	}
+}
+
+// pqBody sums the lookups of the n codes at c (advancing c past them and
+// t past their sub-tables) and returns the sum in lane 0 of an XMM.
+func pqBody(k isa, t, c, n Register, off VecVirtual, pfx string) VecVirtual {
+	acc0, acc1 := k.vec(), k.vec()
+	k.zero(acc0)
+	k.zero(acc1)
+	stepBytes := 256 * 4 * k.lanes // table bytes covered by one gather
+	gather := func(accum VecVirtual, disp int, codeMem Op, mask func() Op) {
+		idx, g := k.vec(), k.vec()
+		VPMOVZXBD(codeMem, idx)
+		VPADDD(off, idx, idx)
+		// g is zeroed so that it is live into the gather and cannot share
+		// a register with idx or the mask (the instruction faults if it
+		// does).
+		k.zero(g)
+		mem := Mem{Base: t, Index: idx, Scale: 4, Disp: disp}
+		if k.is512() {
+			VGATHERDPS(mem, mask(), g)
+		} else {
+			VGATHERDPS(mask(), mem, g)
+		}
+		VADDPS(g, accum, accum)
+	}
+	full := func() Op {
+		if k.is512() {
+			km := K()
+			KXNORW(km, km, km)
+			return km
+		}
+		ym := YMM()
+		VPCMPEQD(ym, ym, ym)
+		return ym
+	}
+	codeMem := func(disp int) Op { return Mem{Base: c, Disp: disp} }
+
+	Label(pfx + "_loop")
+	CMPQ(n, U32(2*k.lanes))
+	JB(LabelRef(pfx + "_one"))
+	gather(acc0, 0, codeMem(0), full)
+	gather(acc1, stepBytes, codeMem(k.lanes), full)
+	ADDQ(U32(2*stepBytes), t)
+	ADDQ(U32(2*k.lanes), c)
+	SUBQ(U32(2*k.lanes), n)
+	JMP(LabelRef(pfx + "_loop"))
+
+	Label(pfx + "_one")
+	CMPQ(n, U32(k.lanes))
+	JB(LabelRef(pfx + "_tail"))
+	gather(acc0, 0, codeMem(0), full)
+	ADDQ(U32(stepBytes), t)
+	ADDQ(U32(k.lanes), c)
+	SUBQ(U32(k.lanes), n)
+
+	Label(pfx + "_tail")
+	if k.is512() {
+		// Fewer than 16 codes: load them and gather under one mask.
+		TESTQ(n, n)
+		JZ(LabelRef(pfx + "_sum"))
+		ones, bits := GP32(), GP32()
+		MOVL(U32(0xffff), ones)
+		BZHIL(n.(GPVirtual).As32(), ones, bits)
+		mask := K()
+		KMOVW(bits, mask)
+		codes := XMM()
+		VMOVDQU8_Z(Mem{Base: c}, mask, codes)
+		ADDQ(n, c)
+		SHLQ(U8(10), n)
+		gather(acc1, 0, codes, func() Op { return mask })
+		ADDQ(n, t)
+		Label(pfx + "_sum")
+		VADDPS(acc1, acc0, acc0)
+		return hsum(k, acc0)
+	}
+	VADDPS(acc1, acc0, acc0)
+	sum := hsum(k, acc0)
+	Label(pfx + "_scalar")
+	TESTQ(n, n)
+	JZ(LabelRef(pfx + "_done"))
+	i := GP64()
+	MOVBQZX(Mem{Base: c}, i)
+	VADDSS(Mem{Base: t, Index: i, Scale: 4}, sum, sum)
+	ADDQ(U32(1024), t)
+	INCQ(c)
+	DECQ(n)
+	JMP(LabelRef(pfx + "_scalar"))
+	Label(pfx + "_done")
+	return sum
 }
