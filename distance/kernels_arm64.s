@@ -4,22 +4,26 @@
 
 // NEON kernels for arm64, written by hand. The Go assembler lacks most
 // vector arithmetic (FADD/FSUB/FADDP, the widening integer multiplies,
-// UABD, UADALP, UDOT), so those are emitted as WORD with the mnemonic in a
-// comment; the encodings come from the Arm ARM and were checked against
-// llvm-mc -triple=aarch64 -mattr=+dotprod.
+// UABD/SABD, UADALP/SADALP, UDOT/SDOT), so those are emitted as WORD with
+// the mnemonic in a comment. The encodings were produced with
+// llvm-mc -triple=aarch64 -mattr=+dotprod -show-encoding and checked by
+// disassembling the built test binary (llvm-objdump, go tool objdump).
 //
 // Every body below takes its operands in fixed registers:
 //	R0  pointer to the first vector, advanced past it
 //	R1  pointer to the second vector, advanced past it
 //	R2  length in elements
-// and clobbers R3-R5, V0-V7 and V16-V31. Advancing R1 past the row lets
-// the batch kernels walk contiguous rows without recomputing addresses.
+// and clobbers R2-R5, R7, V0-V7 and V16-V31. Advancing R1 past the row
+// lets the batch kernels walk contiguous rows without recomputing
+// addresses. The bodies define labels, so a TEXT block may expand at most
+// one of them (labels are scoped to their TEXT block).
 //
 // Tails never read past the length: after the main loop the remaining
 // count (< the loop stride) is split into its binary digits, and each digit
-// is one step of that many elements. Steps of 2 and 1 float32 (8 and 4
-// bytes) load with FMOVD/FMOVS, which zero the rest of the register, so
-// the full-width arithmetic on them adds zeros.
+// is one step of that many elements. Steps of 8 and 4 bytes load with
+// FMOVD/FMOVS, which zero the rest of the register, so the full-width
+// arithmetic on them adds zeros; the integer kernels finish the last 0–3
+// bytes in scalar registers.
 
 // F32_DOT_BODY leaves Σ a[i]*b[i] in F0. Eight accumulators of four lanes
 // keep eight FMLA chains in flight: FMLA latency is 3–4 cycles on current
@@ -239,11 +243,11 @@ TEXT ·dotGatherNEON(SB), NOSPLIT, $0-104
 	MOVD	rows_base+56(FP), R15
 	MOVD	rows_len+64(FP), R13
 	MOVD	out_base+80(FP), R12
-	LSL	$2, R11, R16 // row stride in bytes
+	LSL	$2, R11, R9 // row stride in bytes
 	CBZ	R13, done
 row:
 	MOVWU.P	4(R15), R8
-	MUL	R16, R8, R8
+	MUL	R9, R8, R8
 	ADD	R14, R8, R1
 	MOVD	R10, R0
 	MOVD	R11, R2
@@ -262,11 +266,11 @@ TEXT ·squaredL2GatherNEON(SB), NOSPLIT, $0-104
 	MOVD	rows_base+56(FP), R15
 	MOVD	rows_len+64(FP), R13
 	MOVD	out_base+80(FP), R12
-	LSL	$2, R11, R16 // row stride in bytes
+	LSL	$2, R11, R9 // row stride in bytes
 	CBZ	R13, done
 row:
 	MOVWU.P	4(R15), R8
-	MUL	R16, R8, R8
+	MUL	R9, R8, R8
 	ADD	R14, R8, R1
 	MOVD	R10, R0
 	MOVD	R11, R2
