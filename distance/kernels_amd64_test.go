@@ -50,3 +50,42 @@ func BenchmarkSmallDims(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBatchVsLoop compares the batch kernel, which loops over rows in
+// assembly four at a time sharing the query's loads, with a Go loop calling
+// the one-to-one kernel per row: the reason the batch kernels exist.
+func BenchmarkBatchVsLoop(b *testing.B) {
+	if !useAVX2 {
+		b.Skip("no AVX2")
+	}
+	type pair struct {
+		name  string
+		batch func(q, data []float32, dim int, out []float32)
+		one   func(a, b []float32) float32
+	}
+	pairs := []pair{{"avx2", squaredL2BatchAVX2, squaredL2AVX2}}
+	if useAVX512 {
+		pairs = append(pairs, pair{"avx512", squaredL2BatchAVX512, squaredL2AVX512})
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, dim := range []int{96, 128, 768} {
+		q, data := randFloats(r, dim), randFloats(r, benchBase*dim)
+		out := make([]float32, benchBase)
+		for _, p := range pairs {
+			b.Run(fmt.Sprintf("impl=%s-asm/dim=%d", p.name, dim), func(b *testing.B) {
+				for b.Loop() {
+					p.batch(q, data, dim, out)
+				}
+				reportElems(b, dim*benchBase)
+			})
+			b.Run(fmt.Sprintf("impl=%s-goloop/dim=%d", p.name, dim), func(b *testing.B) {
+				for b.Loop() {
+					for i := range out {
+						out[i] = p.one(q, data[i*dim:(i+1)*dim])
+					}
+				}
+				reportElems(b, dim*benchBase)
+			})
+		}
+	}
+}
