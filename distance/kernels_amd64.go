@@ -15,6 +15,9 @@ var (
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	useAVX512 = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW &&
 		cpu.X86.HasAVX512VL && cpu.X86.HasBMI2
+	// useVNNI selects the VPDPBUSD forms of the 8-bit kernels (Ice Lake
+	// and later): no byte-to-word widening, 64 products per instruction.
+	useVNNI = useAVX512 && cpu.X86.HasAVX512VNNI
 )
 
 func archImplementations() []impl {
@@ -37,7 +40,7 @@ func archImplementations() []impl {
 		})
 	}
 	if useAVX512 {
-		out = append(out, impl{
+		avx512 := impl{
 			name:             "avx512",
 			squaredL2:        squaredL2AVX512,
 			dot:              dotAVX512,
@@ -51,7 +54,19 @@ func archImplementations() []impl {
 			squaredL2Int8:    squaredL2Int8AVX512,
 			pqLookupSum:      pqLookupSumAVX512,
 			pqLookupSumBatch: pqLookupSumBatchAVX512,
-		})
+		}
+		if useVNNI {
+			// The AVX-512BW byte kernels stay registered (and tested)
+			// under their own name; "avx512" is what dispatch runs.
+			bw := avx512
+			bw.name = "avx512bw"
+			out = append(out, bw)
+			avx512.dotUint8 = dotUint8VNNI
+			avx512.squaredL2Uint8 = squaredL2Uint8VNNI
+			avx512.dotInt8 = dotInt8VNNI
+			avx512.squaredL2Int8 = squaredL2Int8VNNI
+		}
+		out = append(out, avx512)
 	}
 	return out
 }
@@ -132,6 +147,8 @@ func dotGather(q, data []float32, dim int, rows []uint32, out []float32) {
 
 func dotUint8(a, b []uint8) uint32 {
 	switch {
+	case useVNNI:
+		return dotUint8VNNI(a, b)
 	case useAVX512:
 		return dotUint8AVX512(a, b)
 	case useAVX2:
@@ -142,6 +159,8 @@ func dotUint8(a, b []uint8) uint32 {
 
 func squaredL2Uint8(a, b []uint8) uint32 {
 	switch {
+	case useVNNI:
+		return squaredL2Uint8VNNI(a, b)
 	case useAVX512:
 		return squaredL2Uint8AVX512(a, b)
 	case useAVX2:
@@ -152,6 +171,8 @@ func squaredL2Uint8(a, b []uint8) uint32 {
 
 func dotInt8(a, b []int8) int32 {
 	switch {
+	case useVNNI:
+		return dotInt8VNNI(a, b)
 	case useAVX512:
 		return dotInt8AVX512(a, b)
 	case useAVX2:
@@ -162,6 +183,8 @@ func dotInt8(a, b []int8) int32 {
 
 func squaredL2Int8(a, b []int8) uint32 {
 	switch {
+	case useVNNI:
+		return squaredL2Int8VNNI(a, b)
 	case useAVX512:
 		return squaredL2Int8AVX512(a, b)
 	case useAVX2:

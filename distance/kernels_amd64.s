@@ -2460,6 +2460,322 @@ reduce:
 	MOVL          AX, ret+48(FP)
 	RET
 
+// func dotUint8VNNI(a []uint8, b []uint8) uint32
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, BMI2
+TEXT ·dotUint8VNNI(SB), NOSPLIT, $0-52
+	MOVQ         a_base+0(FP), AX
+	MOVQ         b_base+24(FP), CX
+	MOVQ         a_len+8(FP), DX
+	MOVL         $0x80808080, BX
+	VPBROADCASTD BX, Z0
+	MOVL         $0x01010101, BX
+	VPBROADCASTD BX, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+
+loop:
+	CMPQ     DX, $0x00000080
+	JB       one
+	VMOVDQU8 (AX), Z6
+	VPXORD   (CX), Z0, Z7
+	VPDPBUSD Z7, Z6, Z2
+	VPDPBUSD Z1, Z6, Z3
+	VMOVDQU8 64(AX), Z6
+	VPXORD   64(CX), Z0, Z7
+	VPDPBUSD Z7, Z6, Z4
+	VPDPBUSD Z1, Z6, Z5
+	ADDQ     $0x00000080, AX
+	ADDQ     $0x00000080, CX
+	SUBQ     $0x00000080, DX
+	JMP      loop
+
+one:
+	CMPQ     DX, $0x00000040
+	JB       tail
+	VMOVDQU8 (AX), Z6
+	VPXORD   (CX), Z0, Z7
+	VPDPBUSD Z7, Z6, Z2
+	VPDPBUSD Z1, Z6, Z3
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000040, DX
+
+tail:
+	TESTQ      DX, DX
+	JZ         reduce
+	MOVQ       $0xffffffffffffffff, BX
+	BZHIQ      DX, BX, DX
+	KMOVQ      DX, K1
+	VMOVDQU8.Z (AX), K1, Z6
+	VMOVDQU8.Z (CX), K1, Z7
+	VMOVDQU8   Z6, Z6
+	VPXORD     Z7, Z0, Z0
+	VPDPBUSD   Z0, Z6, Z4
+	VPDPBUSD   Z1, Z6, Z5
+
+reduce:
+	VPADDD        Z4, Z2, Z2
+	VPADDD        Z5, Z3, Z3
+	VPSLLD        $0x07, Z3, Z3
+	VPADDD        Z3, Z2, Z2
+	VEXTRACTI64X4 $0x01, Z2, Y0
+	VPADDD        Y2, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X1
+	VPADDD        X0, X1, X1
+	VPSHUFD       $0x4e, X1, X0
+	VPADDD        X0, X1, X1
+	VPSHUFD       $0xb1, X1, X0
+	VPADDD        X0, X1, X1
+	VMOVD         X1, AX
+	VZEROUPPER
+	MOVL          AX, ret+48(FP)
+	RET
+
+// func squaredL2Uint8VNNI(a []uint8, b []uint8) uint32
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, BMI2
+TEXT ·squaredL2Uint8VNNI(SB), NOSPLIT, $0-52
+	MOVQ         a_base+0(FP), AX
+	MOVQ         b_base+24(FP), CX
+	MOVQ         a_len+8(FP), DX
+	MOVL         $0x80808080, BX
+	VPBROADCASTD BX, Z0
+	MOVL         $0x01010101, BX
+	VPBROADCASTD BX, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+
+loop:
+	CMPQ     DX, $0x00000080
+	JB       one
+	VMOVDQU8 (AX), Z6
+	VPMAXUB  (CX), Z6, Z7
+	VPMINUB  (CX), Z6, Z6
+	VPSUBB   Z6, Z7, Z7
+	VPXORD   Z0, Z7, Z6
+	VPDPBUSD Z6, Z7, Z2
+	VPDPBUSD Z1, Z7, Z3
+	VMOVDQU8 64(AX), Z6
+	VPMAXUB  64(CX), Z6, Z7
+	VPMINUB  64(CX), Z6, Z6
+	VPSUBB   Z6, Z7, Z7
+	VPXORD   Z0, Z7, Z6
+	VPDPBUSD Z6, Z7, Z4
+	VPDPBUSD Z1, Z7, Z5
+	ADDQ     $0x00000080, AX
+	ADDQ     $0x00000080, CX
+	SUBQ     $0x00000080, DX
+	JMP      loop
+
+one:
+	CMPQ     DX, $0x00000040
+	JB       tail
+	VMOVDQU8 (AX), Z6
+	VPMAXUB  (CX), Z6, Z7
+	VPMINUB  (CX), Z6, Z6
+	VPSUBB   Z6, Z7, Z7
+	VPXORD   Z0, Z7, Z6
+	VPDPBUSD Z6, Z7, Z2
+	VPDPBUSD Z1, Z7, Z3
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000040, DX
+
+tail:
+	TESTQ      DX, DX
+	JZ         reduce
+	MOVQ       $0xffffffffffffffff, BX
+	BZHIQ      DX, BX, DX
+	KMOVQ      DX, K1
+	VMOVDQU8.Z (AX), K1, Z6
+	VMOVDQU8.Z (CX), K1, Z7
+	VMOVDQU8   Z6, Z6
+	VPMAXUB    Z7, Z6, Z8
+	VPMINUB    Z7, Z6, Z6
+	VPSUBB     Z6, Z8, Z8
+	VPXORD     Z0, Z8, Z0
+	VPDPBUSD   Z0, Z8, Z4
+	VPDPBUSD   Z1, Z8, Z5
+
+reduce:
+	VPADDD        Z4, Z2, Z2
+	VPADDD        Z5, Z3, Z3
+	VPSLLD        $0x07, Z3, Z3
+	VPADDD        Z3, Z2, Z2
+	VEXTRACTI64X4 $0x01, Z2, Y0
+	VPADDD        Y2, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X1
+	VPADDD        X0, X1, X1
+	VPSHUFD       $0x4e, X1, X0
+	VPADDD        X0, X1, X1
+	VPSHUFD       $0xb1, X1, X0
+	VPADDD        X0, X1, X1
+	VMOVD         X1, AX
+	VZEROUPPER
+	MOVL          AX, ret+48(FP)
+	RET
+
+// func dotInt8VNNI(a []int8, b []int8) int32
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, BMI2
+TEXT ·dotInt8VNNI(SB), NOSPLIT, $0-52
+	MOVQ         a_base+0(FP), AX
+	MOVQ         b_base+24(FP), CX
+	MOVQ         a_len+8(FP), DX
+	MOVL         $0x80808080, BX
+	VPBROADCASTD BX, Z0
+	MOVL         $0x01010101, BX
+	VPBROADCASTD BX, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+
+loop:
+	CMPQ     DX, $0x00000080
+	JB       one
+	VPXORD   (AX), Z0, Z6
+	VMOVDQU8 (CX), Z7
+	VPDPBUSD Z7, Z6, Z2
+	VPDPBUSD Z7, Z1, Z3
+	VPXORD   64(AX), Z0, Z6
+	VMOVDQU8 64(CX), Z7
+	VPDPBUSD Z7, Z6, Z4
+	VPDPBUSD Z7, Z1, Z5
+	ADDQ     $0x00000080, AX
+	ADDQ     $0x00000080, CX
+	SUBQ     $0x00000080, DX
+	JMP      loop
+
+one:
+	CMPQ     DX, $0x00000040
+	JB       tail
+	VPXORD   (AX), Z0, Z6
+	VMOVDQU8 (CX), Z7
+	VPDPBUSD Z7, Z6, Z2
+	VPDPBUSD Z7, Z1, Z3
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000040, DX
+
+tail:
+	TESTQ      DX, DX
+	JZ         reduce
+	MOVQ       $0xffffffffffffffff, BX
+	BZHIQ      DX, BX, DX
+	KMOVQ      DX, K1
+	VMOVDQU8.Z (AX), K1, Z6
+	VMOVDQU8.Z (CX), K1, Z7
+	VPXORD     Z6, Z0, Z0
+	VMOVDQU8   Z7, Z6
+	VPDPBUSD   Z6, Z0, Z4
+	VPDPBUSD   Z6, Z1, Z5
+
+reduce:
+	VPADDD        Z4, Z2, Z2
+	VPADDD        Z5, Z3, Z3
+	VPSLLD        $0x07, Z3, Z3
+	VPSUBD        Z3, Z2, Z2
+	VEXTRACTI64X4 $0x01, Z2, Y0
+	VPADDD        Y2, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X1
+	VPADDD        X0, X1, X1
+	VPSHUFD       $0x4e, X1, X0
+	VPADDD        X0, X1, X1
+	VPSHUFD       $0xb1, X1, X0
+	VPADDD        X0, X1, X1
+	VMOVD         X1, AX
+	VZEROUPPER
+	MOVL          AX, ret+48(FP)
+	RET
+
+// func squaredL2Int8VNNI(a []int8, b []int8) uint32
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, AVX512_VNNI, BMI2
+TEXT ·squaredL2Int8VNNI(SB), NOSPLIT, $0-52
+	MOVQ         a_base+0(FP), AX
+	MOVQ         b_base+24(FP), CX
+	MOVQ         a_len+8(FP), DX
+	MOVL         $0x80808080, BX
+	VPBROADCASTD BX, Z0
+	MOVL         $0x01010101, BX
+	VPBROADCASTD BX, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+
+loop:
+	CMPQ     DX, $0x00000080
+	JB       one
+	VMOVDQU8 (AX), Z6
+	VPMAXSB  (CX), Z6, Z7
+	VPMINSB  (CX), Z6, Z6
+	VPSUBB   Z6, Z7, Z7
+	VPXORD   Z0, Z7, Z6
+	VPDPBUSD Z6, Z7, Z2
+	VPDPBUSD Z1, Z7, Z3
+	VMOVDQU8 64(AX), Z6
+	VPMAXSB  64(CX), Z6, Z7
+	VPMINSB  64(CX), Z6, Z6
+	VPSUBB   Z6, Z7, Z7
+	VPXORD   Z0, Z7, Z6
+	VPDPBUSD Z6, Z7, Z4
+	VPDPBUSD Z1, Z7, Z5
+	ADDQ     $0x00000080, AX
+	ADDQ     $0x00000080, CX
+	SUBQ     $0x00000080, DX
+	JMP      loop
+
+one:
+	CMPQ     DX, $0x00000040
+	JB       tail
+	VMOVDQU8 (AX), Z6
+	VPMAXSB  (CX), Z6, Z7
+	VPMINSB  (CX), Z6, Z6
+	VPSUBB   Z6, Z7, Z7
+	VPXORD   Z0, Z7, Z6
+	VPDPBUSD Z6, Z7, Z2
+	VPDPBUSD Z1, Z7, Z3
+	ADDQ     $0x00000040, AX
+	ADDQ     $0x00000040, CX
+	SUBQ     $0x00000040, DX
+
+tail:
+	TESTQ      DX, DX
+	JZ         reduce
+	MOVQ       $0xffffffffffffffff, BX
+	BZHIQ      DX, BX, DX
+	KMOVQ      DX, K1
+	VMOVDQU8.Z (AX), K1, Z6
+	VMOVDQU8.Z (CX), K1, Z7
+	VMOVDQU8   Z6, Z6
+	VPMAXSB    Z7, Z6, Z8
+	VPMINSB    Z7, Z6, Z6
+	VPSUBB     Z6, Z8, Z8
+	VPXORD     Z0, Z8, Z0
+	VPDPBUSD   Z0, Z8, Z4
+	VPDPBUSD   Z1, Z8, Z5
+
+reduce:
+	VPADDD        Z4, Z2, Z2
+	VPADDD        Z5, Z3, Z3
+	VPSLLD        $0x07, Z3, Z3
+	VPADDD        Z3, Z2, Z2
+	VEXTRACTI64X4 $0x01, Z2, Y0
+	VPADDD        Y2, Y0, Y0
+	VEXTRACTI32X4 $0x01, Y0, X1
+	VPADDD        X0, X1, X1
+	VPSHUFD       $0x4e, X1, X0
+	VPADDD        X0, X1, X1
+	VPSHUFD       $0xb1, X1, X0
+	VPADDD        X0, X1, X1
+	VMOVD         X1, AX
+	VZEROUPPER
+	MOVL          AX, ret+48(FP)
+	RET
+
 DATA pqOffsetsAVX2<>+0(SB)/4, $0x00000000
 DATA pqOffsetsAVX2<>+4(SB)/4, $0x00000100
 DATA pqOffsetsAVX2<>+8(SB)/4, $0x00000200

@@ -112,6 +112,26 @@ func dotInt8AVX512(a []int8, b []int8) int32
 //go:noescape
 func squaredL2Int8AVX512(a []int8, b []int8) uint32
 
+// dotUint8VNNI is the AVX-512 VNNI form of dotUint8Generic. It requires len(b) >= len(a).
+//
+//go:noescape
+func dotUint8VNNI(a []uint8, b []uint8) uint32
+
+// squaredL2Uint8VNNI is the AVX-512 VNNI form of squaredL2Uint8Generic. It requires len(b) >= len(a).
+//
+//go:noescape
+func squaredL2Uint8VNNI(a []uint8, b []uint8) uint32
+
+// dotInt8VNNI is the AVX-512 VNNI form of dotInt8Generic. It requires len(b) >= len(a).
+//
+//go:noescape
+func dotInt8VNNI(a []int8, b []int8) int32
+
+// squaredL2Int8VNNI is the AVX-512 VNNI form of squaredL2Int8Generic. It requires len(b) >= len(a).
+//
+//go:noescape
+func squaredL2Int8VNNI(a []int8, b []int8) uint32
+
 // pqLookupSumAVX2 is pqLookupSumGeneric with VGATHERDPS. It requires len(table) >= 256*len(code).
 //
 //go:noescape

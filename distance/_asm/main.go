@@ -11,6 +11,8 @@
 package main
 
 import (
+	"github.com/mmcloughlin/avo/ir"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -65,6 +67,9 @@ func main() {
 		for _, op := range []intOp{dotU8, l2U8, dotI8, l2I8} {
 			intKernel(k, op)
 		}
+	}
+	for _, op := range []intOp{dotU8, l2U8, dotI8, l2I8} {
+		vnniKernel(op)
 	}
 	pqKernels(avx2)
 	pqKernels(avx512)
@@ -488,6 +493,153 @@ func intKernel(k isa, op intOp) {
 	r := GP32()
 	VMOVD(x, r)
 	ADDL(scalar, r)
+	VZEROUPPER()
+	Store(r, ReturnIndex(0))
+	RET()
+}
+
+// VPDPBUSD emits the AVX-512 VNNI instruction avo v0.5.0 does not know:
+// for each int32 lane, acc += Σ of the 4 products of u's unsigned bytes
+// with s's signed bytes (no saturation: it wraps like VPADDD).
+func VPDPBUSD(s, u, acc Op) {
+	Instruction(&ir.Instruction{
+		Opcode:   "VPDPBUSD",
+		Operands: []Op{s, u, acc},
+		Inputs:   []Op{s, u, acc},
+		Outputs:  []Op{acc},
+		ISA:      []string{"AVX512_VNNI"},
+	})
+}
+
+// vnniKernel emits the AVX-512 VNNI form of an 8-bit kernel. VPDPBUSD
+// multiplies unsigned by signed bytes and sums groups of four into int32
+// lanes, 64 products per instruction with no widening. Each kernel maps its
+// operands onto that with a bias of 128 (x^0x80 flips between the signed
+// and unsigned reading of a byte) and corrects with a second sum:
+//
+//	dotUint8:    Σ a·b = Σ a·(b-128) + 128·Σ a
+//	dotInt8:     Σ a·b = Σ (a+128)·b - 128·Σ b
+//	squaredL2*:  d = |a-b| in [0,255] as an unsigned byte (max-min), and
+//	             Σ d² = Σ d·(d-128) + 128·Σ d
+//
+// All sums wrap modulo 2³² like the Go kernels' uint32/int32 results, so
+// the corrections are exact whenever the true result fits.
+func vnniKernel(op intOp) {
+	name := op.name + "VNNI"
+	elem := "uint8"
+	if op.signed {
+		elem = "int8"
+	}
+	TEXT(name, NOSPLIT, "func(a, b []"+elem+") "+op.ret)
+	Pragma("noescape")
+	Doc(name+" is the AVX-512 VNNI form of "+op.name+"Generic. It requires len(b) >= len(a).", "")
+	a := Load(Param("a").Base(), GP64())
+	b := Load(Param("b").Base(), GP64())
+	cnt := GP64()
+	Load(Param("a").Len(), cnt)
+	t := GP32()
+	bias, ones := ZMM(), ZMM()
+	MOVL(U32(0x80808080), t)
+	VPBROADCASTD(t, bias)
+	MOVL(U32(0x01010101), t)
+	VPBROADCASTD(t, ones)
+	const u = 2
+	acc, sacc := make([]VecVirtual, u), make([]VecVirtual, u)
+	for j := 0; j < u; j++ {
+		acc[j], sacc[j] = ZMM(), ZMM()
+		VPXORD(acc[j], acc[j], acc[j])
+		VPXORD(sacc[j], sacc[j], sacc[j])
+	}
+	// step accumulates one 64-byte vector of each operand; xa and xb are
+	// registers or memory.
+	step := func(xa, xb Op, j int) {
+		switch {
+		case op.l2:
+			va, d, lo := ZMM(), ZMM(), ZMM()
+			VMOVDQU8(xa, va)
+			if op.signed {
+				VPMAXSB(xb, va, d)
+				VPMINSB(xb, va, lo)
+			} else {
+				VPMAXUB(xb, va, d)
+				VPMINUB(xb, va, lo)
+			}
+			VPSUBB(lo, d, d)
+			s := ZMM()
+			VPXORD(bias, d, s)
+			VPDPBUSD(s, d, acc[j])
+			VPDPBUSD(ones, d, sacc[j])
+		case op.signed: // dotInt8
+			ua, vb := ZMM(), ZMM()
+			VPXORD(xa, bias, ua)
+			VMOVDQU8(xb, vb)
+			VPDPBUSD(vb, ua, acc[j])
+			VPDPBUSD(vb, ones, sacc[j])
+		default: // dotUint8
+			va, sb := ZMM(), ZMM()
+			VMOVDQU8(xa, va)
+			VPXORD(xb, bias, sb)
+			VPDPBUSD(sb, va, acc[j])
+			VPDPBUSD(ones, va, sacc[j])
+		}
+	}
+	Label("loop")
+	CMPQ(cnt, U32(u*64))
+	JB(LabelRef("one"))
+	for j := 0; j < u; j++ {
+		step(Mem{Base: a, Disp: 64 * j}, Mem{Base: b, Disp: 64 * j}, j)
+	}
+	ADDQ(U32(u*64), a)
+	ADDQ(U32(u*64), b)
+	SUBQ(U32(u*64), cnt)
+	JMP(LabelRef("loop"))
+
+	Label("one")
+	CMPQ(cnt, U32(64))
+	JB(LabelRef("tail"))
+	step(Mem{Base: a}, Mem{Base: b}, 0)
+	ADDQ(U32(64), a)
+	ADDQ(U32(64), b)
+	SUBQ(U32(64), cnt)
+
+	Label("tail")
+	TESTQ(cnt, cnt)
+	JZ(LabelRef("reduce"))
+	// Fewer than 64 bytes: masked loads read only those and zero the rest,
+	// and a zero byte adds nothing in any of the four formulas (a=0, b=0:
+	// 0·(0-128) + 128·0, (0+128)·0 - 128·0, d=0).
+	ones64, bits := GP64(), GP64()
+	MOVQ(U64(0xffffffffffffffff), ones64)
+	BZHIQ(cnt, ones64, bits)
+	mask := K()
+	KMOVQ(bits, mask)
+	ta, tb := ZMM(), ZMM()
+	VMOVDQU8_Z(Mem{Base: a}, mask, ta)
+	VMOVDQU8_Z(Mem{Base: b}, mask, tb)
+	step(ta, tb, 1)
+
+	Label("reduce")
+	VPADDD(acc[1], acc[0], acc[0])
+	VPADDD(sacc[1], sacc[0], sacc[0])
+	VPSLLD(U8(7), sacc[0], sacc[0]) // ·128
+	if op.signed && !op.l2 {
+		VPSUBD(sacc[0], acc[0], acc[0])
+	} else {
+		VPADDD(sacc[0], acc[0], acc[0])
+	}
+	y := YMM()
+	VEXTRACTI64X4(U8(1), acc[0], y)
+	VPADDD(acc[0].AsY(), y, y)
+	x := XMM()
+	VEXTRACTI32X4(U8(1), y, x)
+	VPADDD(y.AsX(), x, x)
+	tx := XMM()
+	VPSHUFD(U8(0x4e), x, tx)
+	VPADDD(tx, x, x)
+	VPSHUFD(U8(0xb1), x, tx)
+	VPADDD(tx, x, x)
+	r := GP32()
+	VMOVD(x, r)
 	VZEROUPPER()
 	Store(r, ReturnIndex(0))
 	RET()
