@@ -2,47 +2,63 @@ package distance
 
 // The reference kernels. They are built on every platform: the fallback
 // dispatch uses them, and the assembly implementations fall back to them for
-// kernels they do not accelerate. Each loop is unrolled four ways with
-// independent accumulators and reslices so the compiler proves every index
-// in range (go build -gcflags=-d=ssa/check_bce shows no checks in the loops).
+// kernels they do not accelerate. Each loop is unrolled four or eight ways
+// with independent accumulators and reslices so the compiler proves every index
+// in range (go build -gcflags=-d=ssa/check_bce shows no checks in the
+// element loops; the batch loops check each row's slice once).
 
+// squaredL2Generic and dotGeneric run eight accumulators: with four, the
+// float additions' latency bounds the loop (measured on a Xeon, 8 vs 4:
+// squaredL2 1.5× and dot 1.14× faster at dim 768).
 func squaredL2Generic(a, b []float32) float32 {
 	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	for len(a) >= 4 && len(b) >= 4 {
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	for len(a) >= 8 && len(b) >= 8 {
 		d0 := a[0] - b[0]
 		d1 := a[1] - b[1]
 		d2 := a[2] - b[2]
 		d3 := a[3] - b[3]
+		d4 := a[4] - b[4]
+		d5 := a[5] - b[5]
+		d6 := a[6] - b[6]
+		d7 := a[7] - b[7]
 		s0 += d0 * d0
 		s1 += d1 * d1
 		s2 += d2 * d2
 		s3 += d3 * d3
-		a, b = a[4:], b[4:]
+		s4 += d4 * d4
+		s5 += d5 * d5
+		s6 += d6 * d6
+		s7 += d7 * d7
+		a, b = a[8:], b[8:]
 	}
 	b = b[:len(a)]
 	for i := range a {
 		d := a[i] - b[i]
 		s0 += d * d
 	}
-	return (s0 + s1) + (s2 + s3)
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
 func dotGeneric(a, b []float32) float32 {
 	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	for len(a) >= 4 && len(b) >= 4 {
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	for len(a) >= 8 && len(b) >= 8 {
 		s0 += a[0] * b[0]
 		s1 += a[1] * b[1]
 		s2 += a[2] * b[2]
 		s3 += a[3] * b[3]
-		a, b = a[4:], b[4:]
+		s4 += a[4] * b[4]
+		s5 += a[5] * b[5]
+		s6 += a[6] * b[6]
+		s7 += a[7] * b[7]
+		a, b = a[8:], b[8:]
 	}
 	b = b[:len(a)]
 	for i := range a {
 		s0 += a[i] * b[i]
 	}
-	return (s0 + s1) + (s2 + s3)
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
 func squaredL2BatchGeneric(q, data []float32, dim int, out []float32) {
