@@ -8,8 +8,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
+	"github.com/klauspost/cpuid/v2"
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/internal/prefetch"
 )
 
 // cand is a candidate result. The heap holds user IDs rather than slots
@@ -225,13 +228,28 @@ func normalizeQuery(q []float32) {
 }
 
 // Tiling of SearchBatch: a block of up to maxQueryBlock queries is scored
-// against a block of rows of about rowBlockBytes, so that block stays in
-// the core's L2 cache while every query of the block reads it; memory
-// traffic per query drops by the query-block size.
-const (
-	maxQueryBlock = 16
-	rowBlockBytes = 512 << 10
-)
+// against a block of rows small enough to stay in the L1 data cache
+// (rowBlockBytes) while every query of the block reads it, and the next row
+// block is prefetched meanwhile. Memory traffic per query drops by the
+// query-block size; the queries themselves are re-read from L2. Measured on
+// 60,000×784 (AVX-512, one core, CPU time): half of L1 beat a quarter of
+// L1, a full L1 and 256 KB; 32 queries with prefetch matched 64 without,
+// and were 8× the scan rate of one query at a time.
+const maxQueryBlock = 32
+
+// rowBlockBytes is half the L1 data cache (leaving room for the query and
+// the distances), 16 KB when the size is unknown.
+var rowBlockBytes = func() int {
+	l1 := cpuid.CPU.Cache.L1D
+	if l1 <= 0 {
+		return 16 << 10
+	}
+	return min(max(l1/2, 8<<10), 64<<10)
+}()
+
+// ctxEvery is how many row blocks a SearchBatch worker scores between
+// checks of its context.
+const ctxEvery = 64
 
 // SearchBatch searches the len(queries)/Dim() queries stored contiguously in
 // queries and returns one result slice per query, as Search would. The work
@@ -241,6 +259,17 @@ const (
 // too. ctx is checked between blocks; on cancellation it returns ctx's
 // error.
 func (x *Index) SearchBatch(ctx context.Context, queries []float32, k int, opts nearkit.SearchOptions) ([][]nearkit.Result, error) {
+	return x.searchBatch(ctx, queries, k, opts, tiling{maxQueryBlock, rowBlockBytes, true})
+}
+
+// tiling sets the block sizes of searchBatch, so benchmarks can compare
+// them (queries=1 is no tiling).
+type tiling struct {
+	queries, rowBytes int
+	prefetch          bool
+}
+
+func (x *Index) searchBatch(ctx context.Context, queries []float32, k int, opts nearkit.SearchOptions, tl tiling) ([][]nearkit.Result, error) {
 	if err := nearkit.CheckVectors(queries, x.dim, -1); err != nil {
 		return nil, fmt.Errorf("flat: search batch: %w", err)
 	}
@@ -269,9 +298,9 @@ func (x *Index) SearchBatch(ctx context.Context, queries []float32, k int, opts 
 	kk := min(k, n)
 
 	workers := runtime.GOMAXPROCS(0)
-	qb := min(maxQueryBlock, max(1, (nq+workers-1)/workers))
+	qb := min(tl.queries, max(1, (nq+workers-1)/workers))
 	qblocks := (nq + qb - 1) / qb
-	rb := min(max(rowBlockBytes/(4*d), 8), 8192)
+	rb := min(max(tl.rowBytes/(4*d), 1), 8192)
 	// Split rows too when there are fewer query blocks than workers, in
 	// whole row blocks so each part keeps the tiling.
 	parts := 1
@@ -308,14 +337,26 @@ func (x *Index) SearchBatch(ctx context.Context, queries []float32, k int, opts 
 				for i := range q1 - q0 {
 					heaps[i].reset(kk)
 				}
-				for r0 := lo; r0 < hi; r0 += rb {
-					if ctx.Err() != nil {
+				for blk, r0 := 0, lo; r0 < hi; blk, r0 = blk+1, r0+rb {
+					if blk%ctxEvery == ctxEvery-1 && ctx.Err() != nil {
 						return
 					}
 					r1 := min(r0+rb, hi)
 					rows := x.data[r0*d : r1*d]
 					ds := dists[:r1-r0]
+					// Ask for the next row block a slice at a time while
+					// this one is scored, so it is in cache when needed.
+					var pf unsafe.Pointer
+					var pfStep uintptr
+					if tl.prefetch && r1 < hi {
+						nb := min(r1+rb, hi) - r1
+						pf = unsafe.Pointer(&x.data[r1*d])
+						pfStep = (uintptr(nb*d*4)/uintptr(q1-q0) + 63) &^ 63
+					}
 					for i := range q1 - q0 {
+						if pf != nil {
+							prefetch.Range(unsafe.Add(pf, uintptr(i)*pfStep), pfStep)
+						}
 						q := queries[(q0+i)*d : (q0+i+1)*d]
 						x.kernels.Batch(q, rows, d, ds)
 						heaps[i].scan(ds, x.ids, r0, opts.Filter)

@@ -1,0 +1,137 @@
+package flat
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+)
+
+// The benchmarks use Fashion-MNIST's shape, 60,000 × 784, with synthetic
+// data: built lazily, so plain `go test` never pays for it.
+const (
+	benchN   = 60000
+	benchDim = 784
+	benchK   = 10
+)
+
+var benchData = sync.OnceValues(func() (*Index, []float32) {
+	rng := rand.New(rand.NewPCG(42, 42))
+	// Pixel-like values: a per-vector brightness times noise, so the
+	// distances spread like real data rather than all being equal.
+	gen := func(n int) []float32 {
+		v := make([]float32, n*benchDim)
+		for i := range n {
+			scale := 64 + rng.Float32()*192
+			for j := range benchDim {
+				v[i*benchDim+j] = scale * rng.Float32()
+			}
+		}
+		return v
+	}
+	ids := make([]uint64, benchN)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	x, err := New(Config{Dim: benchDim, Metric: distance.L2})
+	if err != nil {
+		panic(err)
+	}
+	if err := x.AddBatch(context.Background(), ids, gen(benchN)); err != nil {
+		panic(err)
+	}
+	return x, gen(1024)
+})
+
+// reportScan reports queries per second and the rate at which vectors were
+// scored in GB/s of vector data (queries × data size / time), by wall time
+// and by CPU time: cpu-GB/s is the per-core rate, the steadier figure on a
+// shared machine.
+func reportScan(b *testing.B, queries int, cpu0 time.Duration) {
+	s := b.Elapsed().Seconds()
+	bytes := float64(queries) * benchN * benchDim * 4
+	b.ReportMetric(float64(queries)/s, "qps")
+	b.ReportMetric(bytes/s/1e9, "GB/s")
+	if c := (cpuTime() - cpu0).Seconds(); c > 0 {
+		b.ReportMetric(bytes/c/1e9, "cpu-GB/s")
+	}
+}
+
+// BenchmarkSearch is one query at a time on one goroutine (the
+// ann-benchmarks convention).
+func BenchmarkSearch(b *testing.B) {
+	x, qs := benchData()
+	b.Run(fmt.Sprintf("impl=%s/n=%d/dim=%d/k=%d", distance.Implementation(), benchN, benchDim, benchK), func(b *testing.B) {
+		dst := make([]nearkit.Result, 0, benchK)
+		i := 0
+		cpu0 := cpuTime()
+		for b.Loop() {
+			q := qs[(i%1024)*benchDim : (i%1024+1)*benchDim]
+			dst, _ = x.Search(dst[:0], q, benchK, nearkit.SearchOptions{})
+			i++
+		}
+		reportScan(b, i, cpu0)
+	})
+}
+
+// BenchmarkSearchBatch searches nq queries per op on all cores, with the
+// query×row tiling (tile=on) and with one query per block (tile=off: each
+// query streams the whole data set from memory, like a parallel loop of
+// single searches, with blocks of 1024 rows as Search uses).
+func BenchmarkSearchBatch(b *testing.B) {
+	x, qs := benchData()
+	for _, nq := range []int{16, 256} {
+		for _, tile := range []bool{false, true} {
+			tl := tiling{1, scanBlock * benchDim * 4, false}
+			if tile {
+				tl = tiling{maxQueryBlock, rowBlockBytes, true}
+			}
+			name := fmt.Sprintf("impl=%s/n=%d/dim=%d/k=%d/nq=%d/procs=%d/tile=%v",
+				distance.Implementation(), benchN, benchDim, benchK, nq, runtime.GOMAXPROCS(0), map[bool]string{false: "off", true: "on"}[tile])
+			b.Run(name, func(b *testing.B) {
+				ops := 0
+				cpu0 := cpuTime()
+				for b.Loop() {
+					if _, err := x.searchBatch(context.Background(), qs[:nq*benchDim], benchK, nearkit.SearchOptions{}, tl); err != nil {
+						b.Fatal(err)
+					}
+					ops++
+				}
+				reportScan(b, ops*nq, cpu0)
+			})
+		}
+	}
+}
+
+// BenchmarkMemCopy measures the machine's memory bandwidth in the same run,
+// for comparison with the scan rates: copying a buffer the size of the
+// benchmark data set on all cores. GB/s counts bytes copied (each is read
+// once and written once, so the bus carries at least twice that).
+func BenchmarkMemCopy(b *testing.B) {
+	const size = benchN * benchDim * 4
+	src := make([]byte, size)
+	dst := make([]byte, size)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	copy(dst, src) // fault the pages in before timing
+	for _, procs := range []int{1, runtime.GOMAXPROCS(0)} {
+		b.Run(fmt.Sprintf("bytes=%d/procs=%d", size, procs), func(b *testing.B) {
+			b.SetBytes(size)
+			part := size / procs
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for p := range procs {
+					wg.Go(func() { copy(dst[p*part:(p+1)*part], src[p*part:(p+1)*part]) })
+				}
+				wg.Wait()
+			}
+		})
+	}
+}
