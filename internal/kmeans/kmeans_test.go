@@ -114,6 +114,27 @@ func TestReproducibleAcrossWorkers(t *testing.T) {
 	}
 }
 
+type path struct {
+	name string
+	set  func() (restore func())
+}
+
+// paths lists the assignment implementations this CPU can run.
+func paths() []path {
+	set := func(panel, dot bool) func() func() {
+		return func() func() {
+			p, d := usePanel, useDotFormulation
+			usePanel, useDotFormulation = panel, dot
+			return func() { usePanel, useDotFormulation = p, d }
+		}
+	}
+	ps := []path{{"dot", set(false, true)}, {"l2", set(false, false)}}
+	if usePanel {
+		ps = append(ps, path{"panel", set(true, true)})
+	}
+	return ps
+}
+
 func TestSplitEmpty(t *testing.T) {
 	const dim, k = 4, 8
 	data, _ := clustered(4, 800, dim, k, 0.5)
@@ -159,12 +180,13 @@ func TestAssignMatchesBruteForce(t *testing.T) {
 	for _, dim := range []int{1, 3, 17, 128} {
 		data, _ := clustered(uint64(dim), 300, dim, 5, 1)
 		cent, _ := clustered(uint64(dim)+100, 700, dim, 7, 1) // more centroids than one block for dim=128
-		for _, dot := range []bool{true, false} {
-			useDotFormulation = dot
+		for _, path := range paths() {
+			dot := path.name
+			restore := path.set()
 			assign := make([]uint32, 300)
 			dists := make([]float32, 300)
 			Assign(data, dim, cent, assign, dists)
-			useDotFormulation = true
+			restore()
 			for i := range 300 {
 				x := data[i*dim : (i+1)*dim]
 				bd := math.Inf(1)
@@ -271,14 +293,9 @@ func BenchmarkAssign(b *testing.B) {
 	cent := data[:k*dim]
 	assign := make([]uint32, n)
 	dists := make([]float32, n)
-	for _, dot := range []bool{true, false} {
-		name := "form=l2"
-		if dot {
-			name = "form=dot"
-		}
-		b.Run(name, func(b *testing.B) {
-			useDotFormulation = dot
-			defer func() { useDotFormulation = true }()
+	for _, path := range paths() {
+		b.Run("form="+path.name, func(b *testing.B) {
+			defer path.set()()
 			a := newAssigner(dim, 1)
 			for b.Loop() {
 				a.assign(data, cent, assign, dists)
