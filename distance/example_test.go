@@ -81,3 +81,12 @@ func ExampleImplementation() {
 	}
 	// Output: known implementation
 }
+
+func ExampleSquaredL2Float16() {
+	// Stored vectors in half precision (IEEE binary16 bits), e.g. from a
+	// float16 scalar codec; the query stays float32.
+	stored := []uint16{0x3c00, 0x4000, 0xc200} // 1, 2, -3
+	q := []float32{1, 2, 3}
+	fmt.Println(distance.SquaredL2Float16(q, stored), distance.DotFloat16(q, stored))
+	// Output: 36 -4
+}

@@ -59,6 +59,9 @@ func TestNoOverRead(t *testing.T) {
 				ia, ib := asInt8View(ua), asInt8View(ub)
 				im.dotInt8(ia, ib)
 				im.squaredL2Int8(ib, ia)
+				hx := asUint16View(fb[len(fb)-2*n:])
+				im.squaredL2Float16(a, hx)
+				im.dotFloat16(a, hx)
 				if n == 0 {
 					continue
 				}
@@ -91,4 +94,8 @@ func TestNoOverRead(t *testing.T) {
 
 func asInt8View(b []byte) []int8 {
 	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+}
+
+func asUint16View(b []byte) []uint16 {
+	return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/2)
 }

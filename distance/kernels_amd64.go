@@ -23,7 +23,7 @@ var (
 func archImplementations() []impl {
 	var out []impl
 	if useAVX2 {
-		out = append(out, impl{
+		avx2 := impl{
 			name:             "avx2",
 			squaredL2:        squaredL2AVX2,
 			dot:              dotAVX2,
@@ -37,7 +37,12 @@ func archImplementations() []impl {
 			squaredL2Int8:    squaredL2Int8AVX2,
 			pqLookupSum:      pqLookupSumAVX2,
 			pqLookupSumBatch: pqLookupSumBatchAVX2,
-		})
+		}
+		if useF16C {
+			avx2.squaredL2Float16 = squaredL2Float16AVX2
+			avx2.dotFloat16 = dotFloat16AVX2
+		}
+		out = append(out, avx2)
 	}
 	if useAVX512 {
 		avx512 := impl{
@@ -54,6 +59,8 @@ func archImplementations() []impl {
 			squaredL2Int8:    squaredL2Int8AVX512,
 			pqLookupSum:      pqLookupSumAVX512,
 			pqLookupSumBatch: pqLookupSumBatchAVX512,
+			squaredL2Float16: squaredL2Float16AVX512,
+			dotFloat16:       dotFloat16AVX512,
 		}
 		if useVNNI {
 			// The AVX-512BW byte kernels stay registered (and tested)

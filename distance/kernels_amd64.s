@@ -1222,6 +1222,138 @@ reduce:
 	MOVL         AX, ret+48(FP)
 	RET
 
+// func squaredL2Float16AVX2(q []float32, x []uint16) float32
+// Requires: AVX, F16C, FMA3, SSE
+TEXT ·squaredL2Float16AVX2(SB), NOSPLIT, $0-52
+	MOVQ   q_base+0(FP), AX
+	MOVQ   x_base+24(FP), CX
+	MOVQ   q_len+8(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   BX, BX
+
+loop:
+	CMPQ        DX, $0x00000020
+	JB          one
+	VCVTPH2PS   (CX)(BX*2), Y4
+	VSUBPS      (AX)(BX*4), Y4, Y4
+	VFMADD231PS Y4, Y4, Y0
+	VCVTPH2PS   16(CX)(BX*2), Y4
+	VSUBPS      32(AX)(BX*4), Y4, Y4
+	VFMADD231PS Y4, Y4, Y1
+	VCVTPH2PS   32(CX)(BX*2), Y4
+	VSUBPS      64(AX)(BX*4), Y4, Y4
+	VFMADD231PS Y4, Y4, Y2
+	VCVTPH2PS   48(CX)(BX*2), Y4
+	VSUBPS      96(AX)(BX*4), Y4, Y4
+	VFMADD231PS Y4, Y4, Y3
+	ADDQ        $0x00000020, BX
+	SUBQ        $0x00000020, DX
+	JMP         loop
+
+one:
+	CMPQ        DX, $0x00000008
+	JB          tail
+	VCVTPH2PS   (CX)(BX*2), Y4
+	VSUBPS      (AX)(BX*4), Y4, Y4
+	VFMADD231PS Y4, Y4, Y0
+	ADDQ        $0x00000008, BX
+	SUBQ        $0x00000008, DX
+	JMP         one
+
+tail:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+
+scalar:
+	TESTQ       DX, DX
+	JZ          done
+	MOVWLZX     (CX)(BX*2), SI
+	VMOVD       SI, X0
+	VCVTPH2PS   X0, X0
+	VSUBSS      (AX)(BX*4), X0, X0
+	VFMADD231SS X0, X0, X1
+	INCQ        BX
+	DECQ        DX
+	JMP         scalar
+
+done:
+	VZEROUPPER
+	MOVSS X1, ret+48(FP)
+	RET
+
+// func dotFloat16AVX2(q []float32, x []uint16) float32
+// Requires: AVX, F16C, FMA3, SSE
+TEXT ·dotFloat16AVX2(SB), NOSPLIT, $0-52
+	MOVQ   q_base+0(FP), AX
+	MOVQ   x_base+24(FP), CX
+	MOVQ   q_len+8(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ   BX, BX
+
+loop:
+	CMPQ        DX, $0x00000020
+	JB          one
+	VCVTPH2PS   (CX)(BX*2), Y4
+	VFMADD231PS (AX)(BX*4), Y4, Y0
+	VCVTPH2PS   16(CX)(BX*2), Y4
+	VFMADD231PS 32(AX)(BX*4), Y4, Y1
+	VCVTPH2PS   32(CX)(BX*2), Y4
+	VFMADD231PS 64(AX)(BX*4), Y4, Y2
+	VCVTPH2PS   48(CX)(BX*2), Y4
+	VFMADD231PS 96(AX)(BX*4), Y4, Y3
+	ADDQ        $0x00000020, BX
+	SUBQ        $0x00000020, DX
+	JMP         loop
+
+one:
+	CMPQ        DX, $0x00000008
+	JB          tail
+	VCVTPH2PS   (CX)(BX*2), Y4
+	VFMADD231PS (AX)(BX*4), Y4, Y0
+	ADDQ        $0x00000008, BX
+	SUBQ        $0x00000008, DX
+	JMP         one
+
+tail:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y2, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X0, X1, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+
+scalar:
+	TESTQ       DX, DX
+	JZ          done
+	MOVWLZX     (CX)(BX*2), SI
+	VMOVD       SI, X0
+	VCVTPH2PS   X0, X0
+	VFMADD231SS (AX)(BX*4), X0, X1
+	INCQ        BX
+	DECQ        DX
+	JMP         scalar
+
+done:
+	VZEROUPPER
+	MOVSS X1, ret+48(FP)
+	RET
+
 // func squaredL2AVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, BMI2, SSE
 TEXT ·squaredL2AVX512(SB), NOSPLIT, $0-52
@@ -2458,6 +2590,138 @@ reduce:
 	ADDL          BX, AX
 	VZEROUPPER
 	MOVL          AX, ret+48(FP)
+	RET
+
+// func squaredL2Float16AVX512(q []float32, x []uint16) float32
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·squaredL2Float16AVX512(SB), NOSPLIT, $0-52
+	MOVQ   q_base+0(FP), AX
+	MOVQ   x_base+24(FP), CX
+	MOVQ   q_len+8(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   BX, BX
+
+loop:
+	CMPQ        DX, $0x00000040
+	JB          one
+	VCVTPH2PS   (CX)(BX*2), Z4
+	VSUBPS      (AX)(BX*4), Z4, Z4
+	VFMADD231PS Z4, Z4, Z0
+	VCVTPH2PS   32(CX)(BX*2), Z4
+	VSUBPS      64(AX)(BX*4), Z4, Z4
+	VFMADD231PS Z4, Z4, Z1
+	VCVTPH2PS   64(CX)(BX*2), Z4
+	VSUBPS      128(AX)(BX*4), Z4, Z4
+	VFMADD231PS Z4, Z4, Z2
+	VCVTPH2PS   96(CX)(BX*2), Z4
+	VSUBPS      192(AX)(BX*4), Z4, Z4
+	VFMADD231PS Z4, Z4, Z3
+	ADDQ        $0x00000040, BX
+	SUBQ        $0x00000040, DX
+	JMP         loop
+
+one:
+	CMPQ        DX, $0x00000010
+	JB          tail
+	VCVTPH2PS   (CX)(BX*2), Z4
+	VSUBPS      (AX)(BX*4), Z4, Z4
+	VFMADD231PS Z4, Z4, Z0
+	ADDQ        $0x00000010, BX
+	SUBQ        $0x00000010, DX
+	JMP         one
+
+tail:
+	VADDPS      Z1, Z0, Z0
+	VADDPS      Z3, Z2, Z2
+	TESTQ       DX, DX
+	JZ          reduce
+	MOVL        $0x0000ffff, SI
+	BZHIL       DX, SI, DX
+	KMOVW       DX, K1
+	VMOVDQU16.Z (CX)(BX*2), K1, Y1
+	VCVTPH2PS   Y1, Z1
+	VMOVUPS.Z   (AX)(BX*4), K1, Z3
+	VSUBPS      Z3, Z1, Z1
+	VFMADD231PS Z1, Z1, Z2
+
+reduce:
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y0, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+48(FP)
+	RET
+
+// func dotFloat16AVX512(q []float32, x []uint16) float32
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2, SSE
+TEXT ·dotFloat16AVX512(SB), NOSPLIT, $0-52
+	MOVQ   q_base+0(FP), AX
+	MOVQ   x_base+24(FP), CX
+	MOVQ   q_len+8(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	XORQ   BX, BX
+
+loop:
+	CMPQ        DX, $0x00000040
+	JB          one
+	VCVTPH2PS   (CX)(BX*2), Z4
+	VFMADD231PS (AX)(BX*4), Z4, Z0
+	VCVTPH2PS   32(CX)(BX*2), Z4
+	VFMADD231PS 64(AX)(BX*4), Z4, Z1
+	VCVTPH2PS   64(CX)(BX*2), Z4
+	VFMADD231PS 128(AX)(BX*4), Z4, Z2
+	VCVTPH2PS   96(CX)(BX*2), Z4
+	VFMADD231PS 192(AX)(BX*4), Z4, Z3
+	ADDQ        $0x00000040, BX
+	SUBQ        $0x00000040, DX
+	JMP         loop
+
+one:
+	CMPQ        DX, $0x00000010
+	JB          tail
+	VCVTPH2PS   (CX)(BX*2), Z4
+	VFMADD231PS (AX)(BX*4), Z4, Z0
+	ADDQ        $0x00000010, BX
+	SUBQ        $0x00000010, DX
+	JMP         one
+
+tail:
+	VADDPS      Z1, Z0, Z0
+	VADDPS      Z3, Z2, Z2
+	TESTQ       DX, DX
+	JZ          reduce
+	MOVL        $0x0000ffff, SI
+	BZHIL       DX, SI, DX
+	KMOVW       DX, K1
+	VMOVDQU16.Z (CX)(BX*2), K1, Y1
+	VCVTPH2PS   Y1, Z1
+	VMOVUPS.Z   (AX)(BX*4), K1, Z3
+	VFMADD231PS Z3, Z1, Z2
+
+reduce:
+	VADDPS        Z2, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y0, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X0
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VZEROUPPER
+	MOVSS         X0, ret+48(FP)
 	RET
 
 // func dotUint8VNNI(a []uint8, b []uint8) uint32

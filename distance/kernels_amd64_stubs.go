@@ -58,6 +58,16 @@ func dotInt8AVX2(a []int8, b []int8) int32
 //go:noescape
 func squaredL2Int8AVX2(a []int8, b []int8) uint32
 
+// squaredL2Float16AVX2 is squaredL2Float16Generic with hardware half-to-single conversion. It requires len(x) >= len(q).
+//
+//go:noescape
+func squaredL2Float16AVX2(q []float32, x []uint16) float32
+
+// dotFloat16AVX2 is dotFloat16Generic with hardware half-to-single conversion. It requires len(x) >= len(q).
+//
+//go:noescape
+func dotFloat16AVX2(q []float32, x []uint16) float32
+
 // squaredL2AVX512 returns Σ (a[i]-b[i])² over i < len(a). It requires len(b) >= len(a).
 //
 //go:noescape
@@ -111,6 +121,16 @@ func dotInt8AVX512(a []int8, b []int8) int32
 //
 //go:noescape
 func squaredL2Int8AVX512(a []int8, b []int8) uint32
+
+// squaredL2Float16AVX512 is squaredL2Float16Generic with hardware half-to-single conversion. It requires len(x) >= len(q).
+//
+//go:noescape
+func squaredL2Float16AVX512(q []float32, x []uint16) float32
+
+// dotFloat16AVX512 is dotFloat16Generic with hardware half-to-single conversion. It requires len(x) >= len(q).
+//
+//go:noescape
+func dotFloat16AVX512(q []float32, x []uint16) float32
 
 // dotUint8VNNI is the AVX-512 VNNI form of dotUint8Generic. It requires len(b) >= len(a).
 //

@@ -18,6 +18,8 @@ type impl struct {
 	squaredL2Int8    func(a, b []int8) uint32
 	pqLookupSum      func(table []float32, code []uint8) float32
 	pqLookupSumBatch func(table []float32, codes []uint8, m int, out []float32)
+	squaredL2Float16 func(q []float32, x []uint16) float32
+	dotFloat16       func(q []float32, x []uint16) float32
 }
 
 var genericImpl = impl{
@@ -34,6 +36,8 @@ var genericImpl = impl{
 	squaredL2Int8:    squaredL2Int8Generic,
 	pqLookupSum:      pqLookupSumGeneric,
 	pqLookupSumBatch: pqLookupSumBatchGeneric,
+	squaredL2Float16: squaredL2Float16Generic,
+	dotFloat16:       dotFloat16Generic,
 }
 
 // implementations returns every implementation this CPU can run, the
@@ -84,5 +88,11 @@ func fill(im *impl) {
 	}
 	if im.pqLookupSumBatch == nil {
 		im.pqLookupSumBatch = g.pqLookupSumBatch
+	}
+	if im.squaredL2Float16 == nil {
+		im.squaredL2Float16 = g.squaredL2Float16
+	}
+	if im.dotFloat16 == nil {
+		im.dotFloat16 = g.dotFloat16
 	}
 }

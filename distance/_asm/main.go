@@ -67,6 +67,8 @@ func main() {
 		for _, op := range []intOp{dotU8, l2U8, dotI8, l2I8} {
 			intKernel(k, op)
 		}
+		float16Kernel(k, true)
+		float16Kernel(k, false)
 	}
 	for _, op := range []intOp{dotU8, l2U8, dotI8, l2I8} {
 		vnniKernel(op)
@@ -347,6 +349,113 @@ func batch(k isa, l2, gather bool) {
 
 	Label("done")
 	VZEROUPPER()
+	RET()
+}
+
+// float16Kernel emits the kernels that score a float32 query against an
+// IEEE binary16 vector: VCVTPH2PS (F16C, or AVX-512F for 16 lanes) widens
+// the halves exactly, then the arithmetic is the float32 kernel's. The
+// element index i addresses both operands, q at (q)(i*4) and x at (x)(i*2).
+func float16Kernel(k isa, l2 bool) {
+	name := kernelName(l2) + "Float16" + k.name
+	TEXT(name, NOSPLIT, "func(q []float32, x []uint16) float32")
+	Pragma("noescape")
+	Doc(name+" is "+kernelName(l2)+"Float16Generic with hardware half-to-single conversion. It requires len(x) >= len(q).", "")
+	q := Load(Param("q").Base(), GP64())
+	x := Load(Param("x").Base(), GP64())
+	cnt := GP64()
+	Load(Param("q").Len(), cnt)
+	const u = 4
+	acc := make([]VecVirtual, u)
+	for j := range acc {
+		acc[j] = k.vec()
+		k.zero(acc[j])
+	}
+	i := GP64()
+	XORQ(i, i)
+	qm := func(j int) Mem { return Mem{Base: q, Index: i, Scale: 4, Disp: j * k.bytes} }
+	xm := func(j int) Mem { return Mem{Base: x, Index: i, Scale: 2, Disp: j * k.bytes / 2} }
+	// add folds converted halves t and query lanes qv (register or memory)
+	// into accumulator a.
+	add := func(t VecVirtual, qv Op, a VecVirtual) {
+		if l2 {
+			VSUBPS(qv, t, t)
+			VFMADD231PS(t, t, a)
+		} else {
+			VFMADD231PS(qv, t, a)
+		}
+	}
+	body := func(nv int) {
+		for j := 0; j < nv; j++ {
+			t := k.vec()
+			VCVTPH2PS(xm(j), t)
+			add(t, qm(j), acc[j])
+		}
+	}
+	Label("loop")
+	CMPQ(cnt, U32(u*k.lanes))
+	JB(LabelRef("one"))
+	body(u)
+	ADDQ(U32(u*k.lanes), i)
+	SUBQ(U32(u*k.lanes), cnt)
+	JMP(LabelRef("loop"))
+
+	Label("one")
+	CMPQ(cnt, U32(k.lanes))
+	JB(LabelRef("tail"))
+	body(1)
+	ADDQ(U32(k.lanes), i)
+	SUBQ(U32(k.lanes), cnt)
+	JMP(LabelRef("one"))
+
+	Label("tail")
+	VADDPS(acc[1], acc[0], acc[0])
+	VADDPS(acc[3], acc[2], acc[2])
+	if k.is512() {
+		TESTQ(cnt, cnt)
+		JZ(LabelRef("reduce"))
+		ones, bits := GP32(), GP32()
+		MOVL(U32(0xffff), ones)
+		BZHIL(cnt.As32(), ones, bits)
+		mask := K()
+		KMOVW(bits, mask)
+		h := YMM()
+		VMOVDQU16_Z(xm(0), mask, h)
+		t, qt := ZMM(), ZMM()
+		VCVTPH2PS(h, t)
+		VMOVUPS_Z(qm(0), mask, qt)
+		add(t, qt, acc[2])
+		Label("reduce")
+		VADDPS(acc[2], acc[0], acc[0])
+		sum := hsum(k, acc[0])
+		VZEROUPPER()
+		Store(sum, ReturnIndex(0))
+		RET()
+		return
+	}
+	VADDPS(acc[2], acc[0], acc[0])
+	sum := hsum(k, acc[0])
+	// Scalar tail: one half at a time through the low lane.
+	Label("scalar")
+	TESTQ(cnt, cnt)
+	JZ(LabelRef("done"))
+	r := GP32()
+	MOVWLZX(xm(0), r)
+	t := XMM()
+	VMOVD(r, t)
+	VCVTPH2PS(t, t)
+	if l2 {
+		VSUBSS(qm(0), t, t)
+		VFMADD231SS(t, t, sum)
+	} else {
+		VFMADD231SS(qm(0), t, sum)
+	}
+	INCQ(i)
+	DECQ(cnt)
+	JMP(LabelRef("scalar"))
+	Label("done")
+	VZEROUPPER()
+	Store(sum, ReturnIndex(0))
 	RET()
 }
 
