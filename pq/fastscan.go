@@ -53,7 +53,7 @@ func checkFastScan(codes, lut []byte, nPairs, nBlocks int, out []uint16) {
 }
 
 // FastScanImplementation names the fast-scan kernel in use: "avx512",
-// "avx2" or "generic".
+// "avx2", "neon" or "generic".
 func FastScanImplementation() string { return fastScanImplementation() }
 
 // NewFastScan returns an empty fast-scan store for codes of p, which must
