@@ -11,7 +11,9 @@ import (
 // 2 bytes per coordinate, relative error ≤ 2⁻¹¹ for |x| in
 // [6.1e-5, 65504]. It needs no training. Values beyond ±65504 become ±Inf
 // and are rejected by EncodeFloat16, since an index should not silently
-// store infinities.
+// store infinities. Distances between a float32 query and float16 codes
+// are distance.SquaredL2Float16 and distance.DotFloat16 (F16C/AVX-512 and
+// FCVTL kernels).
 
 // Float16Bits converts f to binary16 bits, rounding to nearest even, with
 // subnormals, infinities and NaN handled as the hardware conversion
@@ -103,44 +105,4 @@ func DecodeFloat16(dst []float32, src []uint16) {
 	for i, h := range src {
 		dst[i] = Float16Value(h)
 	}
-}
-
-// SquaredL2Float16 returns Σ (q[i] − x[i])² for a float32 query and a
-// float16 vector; it panics if the lengths differ. This is the portable
-// reference form; a kernel in package distance may replace it.
-func SquaredL2Float16(q []float32, x []uint16) float32 {
-	if len(q) != len(x) {
-		panic("pq: SquaredL2Float16: lengths differ")
-	}
-	var s0, s1 float32
-	i := 0
-	for ; i+2 <= len(q); i += 2 {
-		d0 := q[i] - Float16Value(x[i])
-		d1 := q[i+1] - Float16Value(x[i+1])
-		s0 += d0 * d0
-		s1 += d1 * d1
-	}
-	for ; i < len(q); i++ {
-		d := q[i] - Float16Value(x[i])
-		s0 += d * d
-	}
-	return s0 + s1
-}
-
-// DotFloat16 returns Σ q[i]·x[i] for a float32 query and a float16 vector;
-// it panics if the lengths differ.
-func DotFloat16(q []float32, x []uint16) float32 {
-	if len(q) != len(x) {
-		panic("pq: DotFloat16: lengths differ")
-	}
-	var s0, s1 float32
-	i := 0
-	for ; i+2 <= len(q); i += 2 {
-		s0 += q[i] * Float16Value(x[i])
-		s1 += q[i+1] * Float16Value(x[i+1])
-	}
-	for ; i < len(q); i++ {
-		s0 += q[i] * Float16Value(x[i])
-	}
-	return s0 + s1
 }

@@ -287,6 +287,10 @@ func TestFloat16Exhaustive(t *testing.T) {
 			}
 			continue
 		}
+		// The codec and the distance kernels widen identically.
+		if d := distance.DotFloat16([]float32{1}, []uint16{uint16(h)}); d != v && !(math.IsInf(float64(v), 0) && d == v) {
+			t.Fatalf("%#04x: codec %v, distance.DotFloat16 %v", h, v, d)
+		}
 		if back := Float16Bits(v); back != uint16(h) {
 			t.Fatalf("%#04x → %v → %#04x", h, v, back)
 		}
@@ -327,11 +331,11 @@ func TestFloat16Rounding(t *testing.T) {
 	q := []float32{0.5, -1.25, 3}
 	x := make([]uint16, 3)
 	_ = EncodeFloat16(x, []float32{1, 2, -0.5})
-	if d := SquaredL2Float16(q, x); d != 0.25+10.5625+12.25 {
-		t.Errorf("SquaredL2Float16 = %v", d)
+	if d := distance.SquaredL2Float16(q, x); d != 0.25+10.5625+12.25 {
+		t.Errorf("distance.SquaredL2Float16 = %v", d)
 	}
-	if d := DotFloat16(q, x); d != 0.5-2.5-1.5 {
-		t.Errorf("DotFloat16 = %v", d)
+	if d := distance.DotFloat16(q, x); d != 0.5-2.5-1.5 {
+		t.Errorf("distance.DotFloat16 = %v", d)
 	}
 }
 
