@@ -15,8 +15,9 @@ import (
 // registers instead of memory.
 //
 // With 4-bit codes a subquantizer's lookup table has 16 entries: quantized
-// to 8 bits it fits a 128-bit register, and one VPSHUFB looks up 16 (AVX2:
-// 32, AVX-512: 64) codes at once. Codes are stored in blocks of 32: for
+// to 8 bits it fits a 128-bit register, and one VPSHUFB (amd64) or TBL
+// (arm64) looks up 16 codes at once — 32 per AVX2 and 64 per AVX-512
+// instruction, two subquantizers side by side. Codes are stored in blocks of 32: for
 // each pair of subquantizers (2p, 2p+1), 32 bytes whose first 16 hold
 // subquantizer 2p of codes 0..15 (low nibbles) and 16..31 (high nibbles),
 // the next 16 the same for subquantizer 2p+1. Sums accumulate in uint16.
