@@ -249,8 +249,8 @@ func TestRunMeasuresWhatIndexReturns(t *testing.T) {
 	Register(&Builder{Name: "test-half", Configs: func(p Params) ([]BuildConfig, error) {
 		bcs, _ := registry["flat"].Configs(p)
 		inner := bcs[0].New
-		bcs[0].New = func(dim int, m distance.Metric) (nearkit.Index, error) {
-			x, err := inner(dim, m)
+		bcs[0].New = func(dim int, m distance.Metric, n int) (nearkit.Index, error) {
+			x, err := inner(dim, m, n)
 			return partial{x}, err
 		}
 		return bcs, nil
@@ -352,5 +352,38 @@ func TestPercentileAndParse(t *testing.T) {
 	}
 	if FormatParams(map[string]any{"b": 2, "a": 1}) != "a=1,b=2" || FormatParams(nil) != "-" {
 		t.Error("FormatParams")
+	}
+}
+
+func TestRunHNSWSweep(t *testing.T) {
+	ds := tinyDataset(t, 2000, 40, 16, distance.L2)
+	gt, err := EnsureGroundTruth(context.Background(), ds, 10, func(string, ...any) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := quickConfig("hnsw")
+	cfg.Params = Params{M: []int{8, 12}, EfC: []int{64}, Ef: []int{10, 200}, Seed: 1}
+	var pts []Point
+	if err := Run(context.Background(), ds, gt, cfg, func(p Point) error { pts = append(pts, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 4 {
+		t.Fatalf("%d points, want 2 builds × 2 ef", len(pts))
+	}
+	for i, p := range pts {
+		wantM, wantEf := []int{8, 8, 12, 12}[i], []int{10, 200, 10, 200}[i]
+		if p.BuildParams["M"] != wantM || p.BuildParams["efc"] != 64 || p.SearchParams["ef"] != wantEf {
+			t.Errorf("point %d: build %v search %v", i, p.BuildParams, p.SearchParams)
+		}
+		if p.DistComps <= 0 || p.DistComps >= 2000*1.01 {
+			t.Errorf("point %d: %v distance computations per query", i, p.DistComps)
+		}
+	}
+	// A wide beam on 2,000 points is all but exact, and never worse than
+	// a narrow one.
+	for _, i := range []int{1, 3} {
+		if pts[i].Recall < 0.95 || pts[i].Recall < pts[i-1].Recall {
+			t.Errorf("M=%v: recall %v at ef=10, %v at ef=200", pts[i].BuildParams["M"], pts[i-1].Recall, pts[i].Recall)
+		}
 	}
 }

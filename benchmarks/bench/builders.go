@@ -41,8 +41,10 @@ type Builder struct {
 type BuildConfig struct {
 	// Params are the build parameters, as recorded in results.
 	Params map[string]any
-	// New returns an empty index for the data set's dimension and metric.
-	New func(dim int, m distance.Metric) (nearkit.Index, error)
+	// New returns an empty index for the data set's dimension and metric;
+	// capacity is the number of vectors that will be added (a sizing hint,
+	// as hnswlib's max_elements).
+	New func(dim int, m distance.Metric, capacity int) (nearkit.Index, error)
 	// Sweep are the search settings to measure, in order.
 	Sweep []SearchPoint
 }
@@ -97,7 +99,7 @@ func init() {
 		Configs: func(Params) ([]BuildConfig, error) {
 			return []BuildConfig{{
 				Params: map[string]any{},
-				New: func(dim int, m distance.Metric) (nearkit.Index, error) {
+				New: func(dim int, m distance.Metric, _ int) (nearkit.Index, error) {
 					return flat.New(flat.Config{Dim: dim, Metric: m})
 				},
 				Sweep: []SearchPoint{{Params: map[string]any{}}},

@@ -192,7 +192,7 @@ func build(ctx context.Context, ds *dataset.Dataset, bc BuildConfig, threads int
 		defer prog.Done()
 		start := time.Now()
 		var err error
-		if idx, err = bc.New(d, ds.Metric); err != nil {
+		if idx, err = bc.New(d, ds.Metric, n); err != nil {
 			return err
 		}
 		for lo := 0; lo < n; lo += chunk {
