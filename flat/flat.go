@@ -10,7 +10,6 @@
 package flat
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"iter"
@@ -307,13 +306,4 @@ func (x *Index) All() iter.Seq2[uint64, []float32] {
 func (x *Index) row(s uint32) []float32 {
 	d := x.dim
 	return x.data[int(s)*d : int(s+1)*d : int(s+1)*d]
-}
-
-// compareCand orders candidates like nearkit.CompareResults: distance, then
-// user ID.
-func compareCand(a, b cand) int {
-	if c := cmp.Compare(a.dist, b.dist); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.id, b.id)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -234,10 +235,22 @@ func TestSearchExact(t *testing.T) {
 }
 
 func TestSearchBatchMatchesSearch(t *testing.T) {
+	// The split of work depends on GOMAXPROCS: 1 gives one query block per
+	// worker and no row split; 3 splits rows among workers for small
+	// batches and merges the parts.
+	for _, procs := range []int{1, 3} {
+		t.Run(fmt.Sprintf("procs=%d", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			testSearchBatchMatchesSearch(t)
+		})
+	}
+}
+
+func testSearchBatchMatchesSearch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	for _, m := range metrics {
 		for _, tc := range []struct{ n, dim, nq int }{
-			{1, 3, 1}, {50, 8, 3}, {3000, 24, 1}, {3000, 24, 2}, {2500, 24, 77}, {20000, 16, 5},
+			{1, 3, 1}, {50, 8, 3}, {3000, 24, 1}, {3000, 24, 2}, {2500, 24, 77}, {1000, 700, 40}, {20000, 16, 5},
 		} {
 			if testing.Short() && tc.n > 5000 {
 				continue
@@ -369,5 +382,36 @@ func TestEmptyAndSmall(t *testing.T) {
 	}
 	if _, ok := x.Vector(3); ok {
 		t.Fatal("Vector(3) found")
+	}
+}
+
+// TestOverflow: finite vectors whose inner product overflows to NaN rank
+// last, at +Inf, instead of corrupting the order.
+func TestOverflow(t *testing.T) {
+	x, err := New(Config{Dim: 2, Metric: distance.InnerProduct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := float32(3e38)
+	for id, v := range map[uint64][]float32{1: {big, big}, 2: {1, 0}, 3: {big, big}, 4: {0, 1}} {
+		if err := x.Add(id, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := []float32{1e10, -1e10}
+	inf := float32(math.Inf(1))
+	want := []nearkit.Result{{ID: 2, Distance: -1e10}, {ID: 4, Distance: 1e10}, {ID: 1, Distance: inf}, {ID: 3, Distance: inf}}
+	for _, k := range []int{4, 3} {
+		got, err := x.Search(nil, q, k, nearkit.SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want[:k]) {
+			t.Fatalf("k=%d: got %v, want %v", k, got, want[:k])
+		}
+		batch, err := x.SearchBatch(context.Background(), q, k, nearkit.SearchOptions{})
+		if err != nil || !slices.Equal(batch[0], want[:k]) {
+			t.Fatalf("k=%d: batch %v, %v", k, batch, err)
+		}
 	}
 }
