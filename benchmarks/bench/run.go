@@ -90,8 +90,9 @@ type Point struct {
 	// growth of the Go heap across the build, after garbage collection.
 	MemBytes  int64 `json:"mem_bytes"`
 	HeapBytes int64 `json:"heap_bytes"`
-	// DistComps is the mean number of distance computations per query,
-	// when the index counts them (nearkit.StatsSearcher).
+	// DistComps is the mean number of distance computations per query
+	// over the warm-up queries (the first min(NQ, 200)), when the index
+	// counts them (nearkit.StatsSearcher).
 	DistComps float64 `json:"dist_comps,omitempty"`
 	// RecallBatch is set when SearchBatch's recall differs from Search's.
 	RecallBatch *float64 `json:"recall_batch,omitempty"`
