@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nearkit/nearkit/benchmarks/dataset"
 )
 
 func TestRunTinySynthetic(t *testing.T) {
@@ -57,5 +60,39 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		if err := run(append(args, "-noprogress")); err == nil {
 			t.Errorf("%s accepted", strings.Join(args, " "))
 		}
+	}
+}
+
+func TestRunPrefixDataset(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "tiny")
+	base, queries, err := dataset.Synthetic(dataset.SyntheticConfig{N: 300, Queries: 10, Dim: 8, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.SaveFvecs(prefix+"_base.fvecs", base, 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := dataset.SaveFvecs(prefix+"_query.fvecs", queries, 8); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-dataset", prefix, "-index", "flat", "-mintime", "1ms", "-minqueries", "1", "-noprogress"}
+	if err := run(args); err != nil {
+		t.Fatal(err)
+	}
+	gt, k, err := dataset.LoadIvecs(prefix+"_gt.ivecs", 0)
+	if err != nil || k != 100 || len(gt) != 10*100 {
+		t.Fatalf("ground truth beside the data: k=%d len=%d %v", k, len(gt), err)
+	}
+	// Another metric does not overwrite the data set's own ground truth.
+	if err := run(append(args, "-metric", "ip")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(prefix + "_ip_gt.ivecs"); err != nil {
+		t.Errorf("ip ground truth: %v", err)
+	}
+	again, _, _ := dataset.LoadIvecs(prefix+"_gt.ivecs", 0)
+	if !slices.Equal(gt, again) {
+		t.Error("X_gt.ivecs changed")
 	}
 }
