@@ -302,6 +302,10 @@ func measure(ctx context.Context, ds *dataset.Dataset, gt *GroundTruth, cfg Conf
 			return err
 		}
 		for i := range nq {
+			if i%64 == 63 && ctx.Err() != nil {
+				cfg.Progress.Done()
+				return ctx.Err()
+			}
 			t0 := time.Now()
 			res, err = idx.Search(res[:0], query(i), k, opts)
 			lat = append(lat, time.Since(t0))
