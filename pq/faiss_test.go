@@ -23,6 +23,12 @@ import (
 // minutes, so they run only with NEARKIT_PQ_FAISS=1:
 //
 //	NEARKIT_PQ_FAISS=1 go test -run FAISS -v -timeout 1h ./pq/
+//
+// Debian's python3-faiss links libblas.so.3, which is the slow reference
+// (Netlib) BLAS unless OpenBLAS is installed; FAISS's k-means is a BLAS
+// sgemm, so for a fair timing point LD_LIBRARY_PATH at an OpenBLAS
+// libblas.so.3 (the Go test binary is static and ignores it), e.g. the
+// openblas-pthread directory of an unpacked libopenblas0-pthread package.
 
 const python = "/usr/bin/python3"
 
@@ -53,7 +59,7 @@ func runFAISS(t *testing.T, threads int, args ...any) map[string]any {
 		sargs = append(sargs, fmt.Sprint(a))
 	}
 	cmd := exec.Command(python, sargs...)
-	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(threads))
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(threads), "OPENBLAS_NUM_THREADS="+strconv.Itoa(threads))
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("faiss_compare.py %v: %v", args, err)
