@@ -81,13 +81,16 @@ func (f *FastScan) Len() int { return f.n }
 // Add appends codes (CodeSize bytes each, as written by Encode or
 // EncodeBatch of the quantizer); the i-th code added gets ID Len()+i.
 // It returns an error wrapping nearkit.ErrDimension if len(codes) is not a
-// multiple of CodeSize.
+// multiple of CodeSize, and nearkit.ErrInvalidConfig beyond 2³² codes.
 func (f *FastScan) Add(codes []byte) error {
 	cs := f.pq.CodeSize()
 	if len(codes)%cs != 0 {
 		return fmt.Errorf("%w: fast-scan: %d bytes is not a whole number of %d-byte codes", nearkit.ErrDimension, len(codes), cs)
 	}
 	add := len(codes) / cs
+	if uint64(f.n)+uint64(add) > math.MaxUint32 {
+		return fmt.Errorf("%w: fast-scan holds at most 2³² codes", nearkit.ErrInvalidConfig)
+	}
 	bs := f.nPairs * 32
 	need := (f.n + add + 31) / 32 * bs
 	if need > len(f.blocks) {

@@ -161,17 +161,12 @@ func Train(ctx context.Context, data []float32, dim int, cfg Config) (*Result, e
 	case cfg.Centroids != nil:
 		copy(cent, cfg.Centroids)
 	case cfg.Init == KMeansPlusPlus:
-		initPlusPlus(rng, data, dim, cent, workers)
+		initPlusPlus(rng, data, dim, cent)
 	default:
 		perm := partialPerm(rng, n, k)
 		for i, p := range perm {
 			copy(cent[i*dim:(i+1)*dim], data[p*dim:(p+1)*dim])
 		}
-	}
-	if k == 1 && cfg.Centroids == nil {
-		// One centroid: the mean, no iteration needed for the optimum;
-		// Lloyd's first update computes it anyway.
-		iters = max(iters, 1)
 	}
 
 	assign := make([]uint32, n)
@@ -251,7 +246,7 @@ func partialPerm(rng *rand.Rand, n, m int) []int {
 }
 
 // initPlusPlus is k-means++ seeding.
-func initPlusPlus(rng *rand.Rand, data []float32, dim int, cent []float32, workers int) {
+func initPlusPlus(rng *rand.Rand, data []float32, dim int, cent []float32) {
 	n := len(data) / dim
 	k := len(cent) / dim
 	first := rng.IntN(n)
@@ -287,7 +282,6 @@ func initPlusPlus(rng *rand.Rand, data []float32, dim int, cent []float32, worke
 			}
 		}
 	}
-	_ = workers
 }
 
 // update moves each centroid to the mean of its points. Sums are taken in
