@@ -15,6 +15,14 @@ import (
 	"github.com/nearkit/nearkit/internal/prefetch"
 )
 
+// prefetchBytes is how much of each neighbour's vector is prefetched
+// before scoring. Measured on Fashion-MNIST (784-d, 3 KB vectors): the
+// first 4 lines are as good as the whole vector (the hardware prefetcher
+// streams the rest once the first lines are touched) and better than
+// none by about 25 % in search and a few percent in build; prefetching the
+// neighbours' link lines as well did not pay.
+const prefetchBytes = 256
+
 // scratch is the per-operation working memory, taken from a sync.Pool so a
 // search in steady state allocates nothing.
 type scratch struct {
@@ -78,9 +86,15 @@ func (x *Index) greedy(sc *scratch, q []float32, cur uint32, curD float32, l int
 		changed = false
 		list := x.list(d, cur, l)
 		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
+		ids := sc.ids[:0]
 		for j := 1; j <= n; j++ {
 			id := atomic.LoadUint32(&list[j])
 			d = x.dirFor(d, id)
+			prefetch.Range(unsafe.Pointer(unsafe.SliceData(x.vecOf(d, id))), min(uintptr(x.dim)*4, prefetchBytes))
+			ids = append(ids, id)
+		}
+		sc.ids = ids
+		for _, id := range ids {
 			dd := x.dist(q, x.vecOf(d, id))
 			sc.ndist++
 			if dd < curD {
@@ -113,7 +127,7 @@ func (x *Index) searchLayer(sc *scratch, q []float32, ep uint32, epD float32, l,
 	cand.Push(heap.Item{Dist: epD, ID: ep})
 	vis[ep] = gen
 	dim, shift, mask := x.dim, x.shift, x.mask
-	vbytes := uintptr(dim) * 4
+	vbytes := min(uintptr(dim)*4, prefetchBytes)
 	for cand.Len() > 0 {
 		c := cand.Top()
 		if c.Dist > lower && (top.Len() == ef || !checked) {
