@@ -88,6 +88,13 @@ func implementation() string {
 	return "generic"
 }
 
+// Dispatch prefers AVX-512 for every length: on the development Xeon
+// (Sapphire Rapids class) it measured at least as fast as AVX2 at every
+// benchmarked dimension (96…1536) for every kernel, and 1.3-1.5× faster from
+// dim 256 up. There is no plain-Go path for tiny vectors either: even at
+// dim 4 the assembly call beat the generic kernel (BenchmarkSmallDims: 7-9
+// vs 11 ns), since the generic kernel is not inlined into this switch
+// anyway.
 func squaredL2(a, b []float32) float32 {
 	switch {
 	case useAVX512:
