@@ -90,7 +90,7 @@ func implementation() string {
 
 // Dispatch prefers AVX-512 for every length: on the development Xeon
 // (Sapphire Rapids class) it measured at least as fast as AVX2 at every
-// benchmarked dimension (96…1536) for every kernel, and 1.3-1.5× faster from
+// benchmarked dimension (96…1536) for every kernel, and 1.1-1.5× faster from
 // dim 256 up. There is no plain-Go path for tiny vectors either: even at
 // dim 4 the assembly call beat the generic kernel (BenchmarkSmallDims: 7-9
 // vs 11 ns), since the generic kernel is not inlined into this switch
