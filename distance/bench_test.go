@@ -257,6 +257,7 @@ func benchPQ(b *testing.B, name string, f func(table []float32, code []uint8) fl
 			codes[i] = uint8(r.Uint32())
 		}
 		b.Run(fmt.Sprintf("impl=%s/m=%d", name, m), func(b *testing.B) {
+			b.SetBytes(int64(m)) // code bytes; each selects one 4-byte table entry
 			var s float32
 			i := 0
 			for b.Loop() {
@@ -287,7 +288,7 @@ func BenchmarkPQLookupSumBatch(b *testing.B) {
 			}
 			out := make([]float32, n)
 			b.Run(fmt.Sprintf("impl=%s/m=%d", im.name, m), func(b *testing.B) {
-				b.SetBytes(int64(len(codes)))
+				b.SetBytes(int64(len(codes))) // as in benchPQ
 				for b.Loop() {
 					im.pqLookupSumBatch(table, codes, m, out)
 				}

@@ -38,6 +38,7 @@ func BenchmarkSmallDims(b *testing.B) {
 		for _, dim := range []int{4, 8, 12, 16, 24, 32, 48, 64} {
 			q, base := randFloats(r, dim), randFloats(r, benchBase*dim)
 			b.Run(fmt.Sprintf("impl=%s/dim=%d", im.name, dim), func(b *testing.B) {
+				b.SetBytes(int64(8 * dim))
 				var s float32
 				i := 0
 				for b.Loop() {
@@ -73,12 +74,14 @@ func BenchmarkBatchVsLoop(b *testing.B) {
 		out := make([]float32, benchBase)
 		for _, p := range pairs {
 			b.Run(fmt.Sprintf("impl=%s-asm/dim=%d", p.name, dim), func(b *testing.B) {
+				b.SetBytes(int64(4 * dim * benchBase))
 				for b.Loop() {
 					p.batch(q, data, dim, out)
 				}
 				reportElems(b, dim*benchBase)
 			})
 			b.Run(fmt.Sprintf("impl=%s-goloop/dim=%d", p.name, dim), func(b *testing.B) {
+				b.SetBytes(int64(4 * dim * benchBase))
 				for b.Loop() {
 					for i := range out {
 						out[i] = p.one(q, data[i*dim:(i+1)*dim])
