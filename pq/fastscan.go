@@ -182,6 +182,7 @@ func (f *FastScan) Search(dst []nearkit.Result, q []float32, k, rerank int) ([]n
 	f.quantizeLUT(table, qlut)
 
 	var cand heap.Max
+	thr := 1 << 16 // every sum passes until the heap is full
 	bs := f.nPairs * 32
 	nBlocks := (f.n + 31) / 32
 	sums := make([]uint16, scanChunk*32)
@@ -190,11 +191,16 @@ func (f *FastScan) Search(dst []nearkit.Result, q []float32, k, rerank int) ([]n
 		fastScan(f.blocks[b0*bs:(b0+nb)*bs], qlut, f.nPairs, nb, sums)
 		base := b0 * 32
 		cnt := min(nb*32, f.n-base)
+		// IDs grow through the scan, so a sum equal to the worst kept one
+		// loses the tie: only strictly smaller sums enter a full heap.
 		for i, s := range sums[:cnt] {
-			if cand.Len() == rerank && float32(s) >= cand.Top().Dist {
+			if int(s) >= thr {
 				continue
 			}
 			cand.PushBounded(heap.Item{Dist: float32(s), ID: uint32(base + i)}, rerank)
+			if cand.Len() == rerank {
+				thr = int(cand.Top().Dist)
+			}
 		}
 	}
 	var best heap.Max

@@ -385,6 +385,21 @@ func (p *ProductQuantizer) Distance(table []float32, code []byte) float32 {
 }
 
 func (p *ProductQuantizer) lookupSumPacked(table []float32, code []byte) float32 {
+	if p.cfg.NBits == 4 {
+		// Two nibbles per byte, subquantizer 2i in the low one.
+		m := p.cfg.M
+		t := table[:m*16]
+		var s0, s1 float32
+		for i := 0; i < m/2; i++ {
+			c := code[i]
+			s0 += t[32*i+int(c&15)]
+			s1 += t[32*i+16+int(c>>4)]
+		}
+		if m%2 == 1 {
+			s0 += t[(m-1)*16+int(code[m/2]&15)]
+		}
+		return s0 + s1
+	}
 	var r bitReader
 	r.reset(code)
 	ksub, nb := p.ksub, p.cfg.NBits
