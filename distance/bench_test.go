@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -31,13 +32,33 @@ const benchBase = 256
 var sinkF float32
 var sinkU uint32
 
+// benchImpls returns the implementations that have their own version of
+// the kernel k picks, each under the name of the last implementation
+// registered with it (the dispatched one comes last). An implementation
+// that shares another's kernel (filled in from generic, or a variant
+// registered for its other kernels) would time the same code twice.
+func benchImpls(k func(im impl) any) []impl {
+	ims := implementations()
+	last := map[uintptr]int{}
+	for i, im := range ims {
+		last[reflect.ValueOf(k(im)).Pointer()] = i
+	}
+	var out []impl
+	for i, im := range ims {
+		if last[reflect.ValueOf(k(im)).Pointer()] == i {
+			out = append(out, im)
+		}
+	}
+	return out
+}
+
 func reportElems(b *testing.B, elems int) {
 	b.ReportMetric(float64(elems)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "elems/ns")
 }
 
 func benchFloat(b *testing.B, kernel func(im impl) func(a, b []float32) float32) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, im := range implementations() {
+	for _, im := range benchImpls(func(im impl) any { return kernel(im) }) {
 		f := kernel(im)
 		for _, dim := range benchDims {
 			q, base := randFloats(r, dim), randFloats(r, benchBase*dim)
@@ -84,9 +105,11 @@ func BenchmarkSquaredL2Public(b *testing.B) {
 	}
 }
 
-func benchInt(b *testing.B, kernel func(im impl) func(a, b []uint8) uint32) {
+// benchInt times the byte kernel key picks, called through kernel (which
+// adapts the int8 kernels to uint8 slices).
+func benchInt(b *testing.B, key func(im impl) any, kernel func(im impl) func(a, b []uint8) uint32) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, im := range implementations() {
+	for _, im := range benchImpls(key) {
 		f := kernel(im)
 		for _, dim := range benchDims {
 			q, base := make([]uint8, dim), make([]uint8, benchBase*dim)
@@ -112,21 +135,21 @@ func benchInt(b *testing.B, kernel func(im impl) func(a, b []uint8) uint32) {
 }
 
 func BenchmarkDotUint8(b *testing.B) {
-	benchInt(b, func(im impl) func(a, b []uint8) uint32 { return im.dotUint8 })
+	benchInt(b, func(im impl) any { return im.dotUint8 }, func(im impl) func(a, b []uint8) uint32 { return im.dotUint8 })
 }
 
 func BenchmarkSquaredL2Uint8(b *testing.B) {
-	benchInt(b, func(im impl) func(a, b []uint8) uint32 { return im.squaredL2Uint8 })
+	benchInt(b, func(im impl) any { return im.squaredL2Uint8 }, func(im impl) func(a, b []uint8) uint32 { return im.squaredL2Uint8 })
 }
 
 func BenchmarkDotInt8(b *testing.B) {
-	benchInt(b, func(im impl) func(a, b []uint8) uint32 {
+	benchInt(b, func(im impl) any { return im.dotInt8 }, func(im impl) func(a, b []uint8) uint32 {
 		return func(x, y []uint8) uint32 { return uint32(im.dotInt8(asInt8View(x), asInt8View(y))) }
 	})
 }
 
 func BenchmarkSquaredL2Int8(b *testing.B) {
-	benchInt(b, func(im impl) func(a, b []uint8) uint32 {
+	benchInt(b, func(im impl) any { return im.squaredL2Int8 }, func(im impl) func(a, b []uint8) uint32 {
 		return func(x, y []uint8) uint32 { return im.squaredL2Int8(asInt8View(x), asInt8View(y)) }
 	})
 }
@@ -140,7 +163,7 @@ const batchRows = 10000
 
 func benchBatch(b *testing.B, kernel func(im impl) func(q, data []float32, dim int, out []float32)) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, im := range implementations() {
+	for _, im := range benchImpls(func(im impl) any { return kernel(im) }) {
 		f := kernel(im)
 		for _, dim := range benchDims {
 			for _, rows := range []int{benchBase, batchRows} {
@@ -175,7 +198,7 @@ func benchGather(b *testing.B, kernel func(im impl) func(q, data []float32, dim 
 	for i := range rows {
 		rows[i] = uint32(r.IntN(batchRows))
 	}
-	for _, im := range implementations() {
+	for _, im := range benchImpls(func(im impl) any { return kernel(im) }) {
 		f := kernel(im)
 		for _, dim := range benchDims {
 			q, data := randFloats(r, dim), randFloats(r, batchRows*dim)
@@ -225,7 +248,7 @@ func BenchmarkSquaredL2BatchLarge(b *testing.B) {
 	data := big()
 	q := randFloats(rand.New(rand.NewPCG(1, 2)), dim)
 	out := make([]float32, len(data)/dim)
-	for _, im := range implementations() {
+	for _, im := range benchImpls(func(im impl) any { return im.squaredL2Batch }) {
 		b.Run("impl="+im.name+"/dim=128", func(b *testing.B) {
 			b.SetBytes(int64(4 * len(data)))
 			for b.Loop() {
@@ -271,7 +294,7 @@ func benchPQ(b *testing.B, name string, f func(table []float32, code []uint8) fl
 }
 
 func BenchmarkPQLookupSum(b *testing.B) {
-	for _, im := range implementations() {
+	for _, im := range benchImpls(func(im impl) any { return im.pqLookupSum }) {
 		benchPQ(b, im.name, im.pqLookupSum)
 	}
 }
@@ -279,7 +302,7 @@ func BenchmarkPQLookupSum(b *testing.B) {
 func BenchmarkPQLookupSumBatch(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 10000
-	for _, im := range implementations() {
+	for _, im := range benchImpls(func(im impl) any { return im.pqLookupSumBatch }) {
 		for _, m := range []int{8, 16, 32, 64} {
 			table := randFloats(r, 256*m)
 			codes := make([]uint8, n*m)

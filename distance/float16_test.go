@@ -163,7 +163,7 @@ func FuzzDotFloat16(f *testing.F) {
 
 func benchFloat16(b *testing.B, kernel func(im impl) func(q []float32, x []uint16) float32) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, im := range implementations() {
+	for _, im := range benchImpls(func(im impl) any { return kernel(im) }) {
 		f := kernel(im)
 		for _, dim := range benchDims {
 			q, base := randFloats(r, dim), randHalves(r, benchBase*dim)

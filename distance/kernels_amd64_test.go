@@ -34,7 +34,7 @@ func TestDispatch(t *testing.T) {
 // could beat a non-inlined assembly call (it does not on this machine).
 func BenchmarkSmallDims(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, im := range implementations() {
+	for _, im := range benchImpls(func(im impl) any { return im.squaredL2 }) {
 		for _, dim := range []int{4, 8, 12, 16, 24, 32, 48, 64} {
 			q, base := randFloats(r, dim), randFloats(r, benchBase*dim)
 			b.Run(fmt.Sprintf("impl=%s/dim=%d", im.name, dim), func(b *testing.B) {
