@@ -33,7 +33,6 @@ func BenchmarkEncode(b *testing.B) {
 		}
 		codes := make([]byte, n*p.CodeSize())
 		b.Run(fmt.Sprintf("M=%d/nbits=%d", c.m, c.nbits), func(b *testing.B) {
-			b.SetBytes(dim * 4)
 			for b.Loop() {
 				if err := p.EncodeBatch(context.Background(), codes, data); err != nil {
 					b.Fatal(err)

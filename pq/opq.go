@@ -353,10 +353,10 @@ func (o *OPQ) ReconstructionError(data []float32) (float64, error) {
 		return 0, fmt.Errorf("opq: %w", err)
 	}
 	d := o.Dim()
-	return reconstructionError(data, d, func(dst, v []float32, code []byte, scratch []float32) {
+	return reconstructionError(data, d, func(dst, v []float32, code []byte) {
 		y := make([]float32, d)
 		o.Rotate(y, v)
-		o.pq.encode(code, y, scratch)
+		o.pq.encode(code, y)
 		o.pq.decode(y, code)
 		o.unrotate(dst, y)
 	}, o.CodeSize()), nil

@@ -79,6 +79,7 @@ type ProductQuantizer struct {
 	dsub      int
 	ksub      int
 	centroids []float32 // M × ksub × dsub
+	books     []*kmeans.Codebook
 	trained   bool
 
 	sdcOnce sync.Once
@@ -192,11 +193,21 @@ func (p *ProductQuantizer) train(ctx context.Context, data []float32, init []flo
 		}
 		copy(cent[s*ksub*dsub:], res.Centroids)
 	}
+	p.setCentroids(cent)
+	return nil
+}
+
+// setCentroids installs trained codebooks and prepares them for encoding.
+func (p *ProductQuantizer) setCentroids(cent []float32) {
+	dsub, ksub := p.dsub, p.ksub
 	p.centroids = cent
+	p.books = make([]*kmeans.Codebook, p.cfg.M)
+	for s := range p.books {
+		p.books[s] = kmeans.NewCodebook(cent[s*ksub*dsub:(s+1)*ksub*dsub], dsub)
+	}
 	p.trained = true
 	p.sdcOnce = sync.Once{}
 	p.sdc = nil
-	return nil
 }
 
 func (p *ProductQuantizer) checkTrained() error {
@@ -220,26 +231,36 @@ func (p *ProductQuantizer) Encode(dst []byte, v []float32) error {
 	if len(dst) < p.CodeSize() {
 		return fmt.Errorf("%w: pq: code buffer of %d bytes, need %d", nearkit.ErrInvalidConfig, len(dst), p.CodeSize())
 	}
-	var scratch [256]float32
-	p.encode(dst[:p.CodeSize()], v, scratch[:])
+	p.encode(dst[:p.CodeSize()], v)
 	return nil
 }
 
 // encode assumes checked input.
-func (p *ProductQuantizer) encode(dst []byte, v []float32, scratch []float32) {
-	dsub, ksub := p.dsub, p.ksub
+func (p *ProductQuantizer) encode(dst []byte, v []float32) {
+	var buf [256]uint32
+	idx := buf[:]
+	if p.cfg.M > len(buf) {
+		idx = make([]uint32, p.cfg.M)
+	}
+	dsub := p.dsub
+	for s, b := range p.books {
+		b.Assign(v[s*dsub:(s+1)*dsub], idx[s:s+1], nil)
+	}
+	p.pack(dst, idx[:p.cfg.M])
+}
+
+// pack writes subquantizer indices as a code.
+func (p *ProductQuantizer) pack(dst []byte, idx []uint32) {
 	if p.cfg.NBits == 8 {
-		for s := range dst {
-			c, _ := kmeans.Nearest(v[s*dsub:(s+1)*dsub], p.centroids[s*ksub*dsub:(s+1)*ksub*dsub], scratch)
+		for s, c := range idx {
 			dst[s] = uint8(c)
 		}
 		return
 	}
 	var w bitWriter
 	w.reset(dst)
-	for s := range p.cfg.M {
-		c, _ := kmeans.Nearest(v[s*dsub:(s+1)*dsub], p.centroids[s*ksub*dsub:(s+1)*ksub*dsub], scratch)
-		w.put(uint32(c), p.cfg.NBits)
+	for _, c := range idx {
+		w.put(c, p.cfg.NBits)
 	}
 	w.flush()
 }
@@ -259,9 +280,25 @@ func (p *ProductQuantizer) EncodeBatch(ctx context.Context, dst []byte, data []f
 		return fmt.Errorf("%w: pq: code buffer of %d bytes for %d codes of %d bytes", nearkit.ErrInvalidConfig, len(dst), n, cs)
 	}
 	return parallel(ctx, n, func(lo, hi int) {
-		var scratch [256]float32
-		for i := lo; i < hi; i++ {
-			p.encode(dst[i*cs:(i+1)*cs], data[i*p.cfg.Dim:(i+1)*p.cfg.Dim], scratch[:])
+		// Subspace by subspace over the chunk: each codebook's
+		// nearest-centroid search runs on a contiguous block of
+		// subvectors, the shape the kmeans kernels are fast on.
+		dim, dsub, m := p.cfg.Dim, p.dsub, p.cfg.M
+		cnt := hi - lo
+		sub := make([]float32, cnt*dsub)
+		idx := make([]uint32, cnt*m)
+		col := make([]uint32, cnt)
+		for s, b := range p.books {
+			for i := range cnt {
+				copy(sub[i*dsub:(i+1)*dsub], data[(lo+i)*dim+s*dsub:(lo+i)*dim+(s+1)*dsub])
+			}
+			b.Assign(sub, col, nil)
+			for i, c := range col {
+				idx[i*m+s] = c
+			}
+		}
+		for i := range cnt {
+			p.pack(dst[(lo+i)*cs:(lo+i+1)*cs], idx[i*m:(i+1)*m])
 		}
 	})
 }
@@ -487,15 +524,15 @@ func (p *ProductQuantizer) ReconstructionError(data []float32) (float64, error) 
 	if err := nearkit.CheckVectors(data, p.cfg.Dim, -1); err != nil {
 		return 0, fmt.Errorf("pq: %w", err)
 	}
-	return reconstructionError(data, p.cfg.Dim, func(dst []float32, v []float32, code []byte, scratch []float32) {
-		p.encode(code, v, scratch)
+	return reconstructionError(data, p.cfg.Dim, func(dst []float32, v []float32, code []byte) {
+		p.encode(code, v)
 		p.decode(dst, code)
 	}, p.CodeSize()), nil
 }
 
 // reconstructionError averages ‖x − roundtrip(x)‖² in float64, summing
 // per-chunk partial sums in chunk order so the result is deterministic.
-func reconstructionError(data []float32, dim int, roundtrip func(dst, v []float32, code []byte, scratch []float32), codeSize int) float64 {
+func reconstructionError(data []float32, dim int, roundtrip func(dst, v []float32, code []byte), codeSize int) float64 {
 	n := len(data) / dim
 	if n == 0 {
 		return 0
@@ -505,11 +542,10 @@ func reconstructionError(data []float32, dim int, roundtrip func(dst, v []float3
 	_ = parallel(context.Background(), n, func(lo, hi int) {
 		dst := make([]float32, dim)
 		code := make([]byte, codeSize)
-		var scratch [256]float32
 		sum := 0.0
 		for i := lo; i < hi; i++ {
 			v := data[i*dim : (i+1)*dim]
-			roundtrip(dst, v, code, scratch[:])
+			roundtrip(dst, v, code)
 			for j, x := range v {
 				d := float64(x) - float64(dst[j])
 				sum += d * d
@@ -593,15 +629,15 @@ func readPQ(br *binfmt.Reader) *ProductQuantizer {
 	}
 	p := &ProductQuantizer{cfg: cfg, dsub: cfg.Dim / cfg.M, ksub: 1 << cfg.NBits}
 	if trained == 1 {
-		p.centroids = br.Float32s(p.ksub * cfg.Dim)
+		cent := br.Float32s(p.ksub * cfg.Dim)
 		if br.Err() != nil {
 			return nil
 		}
-		if err := nearkit.CheckVectors(p.centroids, cfg.Dim, -1); err != nil {
+		if err := nearkit.CheckVectors(cent, cfg.Dim, -1); err != nil {
 			br.Fail("codebook: %v", err)
 			return nil
 		}
-		p.trained = true
+		p.setCentroids(cent)
 	}
 	return p
 }

@@ -349,7 +349,7 @@ func (s *SQ8) ReconstructionError(data []float32) (float64, error) {
 	if err := nearkit.CheckVectors(data, s.cfg.Dim, -1); err != nil {
 		return 0, fmt.Errorf("sq8: %w", err)
 	}
-	return reconstructionError(data, s.cfg.Dim, func(dst, v []float32, code []byte, _ []float32) {
+	return reconstructionError(data, s.cfg.Dim, func(dst, v []float32, code []byte) {
 		s.encode(code, v)
 		_ = s.Decode(dst, code)
 	}, s.cfg.Dim), nil

@@ -31,10 +31,17 @@ const centroidBlockBytes = 48 << 10
 // matrix-multiply tile (six loads per eight FMAs) with the argmin fused.
 var useDotFormulation = true
 
-// assigner holds scratch space for the assignment step.
+// assigner holds centroids prepared for the assignment step: squared
+// norms for the dot formulation, transposed panels for the panel kernel.
+// The path is fixed when the centroids are prepared.
 type assigner struct {
 	dim     int
 	workers int
+	k       int
+	cent    []float32
+	panel   bool // panel kernel (else batch kernels)
+	dot     bool // dot formulation of the batch path
+	cb      int  // centroid block of the batch path
 	norms   []float32
 	panels  []float32 // centroids transposed in panels of panelWidth (panel path)
 	pnorms  []float32 // their squared norms, +Inf for padding
@@ -47,6 +54,12 @@ const (
 	panelWidth = 32
 )
 
+// panelMinWork is the smallest k·dim for which the panel kernel pays: with
+// tiny codebooks (16 centroids of 4 dims in 4-bit PQ) its per-call set-up
+// and lane reduction outweigh the arithmetic (BenchmarkEncode in pq:
+// M=32 × 4 bits encodes ~1.5× faster on the batch kernels).
+var panelMinWork = 1024
+
 // panelBlockBytes sizes the group of panels scored against a block of
 // points before moving on, so that the group stays in L2 while the
 // block's points go past it.
@@ -56,50 +69,83 @@ func newAssigner(dim, workers int) *assigner {
 	return &assigner{dim: dim, workers: max(workers, 1)}
 }
 
-// assign sets assign[i] to the index of the centroid nearest to point i and
-// dists[i] to the squared distance. Ties go to the lower centroid index.
-func (a *assigner) assign(data, cent []float32, assign []uint32, dists []float32) {
+// prepare sets the centroids (k = len(cent)/dim rows, not copied).
+func (a *assigner) prepare(cent []float32) {
 	dim := a.dim
 	k := len(cent) / dim
-	n := len(data) / dim
-	if usePanel {
+	a.k, a.cent = k, cent
+	a.panel, a.dot = usePanel && k*dim >= panelMinWork, useDotFormulation
+	a.cb = min(max(1, centroidBlockBytes/(4*dim)), k)
+	switch {
+	case a.panel:
 		a.buildPanels(cent, k)
-	} else if useDotFormulation {
-		if cap(a.norms) < k {
-			a.norms = make([]float32, k)
-		}
-		a.norms = a.norms[:k]
+	case a.dot:
+		a.norms = grow(a.norms, k)
 		for c := range k {
 			v := cent[c*dim : (c+1)*dim]
 			a.norms[c] = distance.Dot(v, v)
 		}
 	}
-	cb := max(1, centroidBlockBytes/(4*dim))
-	cb = min(cb, k)
+}
+
+// scratch is one goroutine's working memory for run.
+type scratch struct {
+	ps    *panelScratch
+	out   []float32
+	best  []float32
+	dists []float32
+}
+
+func (a *assigner) newScratch() *scratch {
+	return &scratch{
+		ps:    newPanelScratch(a.dim),
+		out:   make([]float32, a.cb),
+		best:  make([]float32, pointBlock),
+		dists: make([]float32, pointBlock),
+	}
+}
+
+// runBlock assigns one block of at most pointBlock points; dists may be
+// nil.
+func (a *assigner) runBlock(pts []float32, assign []uint32, dists []float32, s *scratch) {
+	if dists == nil {
+		dists = s.dists[:len(assign)]
+	}
+	if a.panel {
+		a.panelBlock(pts, assign, dists, s.ps)
+		return
+	}
+	a.block(pts, a.cent, a.k, a.cb, assign, dists, s.best, s.out)
+}
+
+// assign sets assign[i] to the index of the centroid nearest to point i and
+// dists[i] to the squared distance. Ties go to the lower centroid index.
+func (a *assigner) assign(data, cent []float32, assign []uint32, dists []float32) {
+	a.prepare(cent)
+	a.run(data, assign, dists)
+}
+
+// run assigns the points of data to the prepared centroids on a.workers
+// goroutines.
+func (a *assigner) run(data []float32, assign []uint32, dists []float32) {
+	dim := a.dim
+	n := len(data) / dim
 	blocks := (n + pointBlock - 1) / pointBlock
 	workers := min(a.workers, blocks)
 	var next atomic.Int64
 	work := func() {
-		if usePanel {
-			s := newPanelScratch(dim)
-			for {
-				b := int(next.Add(1) - 1)
-				if b >= blocks {
-					return
-				}
-				lo, hi := b*pointBlock, min((b+1)*pointBlock, n)
-				a.panelBlock(data[lo*dim:hi*dim], assign[lo:hi], dists[lo:hi], s)
-			}
-		}
-		out := make([]float32, cb)
-		best := make([]float32, pointBlock)
+		s := a.newScratch()
 		for {
 			b := int(next.Add(1) - 1)
 			if b >= blocks {
 				return
 			}
 			lo, hi := b*pointBlock, min((b+1)*pointBlock, n)
-			a.block(data[lo*dim:hi*dim], cent, k, cb, assign[lo:hi], dists[lo:hi], best, out)
+			var d []float32
+			if dists != nil {
+				d = dists[lo:hi]
+			}
+			a.runBlock(data[lo*dim:hi*dim], assign[lo:hi], d, s)
 		}
 	}
 	if workers <= 1 {
@@ -111,6 +157,50 @@ func (a *assigner) assign(data, cent []float32, assign []uint32, dists []float32
 		wg.Go(work)
 	}
 	wg.Wait()
+}
+
+// Codebook is a set of centroids prepared once for many nearest-centroid
+// queries (encoding with a trained quantizer). Assign is safe for
+// concurrent use.
+type Codebook struct {
+	a    assigner
+	pool sync.Pool
+}
+
+// NewCodebook prepares the len(centroids)/dim centroids; centroids must
+// not be modified afterwards. It panics if dim ≤ 0 or len(centroids) is
+// not a positive multiple of dim.
+func NewCodebook(centroids []float32, dim int) *Codebook {
+	if dim <= 0 || len(centroids) == 0 || len(centroids)%dim != 0 {
+		panic("kmeans: NewCodebook: inconsistent sizes")
+	}
+	c := &Codebook{a: assigner{dim: dim, workers: 1}}
+	c.a.prepare(centroids)
+	c.pool.New = func() any { return c.a.newScratch() }
+	return c
+}
+
+// Assign sets assign[i] to the index of the centroid nearest to row i of
+// points and, if dists is non-nil, dists[i] to its squared distance, on the
+// calling goroutine. Ties go to the lower centroid index, and the result
+// matches Assign and Train's assignment step for the same centroids.
+// It panics on inconsistent lengths.
+func (c *Codebook) Assign(points []float32, assign []uint32, dists []float32) {
+	dim := c.a.dim
+	n := len(points) / dim
+	if len(points)%dim != 0 || len(assign) != n || (dists != nil && len(dists) != n) {
+		panic("kmeans: Codebook.Assign: inconsistent sizes")
+	}
+	s := c.pool.Get().(*scratch)
+	for lo := 0; lo < n; lo += pointBlock {
+		hi := min(lo+pointBlock, n)
+		var d []float32
+		if dists != nil {
+			d = dists[lo:hi]
+		}
+		c.a.runBlock(points[lo*dim:hi*dim], assign[lo:hi], d, s)
+	}
+	c.pool.Put(s)
 }
 
 func (a *assigner) block(pts, cent []float32, k, cb int, assign []uint32, dists, best, out []float32) {
@@ -128,7 +218,7 @@ func (a *assigner) block(pts, cent []float32, k, cb int, assign []uint32, dists,
 		for i := range np {
 			x := pts[i*dim : (i+1)*dim]
 			bd, bc := best[i], assign[i]
-			if useDotFormulation {
+			if a.dot {
 				distance.DotBatch(x, cblk, dim, o)
 				nrm := a.norms[c0:c1]
 				nrm = nrm[:len(o)]
@@ -150,7 +240,7 @@ func (a *assigner) block(pts, cent []float32, k, cb int, assign []uint32, dists,
 	}
 	for i := range np {
 		d := best[i]
-		if useDotFormulation {
+		if a.dot {
 			x := pts[i*dim : (i+1)*dim]
 			d += distance.Dot(x, x)
 			if d < 0 {

@@ -123,9 +123,12 @@ type path struct {
 func paths() []path {
 	set := func(panel, dot bool) func() func() {
 		return func() func() {
-			p, d := usePanel, useDotFormulation
+			p, d, w := usePanel, useDotFormulation, panelMinWork
 			usePanel, useDotFormulation = panel, dot
-			return func() { usePanel, useDotFormulation = p, d }
+			if panel {
+				panelMinWork = 0 // every size, however small
+			}
+			return func() { usePanel, useDotFormulation, panelMinWork = p, d, w }
 		}
 	}
 	ps := []path{{"dot", set(false, true)}, {"l2", set(false, false)}}
@@ -314,6 +317,35 @@ func BenchmarkTrain(b *testing.B) {
 	for b.Loop() {
 		if _, err := Train(context.Background(), data, dim, Config{K: k, Iterations: 10, Seed: 1}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestCodebookMatchesAssign(t *testing.T) {
+	for _, dim := range []int{1, 5, 8, 64} {
+		data, _ := clustered(uint64(dim)+7, 523, dim, 9, 1)
+		cent, _ := clustered(uint64(dim)+8, 100, dim, 9, 1)
+		for _, path := range paths() {
+			restore := path.set()
+			want := make([]uint32, 523)
+			wantD := make([]float32, 523)
+			Assign(data, dim, cent, want, wantD)
+			cb := NewCodebook(cent, dim)
+			got := make([]uint32, 523)
+			gotD := make([]float32, 523)
+			cb.Assign(data, got, gotD)
+			// One point at a time, as single-vector encoding does.
+			one := make([]uint32, 1)
+			for i := range 523 {
+				cb.Assign(data[i*dim:(i+1)*dim], one, nil)
+				if one[0] != want[i] {
+					t.Fatalf("%s dim=%d point %d alone: %d, want %d", path.name, dim, i, one[0], want[i])
+				}
+			}
+			restore()
+			if !slices.Equal(got, want) || !slices.Equal(gotD, wantD) {
+				t.Fatalf("%s dim=%d: Codebook.Assign differs from Assign", path.name, dim)
+			}
 		}
 	}
 }
