@@ -128,7 +128,7 @@ func sizes() (n, nq int) {
 		return 600, 20
 	}
 	if testing.Short() {
-		return 2000, 50
+		return 1500, 40
 	}
 	return 5000, 200
 }
@@ -269,7 +269,7 @@ func TestSearchZeroAllocs(t *testing.T) {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
 	rng := rand.New(rand.NewPCG(7, 8))
-	const n, dim = 3000, 32
+	n, dim := scaled(3000), 32
 	data := clustered(rng, n, dim)
 	for _, m := range []distance.Metric{distance.L2, distance.Cosine} {
 		x := build(t, Config{Dim: dim, Metric: m}, data)
@@ -540,7 +540,7 @@ func TestReadRejectsCorruption(t *testing.T) {
 			t.Fatalf("truncated at %d: %v", cut, err)
 		}
 	}
-	for range scaled(2000) {
+	for range scaled(1000) {
 		bad := slices.Clone(good)
 		p := rng.IntN(len(bad))
 		bad[p] ^= byte(1 + rng.IntN(255))
