@@ -99,7 +99,7 @@ func (x *Index) Add(id uint64, vec []float32) error {
 	start := len(x.data)
 	x.data = append(x.data, vec...)
 	if x.metric.Normalizes() {
-		distance.Normalize(x.data[start:])
+		normalize(x.data[start:])
 	}
 	x.slots[id] = uint32(len(x.ids))
 	x.ids = append(x.ids, id)
@@ -150,7 +150,7 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 		copy(d, vecs[lo*x.dim:hi*x.dim])
 		if x.metric.Normalizes() {
 			for r := 0; r < hi-lo; r++ {
-				distance.Normalize(d[r*x.dim : (r+1)*x.dim])
+				normalize(d[r*x.dim : (r+1)*x.dim])
 			}
 		}
 	}); err != nil {

@@ -192,7 +192,15 @@ func TestSearchExact(t *testing.T) {
 				for _, id := range ids[:n/10] {
 					allow.Set(id)
 				}
-				filters := []nearkit.Filter{nil, even, allow}
+				// Sparse enough for the gather path, with IDs the
+				// index does not hold.
+				// Slots spread out, so slot ≠ rank among the rows.
+				sparse := nearkit.NewAllowList(0)
+				for j := 7; j < n; j += 40 {
+					sparse.Set(ids[j])
+					sparse.Set(ids[j] + 1)
+				}
+				filters := []nearkit.Filter{nil, even, allow, sparse}
 				for qi := range 20 {
 					q := queries[qi*dim : (qi+1)*dim]
 					for _, k := range []int{1, 10, 100, n + 5} {
@@ -258,7 +266,11 @@ func testSearchBatchMatchesSearch(t *testing.T) {
 			t.Run(fmt.Sprintf("metric=%v/n=%d/nq=%d", m, tc.n, tc.nq), func(t *testing.T) {
 				x, _ := build(t, tc.dim, m, randomIDs(rng, tc.n), intVectors(rng, tc.n, tc.dim))
 				qs := intVectors(rng, tc.nq, tc.dim)
-				for _, f := range []nearkit.Filter{nil, nearkit.FilterFunc(func(id uint64) bool { return id%7 != 0 })} {
+				sparse := nearkit.NewAllowList(0)
+				for id := range uint64(tc.n / 20) {
+					sparse.Set(id * 29)
+				}
+				for _, f := range []nearkit.Filter{nil, nearkit.FilterFunc(func(id uint64) bool { return id%7 != 0 }), sparse} {
 					for _, k := range []int{1, 10, tc.n + 1} {
 						if testing.Short() && k == 10 {
 							continue
@@ -416,5 +428,31 @@ func TestOverflow(t *testing.T) {
 		if err != nil || !slices.Equal(batch[0], want[:k]) {
 			t.Fatalf("k=%d: batch %v, %v", k, batch, err)
 		}
+	}
+}
+
+// TestCosineHuge: vectors whose squared norm overflows float32 still
+// normalise, so direction alone decides.
+func TestCosineHuge(t *testing.T) {
+	x, err := New(Config{Dim: 3, Metric: distance.Cosine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add(1, []float32{3e30, 4e30, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.AddBatch(context.Background(), []uint64{2}, []float32{0, 1e-30, 0}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := x.Vector(1)
+	if math.Abs(float64(v[0])-0.6) > 1e-6 || math.Abs(float64(v[1])-0.8) > 1e-6 {
+		t.Fatalf("stored %v, want (0.6, 0.8, 0)", v)
+	}
+	got, err := x.Search(nil, []float32{6e35, 8e35, 0}, 2, nearkit.SearchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != 1 || math.Abs(float64(got[0].Distance)) > 1e-6 || math.Abs(float64(got[1].Distance)-0.2) > 1e-6 {
+		t.Fatalf("got %v, want id 1 at 0 and id 2 at 0.2", got)
 	}
 }
