@@ -10,6 +10,10 @@ import "golang.org/x/sys/cpu"
 var useF16C = useAVX2 && cpu.X86.HasF16C
 
 func squaredL2Float16(q []float32, x []uint16) float32 {
+	if raceEnabled {
+		raceRead(q)
+		raceRead(x[:len(q)])
+	}
 	switch {
 	case useAVX512:
 		return squaredL2Float16AVX512(q, x)
@@ -20,6 +24,10 @@ func squaredL2Float16(q []float32, x []uint16) float32 {
 }
 
 func dotFloat16(q []float32, x []uint16) float32 {
+	if raceEnabled {
+		raceRead(q)
+		raceRead(x[:len(q)])
+	}
 	switch {
 	case useAVX512:
 		return dotFloat16AVX512(q, x)

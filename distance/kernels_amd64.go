@@ -96,6 +96,10 @@ func implementation() string {
 // vs 11 ns), since the generic kernel is not inlined into this switch
 // anyway.
 func squaredL2(a, b []float32) float32 {
+	if raceEnabled {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useAVX512:
 		return squaredL2AVX512(a, b)
@@ -106,6 +110,10 @@ func squaredL2(a, b []float32) float32 {
 }
 
 func dot(a, b []float32) float32 {
+	if raceEnabled {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useAVX512:
 		return dotAVX512(a, b)
@@ -116,6 +124,11 @@ func dot(a, b []float32) float32 {
 }
 
 func squaredL2Batch(q, data []float32, dim int, out []float32) {
+	if raceEnabled {
+		raceRead(q)
+		raceRead(data[:len(out)*dim])
+		raceWrite(out)
+	}
 	switch {
 	case useAVX512:
 		squaredL2BatchAVX512(q, data, dim, out)
@@ -127,6 +140,11 @@ func squaredL2Batch(q, data []float32, dim int, out []float32) {
 }
 
 func dotBatch(q, data []float32, dim int, out []float32) {
+	if raceEnabled {
+		raceRead(q)
+		raceRead(data[:len(out)*dim])
+		raceWrite(out)
+	}
 	switch {
 	case useAVX512:
 		dotBatchAVX512(q, data, dim, out)
@@ -138,6 +156,14 @@ func dotBatch(q, data []float32, dim int, out []float32) {
 }
 
 func squaredL2Gather(q, data []float32, dim int, rows []uint32, out []float32) {
+	if raceEnabled {
+		raceRead(q)
+		raceRead(rows)
+		for _, r := range rows {
+			raceRead(data[int(r)*dim:][:dim])
+		}
+		raceWrite(out)
+	}
 	switch {
 	case useAVX512:
 		squaredL2GatherAVX512(q, data, dim, rows, out)
@@ -149,6 +175,14 @@ func squaredL2Gather(q, data []float32, dim int, rows []uint32, out []float32) {
 }
 
 func dotGather(q, data []float32, dim int, rows []uint32, out []float32) {
+	if raceEnabled {
+		raceRead(q)
+		raceRead(rows)
+		for _, r := range rows {
+			raceRead(data[int(r)*dim:][:dim])
+		}
+		raceWrite(out)
+	}
 	switch {
 	case useAVX512:
 		dotGatherAVX512(q, data, dim, rows, out)
@@ -160,6 +194,10 @@ func dotGather(q, data []float32, dim int, rows []uint32, out []float32) {
 }
 
 func dotUint8(a, b []uint8) uint32 {
+	if raceEnabled {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useVNNI:
 		return dotUint8VNNI(a, b)
@@ -172,6 +210,10 @@ func dotUint8(a, b []uint8) uint32 {
 }
 
 func squaredL2Uint8(a, b []uint8) uint32 {
+	if raceEnabled {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useVNNI:
 		return squaredL2Uint8VNNI(a, b)
@@ -184,6 +226,10 @@ func squaredL2Uint8(a, b []uint8) uint32 {
 }
 
 func dotInt8(a, b []int8) int32 {
+	if raceEnabled {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useVNNI:
 		return dotInt8VNNI(a, b)
@@ -196,6 +242,10 @@ func dotInt8(a, b []int8) int32 {
 }
 
 func squaredL2Int8(a, b []int8) uint32 {
+	if raceEnabled {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useVNNI:
 		return squaredL2Int8VNNI(a, b)
@@ -213,6 +263,10 @@ func squaredL2Int8(a, b []int8) uint32 {
 // loses to AVX2's full 8-lane one (m=8 batch: 2.2 vs 3.4 lookups/ns), so it
 // is used from m=16 only.
 func pqLookupSum(table []float32, code []uint8) float32 {
+	if raceEnabled {
+		raceRead(code)
+		raceRead(table[:256*len(code)])
+	}
 	switch {
 	case useAVX512 && len(code) >= 16:
 		return pqLookupSumAVX512(table, code)
@@ -223,6 +277,11 @@ func pqLookupSum(table []float32, code []uint8) float32 {
 }
 
 func pqLookupSumBatch(table []float32, codes []uint8, m int, out []float32) {
+	if raceEnabled {
+		raceRead(codes[:len(out)*m])
+		raceRead(table[:256*m])
+		raceWrite(out)
+	}
 	switch {
 	case useAVX512 && m >= 16:
 		pqLookupSumBatchAVX512(table, codes, m, out)
