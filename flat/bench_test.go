@@ -135,3 +135,38 @@ func BenchmarkMemCopy(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSearchFiltered compares, for allow-lists of 1/frac of the rows
+// at random, the gather path (path=gather, an *AllowList below the
+// selectiveRatio threshold) with the full scan that asks the filter about
+// candidate rows (path=scan, the same list behind a FilterFunc).
+func BenchmarkSearchFiltered(b *testing.B) {
+	x, qs := benchData()
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, frac := range []int{4, 16, 64, 512} {
+		al := nearkit.NewAllowList(benchN)
+		for range benchN / frac {
+			al.Set(uint64(rng.IntN(benchN)))
+		}
+		for _, path := range []string{"scan", "gather"} {
+			var f nearkit.Filter = nearkit.FilterFunc(al.Allowed)
+			if path == "gather" {
+				if x.selective(al) == nil {
+					continue
+				}
+				f = al
+			}
+			b.Run(fmt.Sprintf("allowed=1/%d/path=%s", frac, path), func(b *testing.B) {
+				dst := make([]nearkit.Result, 0, benchK)
+				i := 0
+				cpu0 := cpuTime()
+				for b.Loop() {
+					q := qs[(i%1024)*benchDim : (i%1024+1)*benchDim]
+					dst, _ = x.Search(dst[:0], q, benchK, nearkit.SearchOptions{Filter: f})
+					i++
+				}
+				b.ReportMetric(float64(i)/(cpuTime()-cpu0).Seconds(), "cpu-qps")
+			})
+		}
+	}
+}

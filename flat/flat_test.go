@@ -196,7 +196,7 @@ func TestSearchExact(t *testing.T) {
 				// index does not hold.
 				// Slots spread out, so slot ≠ rank among the rows.
 				sparse := nearkit.NewAllowList(0)
-				for j := 7; j < n; j += 40 {
+				for j := 7; j < n; j += 80 {
 					sparse.Set(ids[j])
 					sparse.Set(ids[j] + 1)
 				}
