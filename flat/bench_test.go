@@ -80,32 +80,34 @@ func BenchmarkSearch(b *testing.B) {
 	})
 }
 
-// BenchmarkSearchBatch searches nq queries per op on all cores, with the
-// query×row tiling (tile=on) and with one query per block (tile=off: each
-// query streams the whole data set from memory, like a parallel loop of
-// single searches, with blocks of 1024 rows as Search uses).
+// BenchmarkSearchBatch searches nq queries per op on all cores with the
+// query×row tiling (tile=on). tile=off runs one query per block over
+// 1024-row blocks, as Search does: each query streams the whole data set,
+// like a parallel loop of single searches.
 func BenchmarkSearchBatch(b *testing.B) {
 	x, qs := benchData()
-	for _, nq := range []int{16, 256} {
-		for _, tile := range []bool{false, true} {
-			tl := tiling{1, scanBlock * benchDim * 4, false}
-			if tile {
-				tl = tiling{maxQueryBlock, rowBlockBytes, true}
-			}
-			name := fmt.Sprintf("impl=%s/n=%d/dim=%d/k=%d/nq=%d/procs=%d/tile=%v",
-				distance.Implementation(), benchN, benchDim, benchK, nq, runtime.GOMAXPROCS(0), map[bool]string{false: "off", true: "on"}[tile])
-			b.Run(name, func(b *testing.B) {
-				ops := 0
-				cpu0 := cpuTime()
-				for b.Loop() {
-					if _, err := x.searchBatch(context.Background(), qs[:nq*benchDim], benchK, nearkit.SearchOptions{}, tl); err != nil {
-						b.Fatal(err)
-					}
-					ops++
-				}
-				reportScan(b, ops*nq, cpu0)
-			})
+	for _, c := range []struct {
+		nq   int
+		tile bool
+	}{{64, false}, {64, true}, {1024, true}} {
+		tl := tiling{1, scanBlock * benchDim * 4, false}
+		tile := "off"
+		if c.tile {
+			tl, tile = tiling{maxQueryBlock, rowBlockBytes, true}, "on"
 		}
+		name := fmt.Sprintf("impl=%s/n=%d/dim=%d/k=%d/nq=%d/procs=%d/tile=%s",
+			distance.Implementation(), benchN, benchDim, benchK, c.nq, runtime.GOMAXPROCS(0), tile)
+		b.Run(name, func(b *testing.B) {
+			ops := 0
+			cpu0 := cpuTime()
+			for b.Loop() {
+				if _, err := x.searchBatch(context.Background(), qs[:c.nq*benchDim], benchK, nearkit.SearchOptions{}, tl); err != nil {
+					b.Fatal(err)
+				}
+				ops++
+			}
+			reportScan(b, ops*c.nq, cpu0)
+		})
 	}
 }
 
