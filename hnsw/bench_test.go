@@ -3,7 +3,6 @@ package hnsw
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 
 	"github.com/nearkit/nearkit"
@@ -49,7 +48,7 @@ func BenchmarkBuild(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "vectors/s")
 	})
-	b.Run(fmt.Sprintf("mode=batch/procs=%d", runtime.GOMAXPROCS(0)), func(b *testing.B) {
+	b.Run("mode=batch", func(b *testing.B) {
 		for b.Loop() {
 			x, _ := New(Config{Dim: dim})
 			if err := x.AddBatch(b.Context(), ids, data); err != nil {
