@@ -513,8 +513,14 @@ func expectPanic(t *testing.T, what, msg string, f func()) {
 		if r == nil {
 			t.Fatalf("%s: no panic", what)
 		}
-		s, ok := r.(string)
-		if !ok || !strings.Contains(s, msg) {
+		var s string
+		switch r := r.(type) {
+		case string:
+			s = r
+		case error:
+			s = r.Error()
+		}
+		if !strings.Contains(s, msg) {
 			t.Fatalf("%s: panic %v, want a message containing %q", what, r, msg)
 		}
 	}()

@@ -95,33 +95,12 @@ func implementation() string {
 // dim 4 the assembly call beat the generic kernel (BenchmarkSmallDims: 7-9
 // vs 11 ns), since the generic kernel is not inlined into this switch
 // anyway.
-func squaredL2(a, b []float32) float32 {
-	if raceEnabled {
-		raceRead(a)
-		raceRead(b[:len(a)])
-	}
-	switch {
-	case useAVX512:
-		return squaredL2AVX512(a, b)
-	case useAVX2:
-		return squaredL2AVX2(a, b)
-	}
-	return squaredL2Generic(a, b)
-}
-
-func dot(a, b []float32) float32 {
-	if raceEnabled {
-		raceRead(a)
-		raceRead(b[:len(a)])
-	}
-	switch {
-	case useAVX512:
-		return dotAVX512(a, b)
-	case useAVX2:
-		return dotAVX2(a, b)
-	}
-	return dotGeneric(a, b)
-}
+//
+// squaredL2 and dot, the entries of the one-to-one float kernels, are
+// dispatched in assembly (kernels_amd64.s, see _asm's dispatch): a Go
+// switch here would add a call frame to every SquaredL2 and Dot call and
+// keep them from inlining. Their race-detector hooks sit in the exported
+// functions.
 
 func squaredL2Batch(q, data []float32, dim int, out []float32) {
 	if raceEnabled {
