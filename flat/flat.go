@@ -6,7 +6,13 @@
 // Vectors live in one contiguous row-major []float32, so a search is a
 // sequential scan through the distance package's batch kernels; SearchBatch
 // tiles queries × rows so each block of rows is read from memory once per
-// block of queries rather than once per query.
+// block of queries rather than once per query. Results come in ascending
+// distance (smaller is closer for every metric, see distance.Metric), ties
+// by ascending ID, and are exactly those of a brute-force comparison with
+// the same kernels, filters included.
+//
+// An Index is safe for concurrent use, and saves to a versioned,
+// checksummed file (WriteTo, Save; Read, Load).
 package flat
 
 import (
@@ -28,8 +34,8 @@ type Config struct {
 	Metric distance.Metric
 }
 
-// maxDim bounds the dimension so that a row always fits the scan blocks and
-// a corrupt file cannot claim an absurd one.
+// maxDim bounds the dimension, so a corrupt file cannot claim an absurd
+// one.
 const maxDim = 1 << 20
 
 // maxLen is the largest number of vectors: slots are uint32.

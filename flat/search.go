@@ -409,8 +409,9 @@ func (x *Index) searchBatch(ctx context.Context, queries []float32, k int, opts 
 	qb := min(tl.queries, max(1, (nq+workers-1)/workers))
 	qblocks := (nq + qb - 1) / qb
 	rb := min(max(tl.rowBytes/(4*d), 1), 8192)
-	// Split rows too when there are fewer query blocks than workers, in
-	// whole row blocks so each part keeps the tiling.
+	// Split the rows into contiguous parts too when there are fewer query
+	// blocks than workers, so small batches still use every core; each
+	// part keeps the tiling, and the parts' top-k lists are merged.
 	parts := 1
 	if qblocks < workers {
 		parts = min((workers+qblocks-1)/qblocks, (n+rb-1)/rb)
