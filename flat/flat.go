@@ -19,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"runtime"
 	"sync"
 
@@ -38,8 +39,9 @@ type Config struct {
 // one.
 const maxDim = 1 << 20
 
-// maxLen is the largest number of vectors: slots are uint32.
-const maxLen = 1<<32 - 1
+// maxLen is the largest number of vectors: slots are uint32 (and counts
+// ints, on 32-bit platforms).
+const maxLen = min(1<<32-1, math.MaxInt)
 
 // Index is an exact nearest-neighbour index.
 //

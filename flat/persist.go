@@ -3,6 +3,7 @@ package flat
 import (
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
@@ -44,9 +45,10 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// maxFileValues bounds count*dim in a file (16 GiB of float32) so a corrupt
-// header cannot make Read attempt an impossible index.
-const maxFileValues = 1 << 32
+// maxFileValues bounds count*dim in a file (16 GiB of float32, or what an
+// int can count) so a corrupt header cannot make Read attempt an impossible
+// index.
+const maxFileValues = min(1<<32, math.MaxInt)
 
 // Read decodes an index written by WriteTo. It returns an error wrapping
 // nearkit.ErrIncompatible for another file type or format version, and
