@@ -26,20 +26,33 @@ var benchDims = []int{96, 100, 128, 256, 768, 784, 1536}
 var bigMB = flag.Int("distance.bigmb", 256, "size in MB of the out-of-cache batch benchmark data")
 
 // offsets places the one-to-one benchmarks' vectors at given byte offsets
-// mod 64. Go allocates the base vectors (and the query from dim 128 up)
-// 64-byte aligned; kernels_bench.cpp gets its std::vectors from glibc
-// malloc, 16 bytes past a 64-byte boundary or 48 (measured on the
-// development machine: base at 16, query at 48 for dims 128-256 and at 16
-// for 768-1536). A load that splits a cache line costs two, so compare with
-// that harness at its layout: -distance.offsets=48,16 (or 16,16).
-var offsets = flag.String("distance.offsets", "0,0", "byte offsets mod 64 of the one-to-one benchmarks' query and base vectors")
+// mod 64, because a load that splits a cache line costs two and a vector
+// streamed from L2 costs a line more when misaligned. Go allocates them
+// (base vectors, and queries from dim 128 up) 64-byte aligned;
+// kernels_bench.cpp gets its std::vectors from glibc malloc at other
+// offsets. -distance.offsets=peer reproduces that harness's placement, per
+// dimension, as an instrumented copy of it printed on the development
+// machine (Debian, glibc; deterministic from run to run):
+//
+//	dim    96  100  128  256  768  784  1536
+//	query   0   16   48    0   16   16    16
+//	base   16   48    0   16   16   16    16
+//
+// -distance.offsets=Q,B puts every query at Q and every base at B.
+var offsets = flag.String("distance.offsets", "0,0", `byte offsets mod 64 of the one-to-one benchmarks' query and base vectors: "Q,B" or "peer"`)
+
+// peerOffsets is the placement of kernels_bench.cpp's vectors, dim →
+// {query, base} byte offsets mod 64 (see offsets).
+var peerOffsets = map[int][2]int{96: {0, 16}, 100: {16, 48}, 128: {48, 0}, 256: {0, 16}, 768: {16, 16}, 784: {16, 16}, 1536: {16, 16}}
 
 // benchVectors returns a query and benchBase base vectors of dim elements,
 // placed as -distance.offsets asks.
 func benchVectors(b *testing.B, r *rand.Rand, dim int) (q, base []float32) {
 	var qo, bo int
-	if _, err := fmt.Sscanf(*offsets, "%d,%d", &qo, &bo); err != nil || qo%4 != 0 || bo%4 != 0 {
-		b.Fatalf("-distance.offsets=%q: want two multiples of 4, such as 48,16", *offsets)
+	if *offsets == "peer" {
+		qo, bo = peerOffsets[dim][0], peerOffsets[dim][1]
+	} else if _, err := fmt.Sscanf(*offsets, "%d,%d", &qo, &bo); err != nil || qo%4 != 0 || bo%4 != 0 {
+		b.Fatalf(`-distance.offsets=%q: want "peer" or two multiples of 4, such as 48,16`, *offsets)
 	}
 	q, base = placed(randFloats(r, dim), qo), placed(randFloats(r, benchBase*dim), bo)
 	if uintptr(unsafe.Pointer(&q[0]))%64 != uintptr(qo%64) || uintptr(unsafe.Pointer(&base[0]))%64 != uintptr(bo%64) {

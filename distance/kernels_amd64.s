@@ -32,12 +32,13 @@ TEXT ·squaredL2AVX2(SB), NOSPLIT, $0-52
 	VXORPS      Y1, Y1, Y1
 	VXORPS      Y2, Y2, Y2
 	VXORPS      Y3, Y3, Y3
+	TESTB       $0x1f, CL
+	JZ          aligned
 	CMPQ        DX, $0x00000010
 	JB          aligned
 	MOVQ        CX, BX
 	NEGQ        BX
 	ANDQ        $0x0000001f, BX
-	JZ          aligned
 	SHRQ        $0x02, BX
 	MOVQ        $0x00000008, SI
 	SUBQ        BX, SI
@@ -52,47 +53,12 @@ TEXT ·squaredL2AVX2(SB), NOSPLIT, $0-52
 	SUBQ        BX, DX
 
 aligned:
-	CMPQ DX, $0x00000040
-	JB   rem
 	MOVQ DX, BX
-	ANDQ $-64, BX
+	ANDQ $-32, BX
+	JZ   rem
 	LEAQ (AX)(BX*4), BX
 
 loop:
-	VMOVUPS     (AX), Y4
-	VMOVUPS     32(AX), Y5
-	VMOVUPS     64(AX), Y6
-	VMOVUPS     96(AX), Y7
-	VMOVUPS     128(AX), Y8
-	VMOVUPS     160(AX), Y9
-	VMOVUPS     192(AX), Y10
-	VMOVUPS     224(AX), Y11
-	VSUBPS      (CX), Y4, Y4
-	VFMADD231PS Y4, Y4, Y0
-	VSUBPS      32(CX), Y5, Y5
-	VFMADD231PS Y5, Y5, Y1
-	VSUBPS      64(CX), Y6, Y6
-	VFMADD231PS Y6, Y6, Y2
-	VSUBPS      96(CX), Y7, Y7
-	VFMADD231PS Y7, Y7, Y3
-	VSUBPS      128(CX), Y8, Y8
-	VFMADD231PS Y8, Y8, Y0
-	VSUBPS      160(CX), Y9, Y9
-	VFMADD231PS Y9, Y9, Y1
-	VSUBPS      192(CX), Y10, Y10
-	VFMADD231PS Y10, Y10, Y2
-	VSUBPS      224(CX), Y11, Y11
-	VFMADD231PS Y11, Y11, Y3
-	ADDQ        $0x00000100, AX
-	ADDQ        $0x00000100, CX
-	CMPQ        AX, BX
-	JNE         loop
-	ANDQ        $0x0000003f, DX
-	JZ          reduce
-
-rem:
-	CMPQ        DX, $0x00000020
-	JB          past4
 	VMOVUPS     (AX), Y4
 	VMOVUPS     32(AX), Y5
 	VMOVUPS     64(AX), Y6
@@ -107,17 +73,20 @@ rem:
 	VFMADD231PS Y7, Y7, Y3
 	ADDQ        $0x00000080, AX
 	ADDQ        $0x00000080, CX
-	SUBQ        $0x00000020, DX
+	CMPQ        AX, BX
+	JNE         loop
+	ANDQ        $0x0000001f, DX
+	JZ          reduce
 
-past4:
+rem:
 	CMPQ        DX, $0x00000010
 	JB          past2
 	VMOVUPS     (AX), Y4
 	VMOVUPS     32(AX), Y5
 	VSUBPS      (CX), Y4, Y4
-	VFMADD231PS Y4, Y4, Y2
+	VFMADD231PS Y4, Y4, Y0
 	VSUBPS      32(CX), Y5, Y5
-	VFMADD231PS Y5, Y5, Y3
+	VFMADD231PS Y5, Y5, Y1
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x00000010, DX
@@ -127,7 +96,7 @@ past2:
 	JB          past1
 	VMOVUPS     (AX), Y4
 	VSUBPS      (CX), Y4, Y4
-	VFMADD231PS Y4, Y4, Y1
+	VFMADD231PS Y4, Y4, Y2
 	ADDQ        $0x00000020, AX
 	ADDQ        $0x00000020, CX
 	SUBQ        $0x00000008, DX
@@ -142,7 +111,7 @@ past1:
 	VMASKMOVPS  (AX), Y4, Y5
 	VMASKMOVPS  (CX), Y4, Y4
 	VSUBPS      Y4, Y5, Y5
-	VFMADD231PS Y5, Y5, Y0
+	VFMADD231PS Y5, Y5, Y1
 
 reduce:
 	VADDPS       Y2, Y0, Y0
@@ -168,12 +137,13 @@ TEXT ·dotAVX2(SB), NOSPLIT, $0-52
 	VXORPS      Y1, Y1, Y1
 	VXORPS      Y2, Y2, Y2
 	VXORPS      Y3, Y3, Y3
+	TESTB       $0x1f, CL
+	JZ          aligned
 	CMPQ        DX, $0x00000010
 	JB          aligned
 	MOVQ        CX, BX
 	NEGQ        BX
 	ANDQ        $0x0000001f, BX
-	JZ          aligned
 	SHRQ        $0x02, BX
 	MOVQ        $0x00000008, SI
 	SUBQ        BX, SI
@@ -187,39 +157,12 @@ TEXT ·dotAVX2(SB), NOSPLIT, $0-52
 	SUBQ        BX, DX
 
 aligned:
-	CMPQ DX, $0x00000040
-	JB   rem
 	MOVQ DX, BX
-	ANDQ $-64, BX
+	ANDQ $-32, BX
+	JZ   rem
 	LEAQ (AX)(BX*4), BX
 
 loop:
-	VMOVUPS     (AX), Y4
-	VMOVUPS     32(AX), Y5
-	VMOVUPS     64(AX), Y6
-	VMOVUPS     96(AX), Y7
-	VMOVUPS     128(AX), Y8
-	VMOVUPS     160(AX), Y9
-	VMOVUPS     192(AX), Y10
-	VMOVUPS     224(AX), Y11
-	VFMADD231PS (CX), Y4, Y0
-	VFMADD231PS 32(CX), Y5, Y1
-	VFMADD231PS 64(CX), Y6, Y2
-	VFMADD231PS 96(CX), Y7, Y3
-	VFMADD231PS 128(CX), Y8, Y0
-	VFMADD231PS 160(CX), Y9, Y1
-	VFMADD231PS 192(CX), Y10, Y2
-	VFMADD231PS 224(CX), Y11, Y3
-	ADDQ        $0x00000100, AX
-	ADDQ        $0x00000100, CX
-	CMPQ        AX, BX
-	JNE         loop
-	ANDQ        $0x0000003f, DX
-	JZ          reduce
-
-rem:
-	CMPQ        DX, $0x00000020
-	JB          past4
 	VMOVUPS     (AX), Y4
 	VMOVUPS     32(AX), Y5
 	VMOVUPS     64(AX), Y6
@@ -230,15 +173,18 @@ rem:
 	VFMADD231PS 96(CX), Y7, Y3
 	ADDQ        $0x00000080, AX
 	ADDQ        $0x00000080, CX
-	SUBQ        $0x00000020, DX
+	CMPQ        AX, BX
+	JNE         loop
+	ANDQ        $0x0000001f, DX
+	JZ          reduce
 
-past4:
+rem:
 	CMPQ        DX, $0x00000010
 	JB          past2
 	VMOVUPS     (AX), Y4
 	VMOVUPS     32(AX), Y5
-	VFMADD231PS (CX), Y4, Y2
-	VFMADD231PS 32(CX), Y5, Y3
+	VFMADD231PS (CX), Y4, Y0
+	VFMADD231PS 32(CX), Y5, Y1
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x00000010, DX
@@ -247,7 +193,7 @@ past2:
 	CMPQ        DX, $0x00000008
 	JB          past1
 	VMOVUPS     (AX), Y4
-	VFMADD231PS (CX), Y4, Y1
+	VFMADD231PS (CX), Y4, Y2
 	ADDQ        $0x00000020, AX
 	ADDQ        $0x00000020, CX
 	SUBQ        $0x00000008, DX
@@ -261,7 +207,7 @@ past1:
 	VMOVDQU     (DX)(BX*4), Y4
 	VMASKMOVPS  (AX), Y4, Y5
 	VMASKMOVPS  (CX), Y4, Y4
-	VFMADD231PS Y4, Y5, Y0
+	VFMADD231PS Y4, Y5, Y1
 
 reduce:
 	VADDPS       Y2, Y0, Y0
@@ -1491,12 +1437,13 @@ TEXT ·squaredL2AVX512(SB), NOSPLIT, $0-52
 	VPXORD      Z1, Z1, Z1
 	VPXORD      Z2, Z2, Z2
 	VPXORD      Z3, Z3, Z3
+	TESTB       $0x3f, CL
+	JZ          aligned
 	CMPQ        DX, $0x00000020
 	JB          aligned
 	MOVQ        CX, BX
 	NEGQ        BX
 	ANDQ        $0x0000003f, BX
-	JZ          aligned
 	SHRQ        $0x02, BX
 	MOVL        $0x0000ffff, SI
 	BZHIL       BX, SI, SI
@@ -1510,47 +1457,12 @@ TEXT ·squaredL2AVX512(SB), NOSPLIT, $0-52
 	SUBQ        BX, DX
 
 aligned:
-	CMPQ DX, $0x00000080
-	JB   rem
 	MOVQ DX, BX
-	ANDQ $-128, BX
+	ANDQ $-64, BX
+	JZ   rem
 	LEAQ (AX)(BX*4), BX
 
 loop:
-	VMOVUPS     (AX), Z4
-	VMOVUPS     64(AX), Z5
-	VMOVUPS     128(AX), Z6
-	VMOVUPS     192(AX), Z7
-	VMOVUPS     256(AX), Z8
-	VMOVUPS     320(AX), Z9
-	VMOVUPS     384(AX), Z10
-	VMOVUPS     448(AX), Z11
-	VSUBPS      (CX), Z4, Z4
-	VFMADD231PS Z4, Z4, Z0
-	VSUBPS      64(CX), Z5, Z5
-	VFMADD231PS Z5, Z5, Z1
-	VSUBPS      128(CX), Z6, Z6
-	VFMADD231PS Z6, Z6, Z2
-	VSUBPS      192(CX), Z7, Z7
-	VFMADD231PS Z7, Z7, Z3
-	VSUBPS      256(CX), Z8, Z8
-	VFMADD231PS Z8, Z8, Z0
-	VSUBPS      320(CX), Z9, Z9
-	VFMADD231PS Z9, Z9, Z1
-	VSUBPS      384(CX), Z10, Z10
-	VFMADD231PS Z10, Z10, Z2
-	VSUBPS      448(CX), Z11, Z11
-	VFMADD231PS Z11, Z11, Z3
-	ADDQ        $0x00000200, AX
-	ADDQ        $0x00000200, CX
-	CMPQ        AX, BX
-	JNE         loop
-	ANDQ        $0x0000007f, DX
-	JZ          reduce
-
-rem:
-	CMPQ        DX, $0x00000040
-	JB          past4
 	VMOVUPS     (AX), Z4
 	VMOVUPS     64(AX), Z5
 	VMOVUPS     128(AX), Z6
@@ -1565,17 +1477,20 @@ rem:
 	VFMADD231PS Z7, Z7, Z3
 	ADDQ        $0x00000100, AX
 	ADDQ        $0x00000100, CX
-	SUBQ        $0x00000040, DX
+	CMPQ        AX, BX
+	JNE         loop
+	ANDQ        $0x0000003f, DX
+	JZ          reduce
 
-past4:
+rem:
 	CMPQ        DX, $0x00000020
 	JB          past2
 	VMOVUPS     (AX), Z4
 	VMOVUPS     64(AX), Z5
 	VSUBPS      (CX), Z4, Z4
-	VFMADD231PS Z4, Z4, Z2
+	VFMADD231PS Z4, Z4, Z0
 	VSUBPS      64(CX), Z5, Z5
-	VFMADD231PS Z5, Z5, Z3
+	VFMADD231PS Z5, Z5, Z1
 	ADDQ        $0x00000080, AX
 	ADDQ        $0x00000080, CX
 	SUBQ        $0x00000020, DX
@@ -1585,7 +1500,7 @@ past2:
 	JB          past1
 	VMOVUPS     (AX), Z4
 	VSUBPS      (CX), Z4, Z4
-	VFMADD231PS Z4, Z4, Z1
+	VFMADD231PS Z4, Z4, Z2
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x00000010, DX
@@ -1599,7 +1514,7 @@ past1:
 	VMOVUPS.Z   (AX), K1, Z4
 	VMOVUPS.Z   (CX), K1, Z5
 	VSUBPS      Z5, Z4, Z4
-	VFMADD231PS Z4, Z4, Z0
+	VFMADD231PS Z4, Z4, Z1
 
 reduce:
 	VADDPS        Z2, Z0, Z0
@@ -1627,12 +1542,13 @@ TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	VPXORD      Z1, Z1, Z1
 	VPXORD      Z2, Z2, Z2
 	VPXORD      Z3, Z3, Z3
+	TESTB       $0x3f, CL
+	JZ          aligned
 	CMPQ        DX, $0x00000020
 	JB          aligned
 	MOVQ        CX, BX
 	NEGQ        BX
 	ANDQ        $0x0000003f, BX
-	JZ          aligned
 	SHRQ        $0x02, BX
 	MOVL        $0x0000ffff, SI
 	BZHIL       BX, SI, SI
@@ -1645,39 +1561,12 @@ TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	SUBQ        BX, DX
 
 aligned:
-	CMPQ DX, $0x00000080
-	JB   rem
 	MOVQ DX, BX
-	ANDQ $-128, BX
+	ANDQ $-64, BX
+	JZ   rem
 	LEAQ (AX)(BX*4), BX
 
 loop:
-	VMOVUPS     (AX), Z4
-	VMOVUPS     64(AX), Z5
-	VMOVUPS     128(AX), Z6
-	VMOVUPS     192(AX), Z7
-	VMOVUPS     256(AX), Z8
-	VMOVUPS     320(AX), Z9
-	VMOVUPS     384(AX), Z10
-	VMOVUPS     448(AX), Z11
-	VFMADD231PS (CX), Z4, Z0
-	VFMADD231PS 64(CX), Z5, Z1
-	VFMADD231PS 128(CX), Z6, Z2
-	VFMADD231PS 192(CX), Z7, Z3
-	VFMADD231PS 256(CX), Z8, Z0
-	VFMADD231PS 320(CX), Z9, Z1
-	VFMADD231PS 384(CX), Z10, Z2
-	VFMADD231PS 448(CX), Z11, Z3
-	ADDQ        $0x00000200, AX
-	ADDQ        $0x00000200, CX
-	CMPQ        AX, BX
-	JNE         loop
-	ANDQ        $0x0000007f, DX
-	JZ          reduce
-
-rem:
-	CMPQ        DX, $0x00000040
-	JB          past4
 	VMOVUPS     (AX), Z4
 	VMOVUPS     64(AX), Z5
 	VMOVUPS     128(AX), Z6
@@ -1688,15 +1577,18 @@ rem:
 	VFMADD231PS 192(CX), Z7, Z3
 	ADDQ        $0x00000100, AX
 	ADDQ        $0x00000100, CX
-	SUBQ        $0x00000040, DX
+	CMPQ        AX, BX
+	JNE         loop
+	ANDQ        $0x0000003f, DX
+	JZ          reduce
 
-past4:
+rem:
 	CMPQ        DX, $0x00000020
 	JB          past2
 	VMOVUPS     (AX), Z4
 	VMOVUPS     64(AX), Z5
-	VFMADD231PS (CX), Z4, Z2
-	VFMADD231PS 64(CX), Z5, Z3
+	VFMADD231PS (CX), Z4, Z0
+	VFMADD231PS 64(CX), Z5, Z1
 	ADDQ        $0x00000080, AX
 	ADDQ        $0x00000080, CX
 	SUBQ        $0x00000020, DX
@@ -1705,7 +1597,7 @@ past2:
 	CMPQ        DX, $0x00000010
 	JB          past1
 	VMOVUPS     (AX), Z4
-	VFMADD231PS (CX), Z4, Z1
+	VFMADD231PS (CX), Z4, Z2
 	ADDQ        $0x00000040, AX
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x00000010, DX
@@ -1718,7 +1610,7 @@ past1:
 	KMOVW       DX, K1
 	VMOVUPS.Z   (AX), K1, Z4
 	VMOVUPS.Z   (CX), K1, Z5
-	VFMADD231PS Z5, Z4, Z0
+	VFMADD231PS Z5, Z4, Z1
 
 reduce:
 	VADDPS        Z2, Z0, Z0
