@@ -455,16 +455,18 @@ func (x *Index) searchBatch(ctx context.Context, queries []float32, k int, opts 
 					ds := dists[:r1-r0]
 					// Ask for the next row block a slice at a time while
 					// this one is scored, so it is in cache when needed.
-					var pf unsafe.Pointer
-					var pfStep uintptr
+					// The slices stay inside x.data: a pointer past an
+					// allocation must never exist, even for a hint.
+					var next []float32
+					pfStep := 0
 					if tl.prefetch && r1 < hi {
-						nb := min(r1+rb, hi) - r1
-						pf = unsafe.Pointer(&x.data[r1*d])
-						pfStep = (uintptr(nb*d*4)/uintptr(q1-q0) + 63) &^ 63
+						next = x.data[r1*d : min(r1+rb, hi)*d]
+						pfStep = ((len(next)+(q1-q0)-1)/(q1-q0) + 15) &^ 15 // whole cache lines
 					}
 					for i := range q1 - q0 {
-						if pf != nil {
-							prefetch.Range(unsafe.Add(pf, uintptr(i)*pfStep), pfStep)
+						if off := i * pfStep; off < len(next) {
+							m := min(pfStep, len(next)-off)
+							prefetch.Range(unsafe.Pointer(&next[off]), uintptr(m)*4)
 						}
 						q := queries[(q0+i)*d : (q0+i+1)*d]
 						x.kernels.Batch(q, rows, d, ds)
