@@ -25,17 +25,23 @@ GLOBL maskTab<>(SB), RODATA|NOPTR, $64
 // func squaredL2AVX2(a []float32, b []float32) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·squaredL2AVX2(SB), NOSPLIT, $0-52
-	MOVQ        a_base+0(FP), AX
-	MOVQ        b_base+24(FP), CX
-	MOVQ        a_len+8(FP), DX
-	VXORPS      Y0, Y0, Y0
-	VXORPS      Y1, Y1, Y1
-	VXORPS      Y2, Y2, Y2
-	VXORPS      Y3, Y3, Y3
-	TESTB       $0x1f, CL
-	JZ          aligned
-	CMPQ        DX, $0x00000010
-	JB          aligned
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   a_len+8(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTB  $0x1f, CL
+	JZ     aligned
+	CMPQ   DX, $0x00000010
+	JB     aligned
+	TESTB  $0x1f, AL
+	JNZ    head
+	CMPQ   DX, $0x00000100
+	JB     aligned
+
+head:
 	MOVQ        CX, BX
 	NEGQ        BX
 	ANDQ        $0x0000001f, BX
@@ -130,17 +136,23 @@ reduce:
 // func dotAVX2(a []float32, b []float32) float32
 // Requires: AVX, FMA3, SSE
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
-	MOVQ        a_base+0(FP), AX
-	MOVQ        b_base+24(FP), CX
-	MOVQ        a_len+8(FP), DX
-	VXORPS      Y0, Y0, Y0
-	VXORPS      Y1, Y1, Y1
-	VXORPS      Y2, Y2, Y2
-	VXORPS      Y3, Y3, Y3
-	TESTB       $0x1f, CL
-	JZ          aligned
-	CMPQ        DX, $0x00000010
-	JB          aligned
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   a_len+8(FP), DX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	TESTB  $0x1f, CL
+	JZ     aligned
+	CMPQ   DX, $0x00000010
+	JB     aligned
+	TESTB  $0x1f, AL
+	JNZ    head
+	CMPQ   DX, $0x00000100
+	JB     aligned
+
+head:
 	MOVQ        CX, BX
 	NEGQ        BX
 	ANDQ        $0x0000001f, BX
@@ -1430,17 +1442,23 @@ done:
 // func squaredL2AVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, BMI2, SSE
 TEXT ·squaredL2AVX512(SB), NOSPLIT, $0-52
-	MOVQ        a_base+0(FP), AX
-	MOVQ        b_base+24(FP), CX
-	MOVQ        a_len+8(FP), DX
-	VPXORD      Z0, Z0, Z0
-	VPXORD      Z1, Z1, Z1
-	VPXORD      Z2, Z2, Z2
-	VPXORD      Z3, Z3, Z3
-	TESTB       $0x3f, CL
-	JZ          aligned
-	CMPQ        DX, $0x00000020
-	JB          aligned
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   a_len+8(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	TESTB  $0x3f, CL
+	JZ     aligned
+	CMPQ   DX, $0x00000020
+	JB     aligned
+	TESTB  $0x3f, AL
+	JNZ    head
+	CMPQ   DX, $0x00000100
+	JB     aligned
+
+head:
 	MOVQ        CX, BX
 	NEGQ        BX
 	ANDQ        $0x0000003f, BX
@@ -1535,17 +1553,23 @@ reduce:
 // func dotAVX512(a []float32, b []float32) float32
 // Requires: AVX, AVX512F, AVX512VL, BMI2, SSE
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
-	MOVQ        a_base+0(FP), AX
-	MOVQ        b_base+24(FP), CX
-	MOVQ        a_len+8(FP), DX
-	VPXORD      Z0, Z0, Z0
-	VPXORD      Z1, Z1, Z1
-	VPXORD      Z2, Z2, Z2
-	VPXORD      Z3, Z3, Z3
-	TESTB       $0x3f, CL
-	JZ          aligned
-	CMPQ        DX, $0x00000020
-	JB          aligned
+	MOVQ   a_base+0(FP), AX
+	MOVQ   b_base+24(FP), CX
+	MOVQ   a_len+8(FP), DX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	TESTB  $0x3f, CL
+	JZ     aligned
+	CMPQ   DX, $0x00000020
+	JB     aligned
+	TESTB  $0x3f, AL
+	JNZ    head
+	CMPQ   DX, $0x00000100
+	JB     aligned
+
+head:
 	MOVQ        CX, BX
 	NEGQ        BX
 	ANDQ        $0x0000003f, BX
