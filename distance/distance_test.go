@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // Every test below runs every implementation the CPU can run (generic,
@@ -131,6 +132,47 @@ func TestFloatKernels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFloatKernelsOffsetPairs places a and b independently: the one-to-one
+// kernels pick a path by the alignment of each (an aligning head for b
+// when a is misaligned, or aligned only from n=256), which the paired
+// offsets of TestFloatKernels do not separate.
+func TestFloatKernelsOffsetPairs(t *testing.T) {
+	r := newRand(t)
+	const pad = 16
+	var lengths []int
+	for n := 0; n <= 40; n++ {
+		lengths = append(lengths, n)
+	}
+	lengths = append(lengths, 63, 64, 65, 95, 96, 100, 127, 128, 129, 255, 256, 257, 300, 511, 512, 768, 1000, 1536)
+	offs := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+	if testing.Short() {
+		offs = []int{0, 3, 4, 8, 15}
+	}
+	ab, bb := aligned64(randFloats(r, 1536+2*pad)), aligned64(randFloats(r, 1536+2*pad))
+	for _, im := range implementations() {
+		t.Run(im.name, func(t *testing.T) {
+			for _, n := range lengths {
+				for _, oa := range offs {
+					for _, ob := range offs {
+						a, b := ab[oa:oa+n], bb[ob:ob+n]
+						what := fmt.Sprintf("n=%d offsets a=%d b=%d", n, oa, ob)
+						want, abs := refSquaredL2(a, b)
+						checkClose(t, "squaredL2 "+what, im.squaredL2(a, b), want, abs, n)
+						want, abs = refDot(a, b)
+						checkClose(t, "dot "+what, im.dot(a, b), want, abs, n)
+					}
+				}
+			}
+		})
+	}
+}
+
+// aligned64 returns the longest suffix of v that starts on a 64-byte
+// boundary (v is at least 4-byte aligned, so it drops at most 15 elements).
+func aligned64(v []float32) []float32 {
+	return v[(64-int(uintptr(unsafe.Pointer(&v[0]))%64))%64/4:]
 }
 
 // TestFloatKernelsSpecial checks inputs that random data misses: cancellation
