@@ -84,6 +84,11 @@ type Config struct {
 	// Capacity is an optional hint of the number of vectors to come; it
 	// pre-sizes the ID map and the chunk directory.
 	Capacity int
+	// Quantization selects how the graph search reads vectors: NoQuantization
+	// (the default, full float32) or SQ8 (8-bit codes searched with the
+	// distance package's uint8 kernels, final candidates re-ranked with the
+	// float32 vectors). See quantized.go.
+	Quantization Quantization
 }
 
 // Index is an HNSW graph index. It implements nearkit.Index and
@@ -126,6 +131,8 @@ type Index struct {
 	writeMu sync.RWMutex
 
 	scratch sync.Pool
+
+	quant *quantState // nil unless Config.Quantization is SQ8
 }
 
 var (
@@ -177,6 +184,9 @@ func (c *Config) fill() error {
 	if c.Capacity < 0 || c.Capacity > maxSlots {
 		return bad("Capacity=%d out of range", c.Capacity)
 	}
+	if !c.Quantization.valid() {
+		return bad("unknown Quantization %d", c.Quantization)
+	}
 	return nil
 }
 
@@ -210,6 +220,7 @@ func newIndex(cfg Config) *Index {
 		x.shift++
 	}
 	x.mask = 1<<x.shift - 1
+	x.quant = newQuantState(cfg)
 	d := &directory{chunks: make([]*chunk, 0, cfg.Capacity>>x.shift+1)}
 	x.dir.Store(d)
 	x.pool.Store(&upperPool{})
@@ -233,7 +244,7 @@ func (x *Index) Metric() distance.Metric { return x.metric }
 
 // Config returns the configuration with defaults filled in.
 func (x *Index) Config() Config {
-	return Config{Dim: x.dim, Metric: x.metric, M: x.m, EfConstruction: x.efc, EfSearch: x.efs, Seed: x.seed}
+	return Config{Dim: x.dim, Metric: x.metric, M: x.m, EfConstruction: x.efc, EfSearch: x.efs, Seed: x.seed, Quantization: x.quantization()}
 }
 
 // MemoryUsage returns the bytes held by the index: vector and link chunks
@@ -258,5 +269,6 @@ func (x *Index) MemoryUsage() int64 {
 		slots *= 2
 	}
 	b += slots * 17
+	b += x.quantMemory(len(d.chunks))
 	return b
 }

@@ -22,6 +22,9 @@ func (x *Index) Add(id uint64, vec []float32) error {
 	if err := nearkit.CheckVector(vec, x.dim); err != nil {
 		return err
 	}
+	if err := x.quantReady(); err != nil {
+		return err
+	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()
 	s, level, err := x.reserve(id)
@@ -71,11 +74,15 @@ func (x *Index) place(s uint32, id uint64, level int, vec []float32) {
 	if x.metric.Normalizes() {
 		distance.Normalize(v)
 	}
+	if x.quant != nil {
+		x.encodeSlot(c, o, v)
+	}
 	c.labels[o] = id
 	if level > 0 {
 		c.upper[o] = x.allocUpper(level)
 	}
 	atomic.StoreUint32(&c.meta[o], uint32(level))
+	clearPending(c, o)
 }
 
 // insert links slot s (placed, level given) into the graph, following
@@ -243,6 +250,9 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 	}
 	if len(ids) == 0 {
 		return nil
+	}
+	if err := x.quantTrainBatch(ctx, vecs); err != nil {
+		return err
 	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()

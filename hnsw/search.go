@@ -219,6 +219,9 @@ func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.Se
 		ef = x.efs
 	}
 	ef = max(ef, k)
+	if opts.Filter != nil || x.quant != nil {
+		return x.searchSpecial(dst, q, k, ef, opts.Filter, st)
+	}
 	sc := x.getScratch()
 	if x.metric.Normalizes() {
 		sc.q = append(sc.q[:0], q...)

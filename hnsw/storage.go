@@ -19,6 +19,10 @@ type chunk struct {
 	meta   []uint32     // level | flags; read and written atomically
 	upper  []uint32     // pool reference of the slot's upper lists (level > 0)
 	locks  []sync.Mutex // guards the slot's link lists against other writers
+	codes  []uint8      // dim bytes per slot, SQ8 indexes only (quantized.go)
+	// pending has bit o set while slot o is reserved but its vector and
+	// label are not written yet (filter.go: the exact scan skips it).
+	pending []uint64
 }
 
 // directory is the chunk table, replaced (copy of the pointer slice plus
@@ -101,14 +105,16 @@ func (x *Index) allocSlots(n int) (uint32, error) {
 			nd.chunks = append(nd.chunks, x.newChunk())
 		}
 		x.dir.Store(nd)
+		d = nd
 	}
+	x.markPending(d, base, end)
 	x.nslots.Store(end)
 	return base, nil
 }
 
 func (x *Index) newChunk() *chunk {
 	n := 1 << x.shift
-	return &chunk{
+	c := &chunk{
 		vecs:   make([]float32, n*x.dim),
 		links0: make([]uint32, n*x.stride0),
 		labels: make([]uint64, n),
@@ -116,6 +122,11 @@ func (x *Index) newChunk() *chunk {
 		upper:  make([]uint32, n),
 		locks:  make([]sync.Mutex, n),
 	}
+	if x.quant != nil {
+		c.codes = make([]uint8, n*x.dim)
+	}
+	c.pending = make([]uint64, (n+63)/64)
+	return c
 }
 
 // allocUpper reserves level·(M+1) zeroed pool words and returns their
