@@ -132,6 +132,8 @@ type Index struct {
 
 	scratch sync.Pool
 
+	life lifecycle // deletion, slot reuse, Close, read-only mode (delete.go)
+
 	quant *quantState // nil unless Config.Quantization is SQ8
 }
 
@@ -193,7 +195,14 @@ func (c *Config) fill() error {
 // newIndex builds the index skeleton from a filled, valid config; New and
 // Read set up the level generator.
 func newIndex(cfg Config) *Index {
-	x := &Index{
+	x := new(Index)
+	x.init(cfg)
+	return x
+}
+
+// init sets up an unused (zero) Index; ReadFrom decodes into one.
+func (x *Index) init(cfg Config) {
+	*x = Index{
 		dim:     cfg.Dim,
 		metric:  cfg.Metric,
 		dist:    cfg.Metric.Kernels().Distance,
@@ -226,7 +235,6 @@ func newIndex(cfg Config) *Index {
 	x.pool.Store(&upperPool{})
 	x.entry.Store(emptyEntry)
 	x.scratch.New = func() any { return new(scratch) }
-	return x
 }
 
 // Len returns the number of vectors held, deleted ones excluded.

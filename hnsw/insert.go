@@ -27,6 +27,11 @@ func (x *Index) Add(id uint64, vec []float32) error {
 	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()
+	if err := x.beginWrite(); err != nil {
+		return err
+	}
+	g, _ := x.enter() // beginWrite ruled out Close
+	defer x.leave(g)
 	s, level, err := x.reserve(id)
 	if err != nil {
 		return err
@@ -44,6 +49,10 @@ func (x *Index) reserve(id uint64) (uint32, int, error) {
 	defer x.idMu.Unlock()
 	if _, dup := x.ids[id]; dup {
 		return 0, 0, fmt.Errorf("%w: %d", nearkit.ErrDuplicateID, id)
+	}
+	if s, level, ok := x.takeSlot(); ok {
+		x.ids[id] = s
+		return s, level, nil
 	}
 	s, err := x.allocSlots(1)
 	if err != nil {
@@ -78,10 +87,17 @@ func (x *Index) place(s uint32, id uint64, level int, vec []float32) {
 		x.encodeSlot(c, o, v)
 	}
 	c.labels[o] = id
-	if level > 0 {
+	// A reused slot (delete.go) keeps its level and its upper lists' words.
+	if level > 0 && atomic.LoadUint32(&c.meta[o])&flagFree == 0 {
 		c.upper[o] = x.allocUpper(level)
 	}
-	atomic.StoreUint32(&c.meta[o], uint32(level))
+	m := uint32(level)
+	if atomic.LoadUint32(&c.meta[o])&flagHidden != 0 {
+		// The new node of an Update stays hidden until it replaces the old
+		// one (update.go).
+		m |= flagDeleted | flagHidden
+	}
+	atomic.StoreUint32(&c.meta[o], m)
 	clearPending(c, o)
 }
 
@@ -256,7 +272,10 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()
-	base, levels, err := x.reserveBatch(ids)
+	if err := x.beginWrite(); err != nil {
+		return err
+	}
+	slots, levels, err := x.reserveBatch(ids)
 	if err != nil {
 		return err
 	}
@@ -273,49 +292,67 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				s := base + uint32(i)
+				s := slots[i]
+				g, _ := x.enter() // beginWrite ruled out Close
 				x.place(s, ids[i], int(levels[i]), vecs[i*x.dim:(i+1)*x.dim])
 				x.insert(sc, s, int(levels[i]))
+				x.leave(g)
 				done[i] = true
 			}
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		x.abandon(base, ids, done)
+		x.abandon(slots, ids, done)
 		return err
 	}
 	return nil
 }
 
-func (x *Index) reserveBatch(ids []uint64) (uint32, []uint8, error) {
+// reserveBatch claims the IDs and a slot for each, free slots first (in
+// ascending order, keeping their levels), then new ones with drawn levels.
+func (x *Index) reserveBatch(ids []uint64) ([]uint32, []uint8, error) {
 	x.idMu.Lock()
 	defer x.idMu.Unlock()
 	seen := make(map[uint64]struct{}, len(ids))
 	for _, id := range ids {
 		if _, dup := x.ids[id]; dup {
-			return 0, nil, fmt.Errorf("%w: %d", nearkit.ErrDuplicateID, id)
+			return nil, nil, fmt.Errorf("%w: %d", nearkit.ErrDuplicateID, id)
 		}
 		if _, dup := seen[id]; dup {
-			return 0, nil, fmt.Errorf("%w: %d repeated in the batch", nearkit.ErrDuplicateID, id)
+			return nil, nil, fmt.Errorf("%w: %d repeated in the batch", nearkit.ErrDuplicateID, id)
 		}
 		seen[id] = struct{}{}
 	}
-	base, err := x.allocSlots(len(ids))
-	if err != nil {
-		return 0, nil, err
-	}
+	slots := make([]uint32, len(ids))
 	levels := make([]uint8, len(ids))
-	for i, id := range ids {
-		x.ids[id] = base + uint32(i)
-		levels[i] = uint8(x.randomLevel())
+	reused := min(len(x.life.free), len(ids))
+	if fresh := len(ids) - reused; fresh > 0 {
+		base, err := x.allocSlots(fresh)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range fresh {
+			slots[reused+i] = base + uint32(i)
+		}
 	}
-	return base, levels, nil
+	for i := range reused {
+		s, l, _ := x.takeSlot()
+		slots[i], levels[i] = s, uint8(l)
+	}
+	for i, id := range ids {
+		x.ids[id] = slots[i]
+		if i >= reused {
+			levels[i] = uint8(x.randomLevel())
+		}
+	}
+	return slots, levels, nil
 }
 
 // abandon releases the slots of a cancelled batch that were never linked:
 // they become tombstones nothing points to, and their IDs are free.
-func (x *Index) abandon(base uint32, ids []uint64, done []bool) {
+// A reused slot goes back on the free list.
+func (x *Index) abandon(slots []uint32, ids []uint64, done []bool) {
 	x.idMu.Lock()
 	defer x.idMu.Unlock()
 	d := x.dir.Load()
@@ -323,31 +360,16 @@ func (x *Index) abandon(base uint32, ids []uint64, done []bool) {
 		if ok {
 			continue
 		}
-		s := base + uint32(i)
+		s := slots[i]
 		c := d.chunks[s>>x.shift]
-		atomic.OrUint32(&c.meta[s&x.mask], flagDeleted)
-		x.ndeleted.Add(1)
+		if atomic.LoadUint32(&c.meta[s&x.mask])&flagFree != 0 {
+			x.life.free = append(x.life.free, s)
+		} else {
+			atomic.OrUint32(&c.meta[s&x.mask], flagDeleted)
+			x.ndeleted.Add(1)
+		}
 		if x.ids[ids[i]] == s {
 			delete(x.ids, ids[i])
 		}
 	}
-}
-
-// Delete removes id. The node becomes a tombstone: it never appears in
-// results again but stays in the graph for navigation. It returns an error
-// wrapping nearkit.ErrUnknownID when the index does not hold id.
-func (x *Index) Delete(id uint64) error {
-	x.writeMu.RLock()
-	defer x.writeMu.RUnlock()
-	x.idMu.Lock()
-	defer x.idMu.Unlock()
-	s, ok := x.ids[id]
-	if !ok {
-		return fmt.Errorf("%w: %d", nearkit.ErrUnknownID, id)
-	}
-	delete(x.ids, id)
-	d := x.dir.Load()
-	atomic.OrUint32(&d.chunks[s>>x.shift].meta[s&x.mask], flagDeleted)
-	x.ndeleted.Add(1)
-	return nil
 }

@@ -210,6 +210,11 @@ func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.Se
 	if opts.Ef < 0 || opts.Ef > MaxEf {
 		return dst, fmt.Errorf("%w: hnsw: Ef=%d out of range [0,%d]", nearkit.ErrInvalidConfig, opts.Ef, MaxEf)
 	}
+	g, err := x.enter() // Vacuum and Close wait for searches in flight
+	if err != nil {
+		return dst, err
+	}
+	defer x.leave(g)
 	e := x.entry.Load()
 	if e == emptyEntry {
 		return dst, nil

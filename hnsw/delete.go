@@ -1,0 +1,419 @@
+package hnsw
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/internal/heap"
+)
+
+// Deletion, slot reuse and the index's lifetime.
+//
+// Delete turns a node into a tombstone: it is never returned again but
+// stays in the graph, so searches still route through it. Tombstones are
+// reclaimed in batches by Vacuum (run automatically by Add when no free
+// slot is left and tombstones make up 1/32 of the slots):
+//
+//  1. Vacuum marks the tombstones it will reclaim (flagFreeing) and waits
+//     for a grace period, so every insertion that might still link to one
+//     of them has finished; later insertions never choose a tombstone as
+//     a neighbour.
+//  2. It scans every link list and repairs each list that points to a
+//     marked node, as FreshDiskANN does: the node's candidates are its
+//     surviving neighbours plus the neighbours of the removed ones, pruned
+//     back to M (2M on level 0) with the same heuristic as insertion.
+//  3. A second grace period lets every search that may still hold a
+//     marked slot number from before the repair finish.
+//  4. The slots, now unreachable and unread, go on the free list. Add and
+//     AddBatch take free slots before growing the index and insert there
+//     as a new node (keeping the slot's level, as hnswlib's
+//     replace_deleted does, so the level distribution is unchanged).
+//
+// Unlike hnswlib, which overwrites a deleted node's vector while searches
+// may be reading it, a slot is rewritten only when no operation can reach
+// it, so the index stays free of data races.
+//
+// Grace periods use two counters of operations in flight and an epoch
+// number (classic RCU with counters): an operation registers in the
+// counter of the current epoch; synchronize advances the epoch and waits
+// for the previous epoch's counter to drain. A search pays two atomic
+// additions and two loads, nothing per visited node.
+
+// Slot flags beside the level in a slot's meta word (bits 0-7 level).
+const (
+	// flagFree: the slot is on the free list; no link points to it.
+	flagFree = 1 << 9
+	// flagFreeing: Vacuum is removing the links to this tombstone.
+	flagFreeing = 1 << 10
+	// flagHidden: the new node of an Update, linked but not yet visible
+	// (flagDeleted is set too).
+	flagHidden = 1 << 11
+)
+
+// ErrClosed is returned by every method of an Index after Close.
+var ErrClosed = errors.New("hnsw: index is closed")
+
+// vacuumMin is the smallest batch of tombstones Add reclaims automatically;
+// below it the full scan of the link lists costs more than it frees.
+const vacuumMin = 16
+
+// counter is an int64 alone on its cache line, so operations registering
+// in one epoch do not slow down loads of the epoch number.
+type counter struct {
+	n atomic.Int64
+	_ [56]byte
+}
+
+// lifecycle is the state of deletion, reuse and Close, embedded in Index.
+type lifecycle struct {
+	epoch  atomic.Uint64
+	_      [56]byte
+	active [2]counter
+	syncMu sync.Mutex // one grace period at a time
+
+	closed   atomic.Bool
+	readOnly bool         // memory-mapped: mutations fail with ErrReadOnly
+	unmap    func() error // releases the mapping (memory-mapped indexes)
+
+	vacuumMu sync.Mutex
+	free     []uint32 // reusable slots, ascending (guarded by idMu)
+}
+
+// enter registers an operation that reads the graph and returns the token
+// leave needs; it fails only when the index is closed.
+func (x *Index) enter() (uint64, error) {
+	lc := &x.life
+	for {
+		e := lc.epoch.Load()
+		lc.active[e&1].n.Add(1)
+		// If a grace period started between the load and the increment,
+		// it may not have seen the increment: register again in the new
+		// epoch (sync/atomic is sequentially consistent).
+		if lc.epoch.Load() == e {
+			if lc.closed.Load() {
+				lc.active[e&1].n.Add(-1)
+				return 0, ErrClosed
+			}
+			return e, nil
+		}
+		lc.active[e&1].n.Add(-1)
+	}
+}
+
+// leave ends an operation registered by enter.
+func (x *Index) leave(e uint64) { x.life.active[e&1].n.Add(-1) }
+
+// synchronize waits until every operation registered before the call has
+// left. The caller must not be registered itself.
+func (x *Index) synchronize() {
+	lc := &x.life
+	lc.syncMu.Lock()
+	defer lc.syncMu.Unlock()
+	old := lc.epoch.Add(1) - 1
+	c := &lc.active[old&1].n
+	for i := 0; c.Load() != 0; i++ {
+		// Searches take microseconds, insertions a millisecond or so:
+		// yield first, then sleep with a growing pause.
+		if i < 50 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(time.Duration(min(i-49, 100)) * 10 * time.Microsecond)
+		}
+	}
+}
+
+// writable reports why the index cannot be changed; the caller holds
+// writeMu (shared or exclusive), which Close takes exclusively, so the
+// answer holds until the caller releases it.
+func (x *Index) writable() error {
+	if x.life.closed.Load() {
+		return ErrClosed
+	}
+	if x.life.readOnly {
+		return fmt.Errorf("%w: hnsw: memory-mapped index", nearkit.ErrReadOnly)
+	}
+	return nil
+}
+
+// beginWrite checks that the index can be changed and, when no free slot
+// is left and enough tombstones have piled up, reclaims them first. The
+// caller holds writeMu shared and is not registered.
+func (x *Index) beginWrite() error {
+	if err := x.writable(); err != nil {
+		return err
+	}
+	if x.wantVacuum() && x.life.vacuumMu.TryLock() {
+		// Another caller already vacuuming: go on and grow instead.
+		x.vacuumLocked(context.Background())
+		x.life.vacuumMu.Unlock()
+	}
+	return nil
+}
+
+func (x *Index) wantVacuum() bool {
+	t := x.ndeleted.Load()
+	if t < vacuumMin || t < int64(x.nslots.Load()/32) {
+		return false
+	}
+	x.idMu.RLock()
+	nfree := len(x.life.free)
+	x.idMu.RUnlock()
+	return nfree == 0
+}
+
+// takeSlot returns a free slot and its level, or ok = false when there is
+// none. The caller holds idMu.
+func (x *Index) takeSlot() (s uint32, level int, ok bool) {
+	f := x.life.free
+	if len(f) == 0 {
+		return 0, 0, false
+	}
+	s = f[0]
+	x.life.free = f[1:]
+	if len(x.life.free) == 0 {
+		x.life.free = nil // let the backing array go
+	}
+	return s, x.levelOf(x.dir.Load(), s), true
+}
+
+// Delete removes id. The node becomes a tombstone: it never appears in
+// results again (searches already running may still return it) but stays
+// in the graph for navigation until Vacuum reclaims its slot. It returns an
+// error wrapping nearkit.ErrUnknownID when the index does not hold id,
+// nearkit.ErrReadOnly for a memory-mapped index and ErrClosed after Close.
+func (x *Index) Delete(id uint64) error {
+	x.writeMu.RLock()
+	defer x.writeMu.RUnlock()
+	if err := x.writable(); err != nil {
+		return err
+	}
+	x.idMu.Lock()
+	defer x.idMu.Unlock()
+	s, ok := x.ids[id]
+	if !ok {
+		return fmt.Errorf("%w: %d", nearkit.ErrUnknownID, id)
+	}
+	delete(x.ids, id)
+	x.retire(s)
+	return nil
+}
+
+// retire tombstones slot s. If s is the pending node of an Update (already
+// flagged deleted and counted), it clears flagHidden instead, so that
+// Update leaves it a tombstone.
+func (x *Index) retire(s uint32) {
+	d := x.dir.Load()
+	meta := &d.chunks[s>>x.shift].meta[s&x.mask]
+	if old := atomic.OrUint32(meta, flagDeleted); old&flagDeleted == 0 {
+		x.ndeleted.Add(1)
+	} else {
+		atomic.AndUint32(meta, ^uint32(flagHidden))
+	}
+}
+
+// Vacuum reclaims the slots of deleted vectors: it unlinks the tombstones
+// from the graph, repairing every neighbour list that pointed to one, and
+// puts their slots on the free list that Add and AddBatch use before
+// growing the index. It returns the number of slots reclaimed. Add runs it
+// automatically when no free slot is left and at least 1/32 of the slots
+// (and at least 16) are tombstones; call it yourself (from a background
+// goroutine, say) to choose when that work happens instead.
+//
+// Searches and insertions go on while it runs. A tombstone that is the
+// entry point stays until another node replaces it there. If ctx is
+// cancelled Vacuum stops, leaving a valid graph, and returns ctx's error.
+func (x *Index) Vacuum(ctx context.Context) (int, error) {
+	x.writeMu.RLock()
+	defer x.writeMu.RUnlock()
+	if err := x.writable(); err != nil {
+		return 0, err
+	}
+	x.life.vacuumMu.Lock()
+	defer x.life.vacuumMu.Unlock()
+	return x.vacuumLocked(ctx)
+}
+
+// vacuumLocked is Vacuum; the caller holds writeMu shared and vacuumMu and
+// is not registered.
+func (x *Index) vacuumLocked(ctx context.Context) (int, error) {
+	e := x.entry.Load()
+	if e == emptyEntry || x.ndeleted.Load() == 0 {
+		return 0, nil
+	}
+	ep, _ := unpackEntry(e)
+	n := x.nslots.Load()
+	d := x.dir.Load()
+	var set []uint32
+	for s := range n {
+		meta := &d.chunks[s>>x.shift].meta[s&x.mask]
+		m := atomic.LoadUint32(meta)
+		if m&flagDeleted != 0 && m&(flagFree|flagHidden) == 0 && s != ep {
+			atomic.OrUint32(meta, flagFreeing)
+			set = append(set, s)
+		}
+	}
+	if len(set) == 0 {
+		return 0, nil
+	}
+	// Insertions that started before the marks may still link to a marked
+	// node; later ones never choose tombstones.
+	x.synchronize()
+	sc := x.getScratch()
+	defer x.scratch.Put(sc)
+	for p := range n {
+		if p%1024 == 0 && ctx.Err() != nil {
+			// Unmark: the lists repaired so far are valid graphs either way.
+			for _, s := range set {
+				atomic.AndUint32(&d.chunks[s>>x.shift].meta[s&x.mask], ^uint32(flagFreeing))
+			}
+			return 0, ctx.Err()
+		}
+		m := atomic.LoadUint32(&d.chunks[p>>x.shift].meta[p&x.mask])
+		if m&(flagFree|flagFreeing) != 0 {
+			continue
+		}
+		for l := 0; l <= int(m&levelMask); l++ {
+			if x.linksFreeing(d, p, l) {
+				x.repair(sc, d, p, l)
+			}
+		}
+	}
+	// Searches that read a marked slot number before the repair may still
+	// be reading its vector.
+	x.synchronize()
+	for _, s := range set {
+		c := d.chunks[s>>x.shift]
+		o := s & x.mask
+		level := int(c.meta[o] & levelMask)
+		for l := 0; l <= level; l++ {
+			storeList(x.list(d, s, l), nil)
+		}
+		atomic.StoreUint32(&c.meta[o], uint32(level)|flagDeleted|flagFree)
+	}
+	x.idMu.Lock()
+	x.life.free = append(x.life.free, set...)
+	slices.Sort(x.life.free)
+	x.idMu.Unlock()
+	x.ndeleted.Add(-int64(len(set)))
+	return len(set), nil
+}
+
+func (x *Index) freeing(d *directory, s uint32) bool {
+	return atomic.LoadUint32(&d.chunks[s>>x.shift].meta[s&x.mask])&flagFreeing != 0
+}
+
+// linksFreeing reports whether p's list at level l points to a node being
+// reclaimed.
+func (x *Index) linksFreeing(d *directory, p uint32, l int) bool {
+	list := x.list(d, p, l)
+	n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
+	for j := 1; j <= n; j++ {
+		if x.freeing(d, atomic.LoadUint32(&list[j])) {
+			return true
+		}
+	}
+	return false
+}
+
+// repair rebuilds p's list at level l without the nodes being reclaimed:
+// candidates are p's surviving neighbours and the neighbours of its
+// removed ones (FreshDiskANN's delete consolidation), pruned by the
+// insertion heuristic.
+func (x *Index) repair(sc *scratch, d *directory, p uint32, l int) {
+	mu := x.lockOf(d, p)
+	mu.Lock()
+	defer mu.Unlock()
+	list := x.list(d, p, l)
+	n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
+	vis := sc.nextPass(int(x.nslots.Load()))
+	gen := sc.gen
+	vis[p] = gen
+	pv := x.vecOf(d, p)
+	cands := sc.items[:0]
+	consider := func(id uint32) {
+		if int(id) >= len(vis) {
+			vis = sc.growVisited(x)
+		}
+		if vis[id] == gen {
+			return
+		}
+		vis[id] = gen
+		dd := x.dirFor(d, id)
+		cands = append(cands, heap.Item{Dist: x.dist(pv, x.vecOf(dd, id)), ID: id})
+	}
+	for j := 1; j <= n; j++ {
+		id := atomic.LoadUint32(&list[j])
+		if !x.freeing(d, id) {
+			consider(id)
+		}
+	}
+	for j := 1; j <= n; j++ {
+		id := atomic.LoadUint32(&list[j])
+		if !x.freeing(d, id) {
+			continue
+		}
+		// A node being reclaimed gains no links (no insertion chooses a
+		// tombstone, and no repair touches one), so its list is stable.
+		nl := x.list(d, id, l)
+		nn := min(int(atomic.LoadUint32(&nl[0])), len(nl)-1)
+		for k := 1; k <= nn; k++ {
+			if c := atomic.LoadUint32(&nl[k]); !x.freeing(d, c) {
+				consider(c)
+			}
+		}
+	}
+	slices.SortFunc(cands, func(a, b heap.Item) int {
+		if a.Dist != b.Dist {
+			if a.Dist < b.Dist {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	sc.items = cands
+	mx := x.m
+	if l == 0 {
+		mx = x.m0
+	}
+	sel := x.selectNeighbors(sc, cands, mx, sc.ids[:0])
+	sc.ids = sel
+	storeList(list, sel)
+}
+
+// Close releases the index: it waits for the operations in flight, then
+// unmaps a memory-mapped index's file or drops an in-memory index's
+// storage. Every later call fails with ErrClosed (Len reports 0); none
+// crashes. Close is idempotent.
+func (x *Index) Close() error {
+	if x.life.closed.Swap(true) {
+		return nil
+	}
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	// Searches registered before the flag was set finish first; later ones
+	// see it and fail.
+	x.synchronize()
+	x.dir.Store(&directory{})
+	x.pool.Store(&upperPool{})
+	x.entry.Store(emptyEntry)
+	x.idMu.Lock()
+	x.ids = map[uint64]uint32{}
+	x.life.free = nil
+	x.idMu.Unlock()
+	if x.life.unmap != nil {
+		return x.life.unmap()
+	}
+	return nil
+}
+
+func isUnknown(err error) bool   { return errors.Is(err, nearkit.ErrUnknownID) }
+func isDuplicate(err error) bool { return errors.Is(err, nearkit.ErrDuplicateID) }
