@@ -2,10 +2,15 @@ package hnsw
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
@@ -436,4 +441,187 @@ func (x *Index) validate(d *directory, n int, entry uint64) error {
 	}
 	x.entry.Store(entry)
 	return nil
+}
+
+// OpenOptions tunes Open.
+type OpenOptions struct {
+	// VerifyChecksum reads the whole file to check its CRC-32C before the
+	// index is used. Without it Open reads only the header, levels, labels
+	// and link lists (checking every link, so no file can make a search
+	// crash); the vectors are paged in by the searches that need them.
+	VerifyChecksum bool
+}
+
+// Open memory-maps an index file written by Save or WriteTo (format
+// version 2) for read-only serving: vectors, codes, labels and link lists
+// are used in place, not copied to the heap, so a large index is
+// searchable at once and its pages are shared with other processes mapping
+// the same file. Only the ID map and the upper-level references (a few
+// bytes per vector) are built on the heap.
+//
+// Lifetime rules: the index is valid until Close, which waits for
+// searches in flight and then unmaps the file; searches after Close return
+// ErrClosed (never a crash). Add, AddBatch, Update, Upsert, Delete and
+// Vacuum return an error wrapping nearkit.ErrReadOnly. The file may be
+// replaced by a rename (Save does that) while mapped, but must not be
+// truncated or rewritten in place: the mapping shows the file's pages, and
+// reading a truncated page kills the process (SIGBUS). An index that is
+// never closed is unmapped when it becomes unreachable.
+//
+// Open is available on Unix systems; elsewhere it returns an error
+// wrapping errors.ErrUnsupported. On a big-endian machine the file cannot
+// be used in place, and Open reads it into memory (still read-only).
+func Open(path string, opts OpenOptions) (*Index, error) {
+	if !hostLittleEndian {
+		x, err := Load(path)
+		if err == nil {
+			x.life.readOnly = true
+		}
+		return x, err
+	}
+	data, err := mapFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("hnsw: open %s: %w", path, err)
+	}
+	x, err := openMapped(data, opts)
+	if err != nil {
+		unmapFile(data)
+		return nil, fmt.Errorf("hnsw: open %s: %w", path, err)
+	}
+	m := &mapping{data: data}
+	x.life.readOnly = true
+	x.life.unmap = m.release
+	runtime.AddCleanup(x, func(m *mapping) { m.release() }, m)
+	return x, nil
+}
+
+// mapping releases a file mapping once, from Close or from the cleanup
+// of an index that was never closed.
+type mapping struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+func (m *mapping) release() error {
+	m.once.Do(func() { m.err = unmapFile(m.data); m.data = nil })
+	return m.err
+}
+
+var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// openMapped builds a read-only index over the bytes of a mapped file.
+func openMapped(data []byte, opts OpenOptions) (*Index, error) {
+	corrupt := func(f string, args ...any) error {
+		return fmt.Errorf("%w: hnsw: "+f, append([]any{nearkit.ErrCorrupt}, args...)...)
+	}
+	if len(data) < 16 {
+		return nil, corrupt("%d-byte file", len(data))
+	}
+	body := len(data) - 4
+	if opts.VerifyChecksum {
+		if crc32.Checksum(data[:body], crc32.MakeTable(crc32.Castagnoli)) != binary.LittleEndian.Uint32(data[body:]) {
+			return nil, corrupt("checksum mismatch")
+		}
+	}
+	br, err := binfmt.NewReader(bytes.NewReader(data[:body]), magic, fileVersion)
+	if err != nil {
+		return nil, err
+	}
+	if br.Version < 2 {
+		return nil, fmt.Errorf("%w: hnsw: format version %d cannot be memory-mapped (Load it and Save it again)", nearkit.ErrIncompatible, br.Version)
+	}
+	h, err := readHeader(br)
+	if err != nil {
+		return nil, err
+	}
+	x := new(Index)
+	if err := x.setup(h); err != nil {
+		return nil, err
+	}
+	// Section offsets, in uint64 so no count can overflow them.
+	n, dim := uint64(h.n), uint64(x.dim)
+	off := uint64(br.Offset())
+	next := func(size uint64) uint64 {
+		start := off + uint64(padLen(int64(off%align)))
+		off = start + size
+		return start
+	}
+	labelsAt := next(8 * n)
+	metaAt := next(4 * n)
+	vecsAt := next(4 * n * dim)
+	var codesAt uint64
+	if x.quant != nil {
+		codesAt = next(n * dim)
+	}
+	linksAt := next(4 * n * uint64(x.stride0))
+	upperAt := next(4 * uint64(h.words))
+	if off != uint64(body) {
+		return nil, corrupt("file holds %d bytes before the checksum, the header describes %d", body, off)
+	}
+	if h.n == 0 {
+		return x, x.validate(x.dir.Load(), 0, h.entry)
+	}
+	labels := unsafe.Slice((*uint64)(unsafe.Pointer(&data[labelsAt])), h.n)
+	meta := unsafe.Slice((*uint32)(unsafe.Pointer(&data[metaAt])), h.n)
+	vecs := unsafe.Slice((*float32)(unsafe.Pointer(&data[vecsAt])), h.n*x.dim)
+	links := unsafe.Slice((*uint32)(unsafe.Pointer(&data[linksAt])), h.n*x.stride0)
+	var codes []uint8
+	if x.quant != nil {
+		codes = data[codesAt : codesAt+n*dim]
+	}
+	per := 1 << x.shift
+	d := &directory{}
+	for lo := 0; lo < h.n; lo += per {
+		hi := min(lo+per, h.n)
+		c := &chunk{
+			labels: labels[lo:hi:hi],
+			meta:   meta[lo:hi:hi],
+			vecs:   vecs[lo*x.dim : hi*x.dim : hi*x.dim],
+			links0: links[lo*x.stride0 : hi*x.stride0 : hi*x.stride0],
+			upper:  make([]uint32, hi-lo),
+		}
+		if codes != nil {
+			c.codes = codes[lo*x.dim : hi*x.dim : hi*x.dim]
+		}
+		d.chunks = append(d.chunks, c)
+	}
+	words, err := x.checkMeta(d, h.n)
+	if err != nil {
+		return nil, err
+	}
+	if words != h.words {
+		return nil, corrupt("upper words = %d, levels need %d", h.words, words)
+	}
+	// The upper lists, in slot order, cut into pool windows of at most
+	// poolChunkWords words that never split a node's lists.
+	var upper []uint32
+	if words > 0 {
+		upper = unsafe.Slice((*uint32)(unsafe.Pointer(&data[upperAt])), words)
+	}
+	pool := &upperPool{}
+	start, pos := 0, 0
+	for s := range uint32(h.n) {
+		l := x.levelOf(d, s)
+		if l == 0 {
+			continue
+		}
+		w := l * x.strideU
+		if len(pool.chunks) == 0 || pos+w-start > poolChunkWords {
+			if len(pool.chunks) == 1<<16 {
+				return nil, fmt.Errorf("%w: hnsw: too many upper-level lists to map", nearkit.ErrIncompatible)
+			}
+			start = pos
+			pool.chunks = append(pool.chunks, upper[start:min(start+poolChunkWords, words)])
+		}
+		d.chunks[s>>x.shift].upper[s&x.mask] = uint32(len(pool.chunks)-1)<<16 | uint32(pos-start)
+		pos += w
+	}
+	x.pool.Store(pool)
+	x.dir.Store(d)
+	x.nslots.Store(uint32(h.n))
+	if err := x.validate(d, h.n, h.entry); err != nil {
+		return nil, err
+	}
+	return x, nil
 }
