@@ -339,3 +339,42 @@ func FuzzReadFrom(f *testing.F) {
 		}
 	})
 }
+
+// An SQ8 index keeps its codec and codes through Save, Load and Open.
+func TestRoundTripSQ8(t *testing.T) {
+	n, dim := scaled(2000), 32
+	x, data := churned(t, Config{Dim: dim, M: 8, Seed: 6, Quantization: SQ8}, n)
+	path := filepath.Join(t.TempDir(), "sq8.hnsw")
+	if err := x.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm, err := Open(path, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mm.Close()
+	queries := data[len(data)-50*dim:]
+	for name, o := range map[string]*Index{"Load": y, "Open": mm} {
+		if o.Config() != x.Config() || !o.Trained() {
+			t.Fatalf("%s: config %+v, trained %v", name, o.Config(), o.Trained())
+		}
+		sameResults(t, name, x, o, queries, 10, nearkit.SearchOptions{Ef: 40})
+	}
+	// An untrained SQ8 index round-trips too, and can be trained after.
+	u, _ := New(Config{Dim: dim, Quantization: SQ8})
+	var buf bytes.Buffer
+	if _, err := u.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	v, err := Read(&buf)
+	if err != nil || v.Trained() {
+		t.Fatalf("untrained SQ8 index: %v, trained %v", err, v.Trained())
+	}
+	if err := v.Train(context.Background(), data[:200*dim]); err != nil {
+		t.Fatal(err)
+	}
+}
