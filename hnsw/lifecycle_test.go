@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
@@ -105,9 +106,9 @@ func TestChurn(t *testing.T) {
 	n, nq := 50000, 500
 	switch {
 	case raceEnabled:
-		n, nq = 1500, 50
+		n, nq = 600, 30
 	case testing.Short():
-		n, nq = 6000, 200
+		n, nq = 3000, 100
 	}
 	const dim, rounds, ef = 32, 10, 24
 	rng := rand.New(rand.NewPCG(31, 32))
@@ -394,17 +395,17 @@ func (*nullWriter) Write(p []byte) (int, error) { return len(p), nil }
 // ID that was never added, and afterwards the index holds exactly the IDs
 // it should, each found at its vector.
 func TestConcurrentLifecycle(t *testing.T) {
-	n := 3000
+	n := 2000
 	if testing.Short() {
-		n = 1200
+		n = 600
 	}
 	if raceEnabled {
-		n = 600
+		n = 300
 	}
 	const dim = 12
 	data := clustered(rand.New(rand.NewPCG(39, 40)), 3*n, dim)
 	vec := func(i int) []float32 { return data[i*dim : (i+1)*dim] }
-	x, _ := New(Config{Dim: dim, M: 6, EfConstruction: 40, Seed: 2})
+	x, _ := New(Config{Dim: dim, M: 8, EfConstruction: 64, Seed: 2})
 	ids := make([]uint64, n)
 	for i := range ids {
 		ids[i] = uint64(i)
@@ -488,6 +489,10 @@ func TestConcurrentLifecycle(t *testing.T) {
 					return
 				default:
 				}
+				if i%16 == 0 {
+					// Leave the writers some CPU on a small machine.
+					time.Sleep(50 * time.Microsecond)
+				}
 				var err error
 				res, err = x.Search(res[:0], vec((i*13+w)%(3*n)), 10, nearkit.SearchOptions{Ef: 30})
 				if err != nil {
@@ -517,7 +522,8 @@ func TestConcurrentLifecycle(t *testing.T) {
 	}
 	missed := 0
 	for id, v := range final {
-		res, _ := x.Search(nil, vec(v), 3, nearkit.SearchOptions{Ef: 64})
+		// k=10: several IDs may hold the same vector and tie at 0.
+		res, _ := x.Search(nil, vec(v), 10, nearkit.SearchOptions{Ef: 64})
 		found := false
 		for _, r := range res {
 			if _, ok := final[r.ID]; !ok {
@@ -529,8 +535,8 @@ func TestConcurrentLifecycle(t *testing.T) {
 			missed++
 		}
 	}
-	// Duplicated vectors (the generator may draw one twice) tie at 0.
-	if missed > len(final)/100 {
+	t.Logf("%d live vectors, %d not found at their position", len(final), missed)
+	if missed > len(final)/200 {
 		t.Errorf("%d of %d vectors not found at their position", missed, len(final))
 	}
 }
