@@ -183,7 +183,7 @@ func (c *Config) fill() error {
 	if c.EfSearch < 1 || c.EfSearch > MaxEf {
 		return bad("EfSearch=%d out of range [1,%d]", c.EfSearch, MaxEf)
 	}
-	if c.Capacity < 0 || c.Capacity > maxSlots {
+	if c.Capacity < 0 || uint64(c.Capacity) > maxSlots {
 		return bad("Capacity=%d out of range", c.Capacity)
 	}
 	if !c.Quantization.valid() {
