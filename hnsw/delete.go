@@ -27,9 +27,15 @@ import (
 //     of them has finished; later insertions never choose a tombstone as
 //     a neighbour.
 //  2. It scans every link list and repairs each list that points to a
-//     marked node, as FreshDiskANN does: the node's candidates are its
-//     surviving neighbours plus the neighbours of the removed ones, pruned
-//     back to M (2M on level 0) with the same heuristic as insertion.
+//     marked node, much as FreshDiskANN does: the node's candidates are
+//     its surviving neighbours and their neighbours, including those of
+//     the removed ones, pruned back to M (2M on level 0) with the same
+//     heuristic as insertion, topped up to the surviving count with the
+//     nearest candidates, and the new neighbours get a link back. (The
+//     plain FreshDiskANN rule, neighbours of removed nodes only and no
+//     link back, lost 0.02 recall@10 over 10 rounds of 10 % churn on
+//     20,000 vectors; this keeps recall at a fresh build's level for
+//     about 5 % more distances per search, see TestChurn.)
 //  3. A second grace period lets every search that may still hold a
 //     marked slot number from before the repair finish.
 //  4. The slots, now unreachable and unread, go on the free list. Add and
@@ -268,6 +274,7 @@ func (x *Index) vacuumLocked(ctx context.Context) (int, error) {
 	x.synchronize()
 	sc := x.getScratch()
 	defer x.scratch.Put(sc)
+	var rb repairBufs
 	for p := range n {
 		if p%1024 == 0 && ctx.Err() != nil {
 			// Unmark: the lists repaired so far are valid graphs either way.
@@ -282,7 +289,7 @@ func (x *Index) vacuumLocked(ctx context.Context) (int, error) {
 		}
 		for l := 0; l <= int(m&levelMask); l++ {
 			if x.linksFreeing(d, p, l) {
-				x.repair(sc, d, p, l)
+				x.repair(sc, &rb, d, p, l)
 			}
 		}
 	}
@@ -306,6 +313,9 @@ func (x *Index) vacuumLocked(ctx context.Context) (int, error) {
 	return len(set), nil
 }
 
+// repairBufs is Vacuum's working memory for repair.
+type repairBufs struct{ old, gained []uint32 }
+
 func (x *Index) freeing(d *directory, s uint32) bool {
 	return atomic.LoadUint32(&d.chunks[s>>x.shift].meta[s&x.mask])&flagFreeing != 0
 }
@@ -323,14 +333,13 @@ func (x *Index) linksFreeing(d *directory, p uint32, l int) bool {
 	return false
 }
 
-// repair rebuilds p's list at level l without the nodes being reclaimed:
-// candidates are p's surviving neighbours and the neighbours of its
-// removed ones (FreshDiskANN's delete consolidation), pruned by the
-// insertion heuristic.
-func (x *Index) repair(sc *scratch, d *directory, p uint32, l int) {
+// repair rebuilds p's list at level l without the nodes being reclaimed
+// (see the top of this file): candidates are p's neighbours and theirs,
+// pruned by the insertion heuristic and topped up; new neighbours link
+// back to p.
+func (x *Index) repair(sc *scratch, rb *repairBufs, d *directory, p uint32, l int) {
 	mu := x.lockOf(d, p)
 	mu.Lock()
-	defer mu.Unlock()
 	list := x.list(d, p, l)
 	n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
 	vis := sc.nextPass(int(x.nslots.Load()))
@@ -349,20 +358,19 @@ func (x *Index) repair(sc *scratch, d *directory, p uint32, l int) {
 		dd := x.dirFor(d, id)
 		cands = append(cands, heap.Item{Dist: x.dist(pv, x.vecOf(dd, id)), ID: id})
 	}
+	survivors := 0
 	for j := 1; j <= n; j++ {
 		id := atomic.LoadUint32(&list[j])
 		if !x.freeing(d, id) {
 			consider(id)
+			survivors++
 		}
 	}
 	for j := 1; j <= n; j++ {
-		id := atomic.LoadUint32(&list[j])
-		if !x.freeing(d, id) {
-			continue
-		}
-		// A node being reclaimed gains no links (no insertion chooses a
-		// tombstone, and no repair touches one), so its list is stable.
-		nl := x.list(d, id, l)
+		// Lists are read with atomic loads, so a neighbour's list may
+		// change meanwhile; one being reclaimed gains no links (no
+		// insertion chooses a tombstone) and is not repaired.
+		nl := x.list(d, atomic.LoadUint32(&list[j]), l)
 		nn := min(int(atomic.LoadUint32(&nl[0])), len(nl)-1)
 		for k := 1; k <= nn; k++ {
 			if c := atomic.LoadUint32(&nl[k]); !x.freeing(d, c) {
@@ -385,8 +393,58 @@ func (x *Index) repair(sc *scratch, d *directory, p uint32, l int) {
 		mx = x.m0
 	}
 	sel := x.selectNeighbors(sc, cands, mx, sc.ids[:0])
+	chosen := len(sel)
+	// The heuristic keeps fewer links the closer the candidates are to
+	// each other, and repairs, unlike insertions, see only p's
+	// neighbourhood: fill back to the surviving count with the nearest
+	// candidates it dropped, so degrees do not shrink round after round.
+	for _, c := range cands {
+		if len(sel) >= min(survivors, mx) {
+			break
+		}
+		if !slices.Contains(sel, c.ID) {
+			sel = append(sel, c.ID)
+		}
+	}
 	sc.ids = sel
+	// The neighbours p gains get a link back, as insertion gives its new
+	// neighbours: without it every round of deletes leaves the graph less
+	// symmetric and recall drifts down.
+	old := rb.old[:0]
+	for j := 1; j <= n; j++ {
+		old = append(old, atomic.LoadUint32(&list[j]))
+	}
+	rb.old = old
 	storeList(list, sel)
+	mu.Unlock()
+	gained := rb.gained[:0]
+	for _, c := range sel[:chosen] {
+		if !slices.Contains(old, c) {
+			gained = append(gained, c)
+		}
+	}
+	rb.gained = gained
+	for _, c := range gained {
+		x.linkBack(sc, d, c, p, l, mx)
+	}
+}
+
+// linkBack adds the link c → p on level l unless c has it, shrinking c's
+// list with the heuristic when full (addLink, with the duplicate check a
+// repair needs: p is no new node, c may already point to it).
+func (x *Index) linkBack(sc *scratch, d *directory, c, p uint32, l, mx int) {
+	mu := x.lockOf(d, c)
+	mu.Lock()
+	list := x.list(d, c, l)
+	cnt := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
+	for j := 1; j <= cnt; j++ {
+		if atomic.LoadUint32(&list[j]) == p {
+			mu.Unlock()
+			return
+		}
+	}
+	mu.Unlock()
+	x.addLink(sc, c, p, l, mx)
 }
 
 // Close releases the index: it waits for the operations in flight, then
