@@ -235,10 +235,11 @@ func (s *scorer) quantized() bool { return s.mode != scoreFloat }
 // extScratch is the working memory of the filtered and quantized searches
 // beyond the core scratch.
 type extScratch struct {
-	qc   []uint8
-	prep pq.SQ8Query
-	hop  []uint32
-	rows []uint32
+	qc    []uint8
+	prep  pq.SQ8Query
+	hop   []uint32
+	rows  []uint32
+	seeds []uint32
 }
 
 var extPool = sync.Pool{New: func() any { return new(extScratch) }}
