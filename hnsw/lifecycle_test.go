@@ -3,8 +3,11 @@ package hnsw
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,7 +17,9 @@ import (
 	"time"
 
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/benchmarks/dataset"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/flat"
 )
 
 // liveSet is what the index should hold: ID → vector.
@@ -585,4 +590,261 @@ func degreeStats(x *Index) (avg0 float64, full0 float64, avgU float64) {
 		}
 	}
 	return float64(sum) / float64(cnt), float64(full) / float64(cnt), float64(sumU) / float64(max(cntU, 1))
+}
+
+// TestFashionLifecycle produces the issue's figures on Fashion-MNIST
+// (60,000 × 784, L2): Open versus Load of a saved index (time, heap,
+// identical results, single-thread QPS), and the churn test on real data
+// (build 50,000, 10 rounds of deleting 10 % and inserting as many; the
+// vectors of deleted items come back later under new IDs). It takes a few
+// minutes and runs only with NEARKIT_FASHION_LIFECYCLE=1 and the Debian
+// package dataset-fashion-mnist:
+//
+//	NEARKIT_FASHION_LIFECYCLE=1 go test -run FashionLifecycle -v -timeout 30m ./hnsw
+func TestFashionLifecycle(t *testing.T) {
+	if os.Getenv("NEARKIT_FASHION_LIFECYCLE") == "" {
+		t.Skip("set NEARKIT_FASHION_LIFECYCLE=1 to run")
+	}
+	ds, err := dataset.Load("fashion-mnist", dataset.Options{Metric: distance.L2, Queries: 1000})
+	if err != nil {
+		t.Skipf("Fashion-MNIST not available: %v", err)
+	}
+	dim, nq := ds.Dim, ds.NQ()
+	ctx := context.Background()
+	heapNow := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	qps := func(x *Index, ef int) float64 {
+		start := time.Now()
+		var res []nearkit.Result
+		for i := range nq {
+			res, _ = x.Search(res[:0], ds.Queries[i*dim:(i+1)*dim], 10, nearkit.SearchOptions{Ef: ef})
+		}
+		return float64(nq) / time.Since(start).Seconds()
+	}
+
+	// Build 50,000 (kept for the churn part).
+	const n, rounds = 50000, 10
+	x, _ := New(Config{Dim: dim, Seed: 1, Capacity: n})
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	start := time.Now()
+	if err := x.AddBatch(ctx, ids, ds.Base[:n*dim]); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("build %d: %v", n, time.Since(start))
+
+	// Open versus Load.
+	path := filepath.Join(t.TempDir(), "fm.hnsw")
+	start = time.Now()
+	if err := x.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(path)
+	t.Logf("Save: %v, %d bytes", time.Since(start), st.Size())
+	h0 := heapNow()
+	start = time.Now()
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tLoad := time.Since(start)
+	hLoad := heapNow() - h0
+	h0 = heapNow()
+	start = time.Now()
+	mapped, err := Open(path, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tOpen := time.Since(start)
+	hOpen := heapNow() - h0
+	start = time.Now()
+	verified, err := Open(path, OpenOptions{VerifyChecksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tVerify := time.Since(start)
+	verified.Close()
+	for i := range nq {
+		q := ds.Queries[i*dim : (i+1)*dim]
+		a, _ := loaded.Search(nil, q, 10, nearkit.SearchOptions{Ef: 20})
+		b, _ := mapped.Search(nil, q, 10, nearkit.SearchOptions{Ef: 20})
+		c, _ := x.Search(nil, q, 10, nearkit.SearchOptions{Ef: 20})
+		if !slices.Equal(a, b) || !slices.Equal(a, c) {
+			t.Fatalf("query %d: loaded, mapped and original differ", i)
+		}
+	}
+	for rep := range 3 {
+		t.Logf("QPS at ef=20 (run %d): in memory %.0f, loaded %.0f, mapped %.0f", rep, qps(x, 20), qps(loaded, 20), qps(mapped, 20))
+	}
+	t.Logf("Load: %v, heap +%.1f MB; Open: %v, heap +%.1f MB; Open with checksum: %v",
+		tLoad, float64(hLoad)/1e6, tOpen, float64(hOpen)/1e6, tVerify)
+	mapped.Close()
+	loaded = nil
+
+	// Churn.
+	rng := rand.New(rand.NewPCG(61, 62))
+	live := map[uint64]int{} // id → row of ds.Base
+	for i := range n {
+		live[uint64(i)] = i
+	}
+	var spare []int // rows not in the index, oldest first
+	for i := n; i < ds.N(); i++ {
+		spare = append(spare, i)
+	}
+	nextID := uint64(1 << 32)
+	var tDel, tVac, tIns time.Duration
+	for range rounds {
+		keys := make([]uint64, 0, len(live))
+		for id := range live {
+			keys = append(keys, id)
+		}
+		slices.Sort(keys)
+		rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+		start = time.Now()
+		for _, id := range keys[:n/10] {
+			if err := x.Delete(id); err != nil {
+				t.Fatal(err)
+			}
+			spare = append(spare, live[id])
+			delete(live, id)
+		}
+		tDel += time.Since(start)
+		start = time.Now()
+		if _, err := x.Vacuum(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tVac += time.Since(start)
+		bids := make([]uint64, n/10)
+		bvecs := make([]float32, 0, n/10*dim)
+		for i := range bids {
+			row := spare[0]
+			spare = spare[1:]
+			bids[i] = nextID
+			live[nextID] = row
+			nextID++
+			bvecs = append(bvecs, ds.Base[row*dim:(row+1)*dim]...)
+		}
+		start = time.Now()
+		if err := x.AddBatch(ctx, bids, bvecs); err != nil {
+			t.Fatal(err)
+		}
+		tIns += time.Since(start)
+	}
+	t.Logf("churn %d rounds: deletes %v, Vacuum %v, inserts %v (AddBatch, %d threads)", rounds, tDel, tVac, tIns, runtime.GOMAXPROCS(0))
+
+	// Fresh build of the final set, and exact ground truth over it.
+	keys := make([]uint64, 0, len(live))
+	for id := range live {
+		keys = append(keys, id)
+	}
+	slices.Sort(keys)
+	vecs := make([]float32, 0, len(keys)*dim)
+	for _, id := range keys {
+		vecs = append(vecs, ds.Base[live[id]*dim:(live[id]+1)*dim]...)
+	}
+	fresh, _ := New(Config{Dim: dim, Seed: 1, Capacity: n})
+	start = time.Now()
+	if err := fresh.AddBatch(ctx, keys, vecs); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("fresh build of the final set: %v", time.Since(start))
+	fl, _ := flat.New(flat.Config{Dim: dim})
+	if err := fl.AddBatch(ctx, keys, vecs); err != nil {
+		t.Fatal(err)
+	}
+	gt, err := fl.SearchBatch(ctx, ds.Queries, 10, nearkit.SearchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recall := func(x *Index, ef int) (float64, float64) {
+		var st nearkit.SearchStats
+		hits := 0
+		for i := range nq {
+			res, _ := x.SearchWithStats(nil, ds.Queries[i*dim:(i+1)*dim], 10, nearkit.SearchOptions{Ef: ef}, &st)
+			for _, r := range res {
+				for _, g := range gt[i] {
+					if g.ID == r.ID {
+						hits++
+						break
+					}
+				}
+			}
+		}
+		return float64(hits) / float64(10*nq), float64(st.Distances) / float64(nq)
+	}
+	for _, ef := range []int{10, 20, 40, 80} {
+		rc, dc := recall(x, ef)
+		rf, df := recall(fresh, ef)
+		t.Logf("ef=%d: recall@10 churned %.4f (%.0f distances/query), fresh %.4f (%.0f)", ef, rc, dc, rf, df)
+		if rc < rf-0.01 {
+			t.Errorf("ef=%d: churned recall %.4f more than 0.01 below fresh %.4f", ef, rc, rf)
+		}
+	}
+	mc, mf := x.MemoryUsage(), fresh.MemoryUsage()
+	t.Logf("memory: churned %d, fresh %d (%.3f×); slots %d, tombstones %d", mc, mf, float64(mc)/float64(mf), x.nslots.Load(), x.ndeleted.Load())
+	if float64(mc) > 1.15*float64(mf) {
+		t.Errorf("memory after churn %.3f× a fresh build's", float64(mc)/float64(mf))
+	}
+}
+
+func ExampleIndex_Update() {
+	idx, _ := New(Config{Dim: 2, M: 8, Seed: 1})
+	for i := range 100 {
+		idx.Add(uint64(i), []float32{float32(i % 10), float32(i / 10)})
+	}
+	// Item 7 moves next to (5.5, 5.5); item 42 leaves for good.
+	if err := idx.Update(7, []float32{5.6, 5.4}); err != nil {
+		panic(err)
+	}
+	if err := idx.Delete(42); err != nil {
+		panic(err)
+	}
+	res, _ := idx.Search(nil, []float32{5.5, 5.5}, 3, nearkit.SearchOptions{Ef: 32})
+	for _, r := range res {
+		fmt.Printf("id %d at %.2f\n", r.ID, r.Distance)
+	}
+	// Vacuum unlinks the tombstones (42 and 7's old node) and frees their
+	// slots for the next additions.
+	freed, _ := idx.Vacuum(context.Background())
+	fmt.Println("slots freed:", freed, "vectors:", idx.Len())
+	// Output:
+	// id 7 at 0.02
+	// id 55 at 0.50
+	// id 56 at 0.50
+	// slots freed: 2 vectors: 99
+}
+
+func ExampleOpen() {
+	dir, _ := os.MkdirTemp("", "hnsw-example")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "grid.hnsw")
+	idx, _ := New(Config{Dim: 2, M: 8, Seed: 1})
+	for i := range 100 {
+		idx.Add(uint64(i), []float32{float32(i % 10), float32(i / 10)})
+	}
+	if err := idx.Save(path); err != nil {
+		panic(err)
+	}
+	// Serve the saved file read-only, without reading it into the heap.
+	ro, err := Open(path, OpenOptions{})
+	if err != nil {
+		fmt.Println(err) // on systems without mmap
+		return
+	}
+	res, _ := ro.Search(nil, []float32{3.1, 4.2}, 1, nearkit.SearchOptions{})
+	fmt.Println("nearest:", res[0].ID)
+	fmt.Println("Add:", ro.Add(100, []float32{0, 0}))
+	ro.Close()
+	_, err = ro.Search(nil, []float32{3.1, 4.2}, 1, nearkit.SearchOptions{})
+	fmt.Println("after Close:", err)
+	// Output:
+	// nearest: 43
+	// Add: nearkit: index is read-only: hnsw: memory-mapped index
+	// after Close: hnsw: index is closed
 }
