@@ -88,6 +88,7 @@ type lifecycle struct {
 	closed   atomic.Bool
 	readOnly bool         // memory-mapped: mutations fail with ErrReadOnly
 	unmap    func() error // releases the mapping (memory-mapped indexes)
+	mapped   int64        // bytes of the mapped file
 
 	vacuumMu sync.Mutex
 	free     []uint32 // reusable slots, ascending (guarded by idMu)

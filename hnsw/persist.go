@@ -491,8 +491,22 @@ func Open(path string, opts OpenOptions) (*Index, error) {
 	m := &mapping{data: data}
 	x.life.readOnly = true
 	x.life.unmap = m.release
+	x.life.mapped = int64(len(data))
 	runtime.AddCleanup(x, func(m *mapping) { m.release() }, m)
 	return x, nil
+}
+
+// MappedBytes returns the size of the file an index opened with Open
+// maps, 0 for an index in memory or after Close. MemoryUsage counts the
+// mapped vectors, codes, labels and links as if they were in memory; they
+// live in the page cache instead, shared with other processes mapping the
+// file and evictable under memory pressure. The heap part of a mapped
+// index is about MemoryUsage minus MappedBytes.
+func (x *Index) MappedBytes() int64 {
+	if x.life.closed.Load() {
+		return 0
+	}
+	return x.life.mapped
 }
 
 // mapping releases a file mapping once, from Close or from the cleanup

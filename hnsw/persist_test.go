@@ -158,6 +158,9 @@ func TestOpenReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st, _ := os.Stat(path); mm.MappedBytes() != st.Size() || x.MappedBytes() != 0 {
+		t.Fatalf("MappedBytes %d, file %d bytes; in memory %d", mm.MappedBytes(), st.Size(), x.MappedBytes())
+	}
 	v := data[:dim]
 	for what, err := range map[string]error{
 		"Add":      mm.Add(1e9, v),
