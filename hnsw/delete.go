@@ -273,26 +273,42 @@ func (x *Index) vacuumLocked(ctx context.Context) (int, error) {
 	// Insertions that started before the marks may still link to a marked
 	// node; later ones never choose tombstones.
 	x.synchronize()
-	sc := x.getScratch()
-	defer x.scratch.Put(sc)
-	var rb repairBufs
-	for p := range n {
-		if p%1024 == 0 && ctx.Err() != nil {
-			// Unmark: the lists repaired so far are valid graphs either way.
-			for _, s := range set {
-				atomic.AndUint32(&d.chunks[s>>x.shift].meta[s&x.mask], ^uint32(flagFreeing))
+	// Repairs of different nodes run in parallel, as insertions do (each
+	// holds one node's lock at a time).
+	const block = 256
+	var next atomic.Uint32
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), int(n/block)+1) {
+		wg.Go(func() {
+			sc := x.getScratch()
+			defer x.scratch.Put(sc)
+			var rb repairBufs
+			for {
+				lo := next.Add(block) - block
+				if lo >= n || ctx.Err() != nil {
+					return
+				}
+				for p := lo; p < min(lo+block, n); p++ {
+					m := atomic.LoadUint32(&d.chunks[p>>x.shift].meta[p&x.mask])
+					if m&(flagFree|flagFreeing) != 0 {
+						continue
+					}
+					for l := 0; l <= int(m&levelMask); l++ {
+						if x.linksFreeing(d, p, l) {
+							x.repair(sc, &rb, d, p, l)
+						}
+					}
+				}
 			}
-			return 0, ctx.Err()
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		// Unmark: the lists repaired so far are valid graphs either way.
+		for _, s := range set {
+			atomic.AndUint32(&d.chunks[s>>x.shift].meta[s&x.mask], ^uint32(flagFreeing))
 		}
-		m := atomic.LoadUint32(&d.chunks[p>>x.shift].meta[p&x.mask])
-		if m&(flagFree|flagFreeing) != 0 {
-			continue
-		}
-		for l := 0; l <= int(m&levelMask); l++ {
-			if x.linksFreeing(d, p, l) {
-				x.repair(sc, &rb, d, p, l)
-			}
-		}
+		return 0, err
 	}
 	// Searches that read a marked slot number before the repair may still
 	// be reading its vector.
@@ -317,7 +333,9 @@ func (x *Index) vacuumLocked(ctx context.Context) (int, error) {
 // repairBufs is Vacuum's working memory for repair.
 type repairBufs struct{ old, gained []uint32 }
 
+// freeing reports whether s is being reclaimed. s may be newer than d.
 func (x *Index) freeing(d *directory, s uint32) bool {
+	d = x.dirFor(d, s)
 	return atomic.LoadUint32(&d.chunks[s>>x.shift].meta[s&x.mask])&flagFreeing != 0
 }
 
@@ -371,7 +389,8 @@ func (x *Index) repair(sc *scratch, rb *repairBufs, d *directory, p uint32, l in
 		// Lists are read with atomic loads, so a neighbour's list may
 		// change meanwhile; one being reclaimed gains no links (no
 		// insertion chooses a tombstone) and is not repaired.
-		nl := x.list(d, atomic.LoadUint32(&list[j]), l)
+		nid := atomic.LoadUint32(&list[j])
+		nl := x.list(x.dirFor(d, nid), nid, l)
 		nn := min(int(atomic.LoadUint32(&nl[0])), len(nl)-1)
 		for k := 1; k <= nn; k++ {
 			if c := atomic.LoadUint32(&nl[k]); !x.freeing(d, c) {
@@ -389,6 +408,10 @@ func (x *Index) repair(sc *scratch, rb *repairBufs, d *directory, p uint32, l in
 		return cmp.Compare(a.ID, b.ID)
 	})
 	sc.items = cands
+	// As hnswlib's updatePoint: the heuristic sees the efConstruction
+	// nearest, which bounds its cost (it may compare each candidate with
+	// every neighbour kept) as it is bounded for an insertion.
+	cands = cands[:min(len(cands), x.efc)]
 	mx := x.m
 	if l == 0 {
 		mx = x.m0
@@ -434,6 +457,7 @@ func (x *Index) repair(sc *scratch, rb *repairBufs, d *directory, p uint32, l in
 // list with the heuristic when full (addLink, with the duplicate check a
 // repair needs: p is no new node, c may already point to it).
 func (x *Index) linkBack(sc *scratch, d *directory, c, p uint32, l, mx int) {
+	d = x.dirFor(d, c)
 	mu := x.lockOf(d, c)
 	mu.Lock()
 	list := x.list(d, c, l)
