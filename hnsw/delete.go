@@ -26,16 +26,22 @@ import (
 //     for a grace period, so every insertion that might still link to one
 //     of them has finished; later insertions never choose a tombstone as
 //     a neighbour.
-//  2. It scans every link list and repairs each list that points to a
-//     marked node, much as FreshDiskANN does: the node's candidates are
-//     its surviving neighbours and their neighbours, including those of
-//     the removed ones, pruned back to M (2M on level 0) with the same
-//     heuristic as insertion, topped up to the surviving count with the
-//     nearest candidates, and the new neighbours get a link back. (The
-//     plain FreshDiskANN rule, neighbours of removed nodes only and no
-//     link back, lost 0.02 recall@10 over 10 rounds of 10 % churn on
-//     20,000 vectors; this keeps recall at a fresh build's level for
-//     about 5 % more distances per search, see TestChurn.)
+//  2. It scans every link list (in parallel) and repairs each list that
+//     points to a marked node, as FreshDiskANN does: the node's
+//     candidates are its surviving neighbours and the neighbours of the
+//     removed ones; the efConstruction nearest are pruned back to M (2M
+//     on level 0) by the insertion heuristic. Two additions keep recall:
+//     the list is topped up to its surviving count with the nearest
+//     candidates the heuristic dropped (it keeps fewer links the closer
+//     the candidates are, and a repair sees only the node's neighbourhood,
+//     so degrees would shrink round after round), and each new neighbour
+//     gets a link back, as insertion gives. Plain FreshDiskANN lost 0.02
+//     recall@10 over 10 rounds of 10 % churn on 20,000 vectors; with both,
+//     recall after churn matches a fresh build of the same set, on
+//     synthetic data and on Fashion-MNIST (TestChurn, TestFashionLifecycle),
+//     and a Vacuum costs about half the time of inserting as many vectors.
+//     (Candidates from the 2-hop neighbourhood of every neighbour gave the
+//     same recall at 4× the cost.)
 //  3. A second grace period lets every search that may still hold a
 //     marked slot number from before the repair finish.
 //  4. The slots, now unreachable and unread, go on the free list. Add and
@@ -353,9 +359,9 @@ func (x *Index) linksFreeing(d *directory, p uint32, l int) bool {
 }
 
 // repair rebuilds p's list at level l without the nodes being reclaimed
-// (see the top of this file): candidates are p's neighbours and theirs,
-// pruned by the insertion heuristic and topped up; new neighbours link
-// back to p.
+// (see the top of this file): candidates are p's surviving neighbours and
+// the neighbours of its removed ones, pruned by the insertion heuristic
+// and topped up; new neighbours link back to p.
 func (x *Index) repair(sc *scratch, rb *repairBufs, d *directory, p uint32, l int) {
 	mu := x.lockOf(d, p)
 	mu.Lock()
@@ -386,10 +392,12 @@ func (x *Index) repair(sc *scratch, rb *repairBufs, d *directory, p uint32, l in
 		}
 	}
 	for j := 1; j <= n; j++ {
-		// Lists are read with atomic loads, so a neighbour's list may
-		// change meanwhile; one being reclaimed gains no links (no
-		// insertion chooses a tombstone) and is not repaired.
+		// A node being reclaimed gains no links (no insertion chooses a
+		// tombstone) and is not repaired, so its list is stable.
 		nid := atomic.LoadUint32(&list[j])
+		if !x.freeing(d, nid) {
+			continue
+		}
 		nl := x.list(x.dirFor(d, nid), nid, l)
 		nn := min(int(atomic.LoadUint32(&nl[0])), len(nl)-1)
 		for k := 1; k <= nn; k++ {
