@@ -60,6 +60,12 @@ func envInts(name string, def []int) []int {
 }
 
 func loadFashion(b *testing.B) *fashionFixture {
+	if v := envInts("NEARKIT_CODEPF", nil); v != nil {
+		codePrefetch = uintptr(v[0])
+	}
+	if v := envInts("NEARKIT_RERANKPF", nil); v != nil {
+		rerankPrefetch = uintptr(v[0])
+	}
 	fashionOnce.Do(func() {
 		f := &fashion
 		f.nq = envInts("NEARKIT_NQ", []int{1000})[0]
@@ -246,6 +252,11 @@ func BenchmarkFashionUnfiltered(b *testing.B) {
 				r, _ := recallOf(st.x, f.ds, f.gt, opts)
 				runQueries(b, st.x, f.ds, f.nq, opts)
 				b.ReportMetric(r, "recall")
+				ms := st.x.MemoryStats()
+				b.ReportMetric(float64(st.x.MemoryUsage()), "mem-bytes")
+				// What a search reads: for sq8, graph and codes (the float32
+				// vectors only for re-ranking ef candidates).
+				b.ReportMetric(float64(ms.Graph+ms.Codes), "graph+codes-bytes")
 			})
 		}
 	}

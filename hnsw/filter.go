@@ -94,7 +94,12 @@ var filterPath int
 // exact strategy (no re-ranking needed) and that the list holds k items.
 func (x *Index) filteredSearch(sc *scratch, es *extScratch, s *scorer, k, ef int, f nearkit.Filter) (items []heap.Item, exact bool) {
 	n := int(x.nslots.Load())
-	est := x.estimateAllowed(es, f, n)
+	est, sampled := 0, false
+	if c, ok := f.(nearkit.Counter); ok {
+		est = min(c.Count(), n)
+	} else {
+		est, sampled = x.sampleAllowed(es, f, n), true
+	}
 	path := filterPath
 	if path == 0 {
 		path = 2
@@ -103,6 +108,9 @@ func (x *Index) filteredSearch(sc *scratch, es *extScratch, s *scorer, k, ef int
 		}
 	}
 	if path == 2 {
+		if !sampled {
+			x.sampleAllowed(es, f, n) // for the seeds
+		}
 		budget := int64(math.MaxInt64)
 		if filterPath == 0 {
 			// What the exact strategy would cost: a distance per allowed
@@ -116,11 +124,10 @@ func (x *Index) filteredSearch(sc *scratch, es *extScratch, s *scorer, k, ef int
 	return x.exactFiltered(sc, es, s.q, k, f), true
 }
 
-// estimateAllowed estimates the number of slots f allows (Count when f
-// has it, else from a stratified sample of filterSamples slots) and keeps
-// up to filterSeeds of the allowed sampled slots in es.seeds, spread over
-// the sample.
-func (x *Index) estimateAllowed(es *extScratch, f nearkit.Filter, n int) int {
+// sampleAllowed estimates the number of slots f allows from a stratified
+// sample of filterSamples slots, and keeps up to filterSeeds of the
+// allowed sampled slots in es.seeds, spread over the sample.
+func (x *Index) sampleAllowed(es *extScratch, f nearkit.Filter, n int) int {
 	probes := min(n, filterSamples)
 	es.seeds = es.seeds[:0]
 	if probes == 0 {
@@ -151,9 +158,6 @@ func (x *Index) estimateAllowed(es *extScratch, f nearkit.Filter, n int) int {
 			k++
 		}
 		es.seeds = es.seeds[:k]
-	}
-	if c, ok := f.(nearkit.Counter); ok {
-		return min(c.Count(), n)
 	}
 	if seen == 0 {
 		return 0
@@ -379,7 +383,7 @@ func (s *scorer) prefetch(d *directory, id uint32) {
 		prefetch.Range(unsafe.Pointer(unsafe.SliceData(c.vecs[o*x.dim:])), min(uintptr(x.dim)*4, prefetchBytes))
 		return
 	}
-	prefetch.Range(unsafe.Pointer(unsafe.SliceData(c.codes[o*x.dim:])), uintptr(x.dim))
+	prefetch.Range(unsafe.Pointer(unsafe.SliceData(c.codes[o*x.dim:])), min(uintptr(x.dim), codePrefetch))
 }
 
 // markPending flags slots [base, end) as reserved but not yet written;
