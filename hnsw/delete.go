@@ -157,15 +157,21 @@ func (x *Index) writable() error {
 }
 
 // beginWrite checks that the index can be changed and, when no free slot
-// is left and enough tombstones have piled up, reclaims them first. The
-// caller holds writeMu shared and is not registered.
-func (x *Index) beginWrite() error {
+// is left and enough tombstones have piled up, reclaims them first: on one
+// goroutine for Add and Update, so that sequential calls stay
+// deterministic, on all cores for AddBatch (batch = true). The caller
+// holds writeMu shared and is not registered.
+func (x *Index) beginWrite(batch bool) error {
 	if err := x.writable(); err != nil {
 		return err
 	}
 	if x.wantVacuum() && x.life.vacuumMu.TryLock() {
-		// Another caller already vacuuming: go on and grow instead.
-		x.vacuumLocked(context.Background())
+		// (Another caller already vacuuming: go on and grow instead.)
+		workers := 1
+		if batch {
+			workers = runtime.GOMAXPROCS(0)
+		}
+		x.vacuumLocked(context.Background(), workers)
 		x.life.vacuumMu.Unlock()
 	}
 	return nil
@@ -240,9 +246,12 @@ func (x *Index) retire(s uint32) {
 // (and at least 16) are tombstones; call it yourself (from a background
 // goroutine, say) to choose when that work happens instead.
 //
-// Searches and insertions go on while it runs. A tombstone that is the
-// entry point stays until another node replaces it there. If ctx is
-// cancelled Vacuum stops, leaving a valid graph, and returns ctx's error.
+// Searches and insertions go on while it runs. It repairs lists on
+// runtime.GOMAXPROCS(0) goroutines, so, as with AddBatch, the graph it
+// leaves is deterministic only with GOMAXPROCS=1 (the automatic runs in Add
+// and Update use one goroutine). A tombstone that is the entry point stays
+// until another node replaces it there. If ctx is cancelled Vacuum stops,
+// leaving a valid graph, and returns ctx's error.
 func (x *Index) Vacuum(ctx context.Context) (int, error) {
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()
@@ -251,12 +260,12 @@ func (x *Index) Vacuum(ctx context.Context) (int, error) {
 	}
 	x.life.vacuumMu.Lock()
 	defer x.life.vacuumMu.Unlock()
-	return x.vacuumLocked(ctx)
+	return x.vacuumLocked(ctx, runtime.GOMAXPROCS(0))
 }
 
-// vacuumLocked is Vacuum; the caller holds writeMu shared and vacuumMu and
-// is not registered.
-func (x *Index) vacuumLocked(ctx context.Context) (int, error) {
+// vacuumLocked is Vacuum on the given number of goroutines; the caller
+// holds writeMu shared and vacuumMu and is not registered.
+func (x *Index) vacuumLocked(ctx context.Context, workers int) (int, error) {
 	e := x.entry.Load()
 	if e == emptyEntry || x.ndeleted.Load() == 0 {
 		return 0, nil
@@ -284,7 +293,7 @@ func (x *Index) vacuumLocked(ctx context.Context) (int, error) {
 	const block = 256
 	var next atomic.Uint32
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), int(n/block)+1) {
+	for range min(workers, int(n/block)+1) {
 		wg.Go(func() {
 			sc := x.getScratch()
 			defer x.scratch.Put(sc)

@@ -27,7 +27,7 @@ func (x *Index) Add(id uint64, vec []float32) error {
 	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()
-	if err := x.beginWrite(); err != nil {
+	if err := x.beginWrite(false); err != nil {
 		return err
 	}
 	g, _ := x.enter() // beginWrite ruled out Close
@@ -272,7 +272,7 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()
-	if err := x.beginWrite(); err != nil {
+	if err := x.beginWrite(true); err != nil {
 		return err
 	}
 	slots, levels, err := x.reserveBatch(ids)

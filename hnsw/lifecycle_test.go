@@ -1,6 +1,7 @@
 package hnsw
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -847,4 +848,35 @@ func ExampleOpen() {
 	// nearest: 43
 	// Add: nearkit: index is read-only: hnsw: memory-mapped index
 	// after Close: hnsw: index is closed
+}
+
+// Sequential Add, Delete and Update calls give the same index every time,
+// automatic Vacuums included.
+func TestDeterministicChurn(t *testing.T) {
+	n, dim := scaled(1500), 8
+	data := clustered(rand.New(rand.NewPCG(71, 72)), 3*n, dim)
+	run := func() []byte {
+		x, _ := New(Config{Dim: dim, M: 6, Seed: 3})
+		for i := range n {
+			x.Add(uint64(i), data[i*dim:(i+1)*dim])
+		}
+		for i := range n {
+			if i%3 == 0 {
+				x.Delete(uint64(i))
+			}
+			if i%5 == 1 {
+				x.Update(uint64(i), data[(n+i)*dim:][:dim])
+			}
+			x.Add(uint64(n+i), data[(2*n+i)*dim:][:dim])
+		}
+		if len(x.life.free) == 0 && x.nslots.Load() >= uint32(2*n+n/5) {
+			t.Fatal("no slot was reused")
+		}
+		var buf bytes.Buffer
+		x.WriteTo(&buf)
+		return buf.Bytes()
+	}
+	if !bytes.Equal(run(), run()) {
+		t.Fatal("two identical sequences of calls built different indexes")
+	}
 }

@@ -33,7 +33,7 @@ func (x *Index) Update(id uint64, vec []float32) error {
 	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()
-	if err := x.beginWrite(); err != nil {
+	if err := x.beginWrite(false); err != nil {
 		return err
 	}
 	old, s, ok, err := x.insertHidden(id, vec)
