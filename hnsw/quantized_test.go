@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -62,6 +63,51 @@ func TestSQ8Recall(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSQ8Lossless: on 8-bit data the codes are exact, the search skips
+// re-ranking and returns what the float index returns; one lossy vector
+// turns re-ranking back on.
+func TestSQ8Lossless(t *testing.T) {
+	n, nq := sizes()
+	const dim, k = 32, 10
+	rng := rand.New(rand.NewPCG(8, 8))
+	data := clustered(rng, n+nq, dim)
+	for i, v := range data {
+		data[i] = float32(max(0, min(255, math.Round(float64(v)*30+128))))
+	}
+	for i := range dim { // the full range, so the step is 1
+		data[i], data[dim+i] = 0, 255
+	}
+	base, queries := data[:n*dim], data[n*dim:]
+	fx := build(t, Config{Dim: dim, Seed: 1}, base)
+	qx := buildQ(t, Config{Dim: dim, Seed: 1, Quantization: SQ8}, base)
+	if qx.quant.exact.Load() != codesExact {
+		t.Fatal("codes of 8-bit data not exact")
+	}
+	check := func() {
+		t.Helper()
+		for i := range nq {
+			q := queries[i*dim : (i+1)*dim]
+			a, _ := fx.Search(nil, q, k, nearkit.SearchOptions{Ef: 32})
+			b, _ := qx.Search(nil, q, k, nearkit.SearchOptions{Ef: 32})
+			if !slices.Equal(a, b) {
+				t.Fatalf("query %d: float %v, sq8 %v", i, a, b)
+			}
+		}
+	}
+	check()
+	lossy := slices.Clone(base[:dim])
+	lossy[0] += 0.25
+	for _, x := range []*Index{fx, qx} {
+		if err := x.Add(1<<40, lossy); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if qx.quant.exact.Load() != codesLossy {
+		t.Fatal("a lossy vector left the codes flagged exact")
+	}
+	check()
 }
 
 // TestSQ8Training: Add needs a trained codec; AddBatch trains on its
