@@ -18,11 +18,21 @@
 // chunked pool of uint32 words used only by the few nodes with a level
 // above 0.
 //
-// Concurrency: Add, AddBatch, Delete and every search method are safe for
-// concurrent use. Searches take no locks: link words are read and written
-// with sync/atomic (a plain load on amd64 and arm64), a node's vector and
-// links are complete before any other node links to it, and writers lock
-// one node at a time to change its list.
+// A living index: Delete leaves a tombstone that still routes searches;
+// Vacuum (run by Add when tombstones pile up) unlinks tombstones, repairs
+// their neighbours' lists and frees their slots for reuse, so steady
+// inserts and deletes neither grow memory nor lose recall; Update replaces
+// a vector (delete.go, update.go). WriteTo, Read, ReadFrom, Save and Load
+// persist the index in a versioned, checksummed format; Open memory-maps a
+// saved file for read-only serving without copying it to the heap
+// (persist.go).
+//
+// Concurrency: every method is safe for concurrent use with every other.
+// Searches take no locks: link words are read and written with sync/atomic
+// (a plain load on amd64 and arm64), a node's vector and links are
+// complete before any other node links to it, writers lock one node at a
+// time to change its list, and a slot is reused only after a grace period
+// in which no search can still read it.
 package hnsw
 
 import (

@@ -15,9 +15,13 @@ import (
 
 // Add inserts vec under id. The vector is copied (and normalised for
 // Cosine). It returns an error wrapping nearkit.ErrDimension or
-// nearkit.ErrInvalidVector for a bad vector and nearkit.ErrDuplicateID when
-// the index already holds id. Add is safe for concurrent use with every
-// other method.
+// nearkit.ErrInvalidVector for a bad vector, nearkit.ErrDuplicateID when
+// the index already holds id, nearkit.ErrReadOnly for a memory-mapped
+// index and ErrClosed after Close. Add is safe for concurrent use with
+// every other method. It fills the slots Vacuum freed before growing the
+// index; when none is left and tombstones make up 1/32 of the index, Add
+// first runs Vacuum itself, which makes that one call slower (call Vacuum
+// from a background goroutine to avoid it).
 func (x *Index) Add(id uint64, vec []float32) error {
 	if err := nearkit.CheckVector(vec, x.dim); err != nil {
 		return err
