@@ -381,8 +381,8 @@ func TestClose(t *testing.T) {
 			}
 		})
 	}
-	for ok.Load() < 50 {
-		x.Len() // wait for the searchers to run
+	for deadline := time.Now().Add(10 * time.Second); ok.Load() < 50 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // let the searchers run
 	}
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
