@@ -31,6 +31,7 @@ type fashionFixture struct {
 	ds  *dataset.Dataset
 	x   *Index
 	qx  *Index // the same graph with SQ8 codes
+	mx  *Index // qx saved and memory-mapped with Open
 	gt  [][]uint64
 	nq  int
 	err error
@@ -92,6 +93,16 @@ func loadFashion(b *testing.B) *fashionFixture {
 		}
 		f.x = x
 		f.qx, f.err = quantizeCopy(b, path, x, f.ds.Base)
+		if f.err != nil {
+			return
+		}
+		mpath := filepath.Join(os.TempDir(), fmt.Sprintf("nearkit-fashion-sq8-%d.nkhnsw", os.Getpid()))
+		if f.err = f.qx.Save(mpath); f.err != nil {
+			return
+		}
+		f.mx, f.err = Open(mpath, OpenOptions{})
+		// The mapping stays valid after the name is gone.
+		_ = os.Remove(mpath)
 		if f.err != nil {
 			return
 		}
@@ -246,7 +257,7 @@ func BenchmarkFashionUnfiltered(b *testing.B) {
 		for _, st := range []struct {
 			name string
 			x    *Index
-		}{{"float32", f.x}, {"sq8", f.qx}} {
+		}{{"float32", f.x}, {"sq8", f.qx}, {"sq8-mmap", f.mx}} {
 			b.Run(fmt.Sprintf("storage=%s/ef=%d", st.name, ef), func(b *testing.B) {
 				opts := nearkit.SearchOptions{Ef: ef}
 				r, _ := recallOf(st.x, f.ds, f.gt, opts)
@@ -257,6 +268,8 @@ func BenchmarkFashionUnfiltered(b *testing.B) {
 				// What a search reads: for sq8, graph and codes (the float32
 				// vectors only for re-ranking ef candidates).
 				b.ReportMetric(float64(ms.Graph+ms.Codes), "graph+codes-bytes")
+				// For the mapped index: what lives on the Go heap.
+				b.ReportMetric(float64(st.x.MemoryUsage()-st.x.MappedBytes()), "heap-bytes")
 			})
 		}
 	}
