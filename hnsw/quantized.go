@@ -33,8 +33,9 @@ const (
 	// For L2 the codec uses one step size for every dimension, which
 	// makes the code-to-code distance an exact integer computation on
 	// distance.SquaredL2Uint8 (the query is encoded too); for
-	// InnerProduct and Cosine it uses per-dimension steps and the
-	// asymmetric float path of pq.SQ8.Distance.
+	// InnerProduct and Cosine it uses per-dimension steps, and the query
+	// becomes 8-bit weights scored with distance.DotUint8 (see
+	// prepareDot).
 	//
 	// The codec's ranges are learnt from data: by Train, or from the
 	// first AddBatch of an untrained index. Add on an untrained index
@@ -89,6 +90,7 @@ const (
 // codec's own.
 type queryEncoder struct {
 	vmin, step, inv []float32
+	ones            []uint8
 }
 
 // encoder returns the query encoder of the trained codec sq, derived from
@@ -98,12 +100,13 @@ func (q *quantState) encoder(sq *pq.SQ8, dim int) *queryEncoder {
 	if e := q.enc.Load(); e != nil {
 		return e
 	}
-	e := &queryEncoder{vmin: make([]float32, dim), step: make([]float32, dim), inv: make([]float32, dim)}
+	e := &queryEncoder{vmin: make([]float32, dim), step: make([]float32, dim), inv: make([]float32, dim), ones: make([]uint8, dim)}
 	one := make([]float32, dim)
 	code := make([]uint8, dim)
 	_ = sq.Decode(e.vmin, code)
 	for i := range code {
 		code[i] = 1
+		e.ones[i] = 1
 	}
 	_ = sq.Decode(one, code)
 	for i := range e.inv {
@@ -289,16 +292,50 @@ type scorer struct {
 	x    *Index
 	q    []float32 // the query (normalised for cosine)
 	mode uint8
-	qc   []uint8 // scoreIntL2: the encoded query
+	qc   []uint8 // scoreIntL2: the encoded query; scoreIntDot: its weights
 	sq   *pq.SQ8
-	prep *pq.SQ8Query
+	ones []uint8 // scoreIntDot: dim ones
+	wsc  float32 // scoreIntDot: the weights' scale
 }
 
 const (
-	scoreFloat = iota // x.dist on float32 vectors
-	scoreIntL2        // SquaredL2Uint8(query code, node code)
-	scoreSQ8          // pq.SQ8.Distance (asymmetric float path)
+	scoreFloat  = iota // x.dist on float32 vectors
+	scoreIntL2         // SquaredL2Uint8(query code, node code)
+	scoreIntDot        // two DotUint8 on quantized query weights (prepareDot)
 )
+
+// prepareDot readies the integer inner-product path. A code c decodes to
+// x[i] = min[i] + step[i]·c[i], so q·x = Σ q[i]·min[i] + Σ w[i]·c[i] with
+// w[i] = q[i]·step[i]. The first sum is the same for every node and does
+// not change the ranking; the weights are quantized to w[i] ≈ a·(u[i]−128)
+// with u in 1…255, so Σ w[i]·c[i] ≈ a·(DotUint8(u, c) − 128·DotUint8(1, c)),
+// two calls of the uint8 kernel (the second on a code already in L1).
+// The weights' rounding (a/2 each) is far below the codes' own error, and
+// re-ranking with float32 vectors restores exact distances. The distance
+// returned is −Σ w[i]·c[i]: smaller is closer, for InnerProduct and Cosine
+// alike.
+func (e *queryEncoder) prepareDot(dst []uint8, q []float32) (scale float32) {
+	var mx float32
+	for i, v := range q {
+		mx = max(mx, abs32(v*e.step[i]))
+	}
+	if mx == 0 {
+		mx = 1
+	}
+	scale = mx / 127
+	inv := 1 / scale
+	for i, v := range q {
+		dst[i] = uint8(int32(math.Round(float64(v*e.step[i]*inv))) + 128)
+	}
+	return scale
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
+func (s *scorer) dot(code []uint8) float32 {
+	d := int64(distance.DotUint8(s.qc, code)) - 128*int64(distance.DotUint8(s.ones, code))
+	return -s.wsc * float32(d)
+}
 
 func (s *scorer) at(d *directory, id uint32) float32 {
 	x := s.x
@@ -307,8 +344,8 @@ func (s *scorer) at(d *directory, id uint32) float32 {
 	switch s.mode {
 	case scoreIntL2:
 		return float32(distance.SquaredL2Uint8(s.qc, c.codes[o:o+x.dim:o+x.dim]))
-	case scoreSQ8:
-		return s.sq.Distance(s.prep, c.codes[o:o+x.dim:o+x.dim])
+	case scoreIntDot:
+		return s.dot(c.codes[o : o+x.dim : o+x.dim])
 	}
 	return x.dist(s.q, c.vecs[o:o+x.dim:o+x.dim])
 }
@@ -321,7 +358,6 @@ func (s *scorer) quantized() bool { return s.mode != scoreFloat }
 // beyond the core scratch.
 type extScratch struct {
 	qc    []uint8
-	prep  pq.SQ8Query
 	hop   []uint32
 	rows  []uint32
 	seeds []uint32
@@ -358,11 +394,11 @@ func (x *Index) searchSpecial(dst []nearkit.Result, q []float32, k, ef int, f ne
 			qExact = x.quant.encoder(sq, x.dim).encode(es.qc, q)
 			s.qc = es.qc
 		} else {
-			s.mode = scoreSQ8
-			if err := sq.PrepareQuery(&es.prep, q); err != nil {
-				return dst, err
-			}
-			s.prep = &es.prep
+			s.mode = scoreIntDot
+			enc := x.quant.encoder(sq, x.dim)
+			es.qc = slices.Grow(es.qc[:0], x.dim)[:x.dim]
+			s.wsc = enc.prepareDot(es.qc, q)
+			s.qc, s.ones = es.qc, enc.ones
 		}
 	}
 	var items []heap.Item

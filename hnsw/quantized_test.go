@@ -254,24 +254,28 @@ func TestSQ8Concurrent(t *testing.T) {
 	}
 }
 
-// BenchmarkSearchSQ8 is BenchmarkSearch's data on codes.
+// BenchmarkSearchSQ8 is BenchmarkSearch's data, float32 against codes.
 func BenchmarkSearchSQ8(b *testing.B) {
 	const n, dim = 20000, 128
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := clustered(rng, n+1000, dim)
-	x := buildQ(b, Config{Dim: dim, Seed: 1, Quantization: SQ8}, data[:n*dim])
 	queries := data[n*dim:]
-	for _, ef := range []int{10, 40, 160} {
-		b.Run(fmt.Sprintf("dim=%d/ef=%d", dim, ef), func(b *testing.B) {
-			dst := make([]nearkit.Result, 0, 10)
-			i := 0
-			b.ReportAllocs()
-			for b.Loop() {
-				q := queries[(i%1000)*dim : (i%1000+1)*dim]
-				dst, _ = x.Search(dst[:0], q, 10, nearkit.SearchOptions{Ef: ef})
-				i++
+	for _, m := range []distance.Metric{distance.L2, distance.Cosine} {
+		for _, quant := range []Quantization{NoQuantization, SQ8} {
+			x := buildQ(b, Config{Dim: dim, Metric: m, Seed: 1, Quantization: quant}, data[:n*dim])
+			for _, ef := range []int{10, 40} {
+				b.Run(fmt.Sprintf("metric=%v/storage=%v/ef=%d", m, quant, ef), func(b *testing.B) {
+					dst := make([]nearkit.Result, 0, 10)
+					i := 0
+					b.ReportAllocs()
+					for b.Loop() {
+						q := queries[(i%1000)*dim : (i%1000+1)*dim]
+						dst, _ = x.Search(dst[:0], q, 10, nearkit.SearchOptions{Ef: ef})
+						i++
+					}
+				})
 			}
-		})
+		}
 	}
 }
 
