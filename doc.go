@@ -7,7 +7,8 @@
 //
 //   - flat: exact brute-force search (the ground truth for the others).
 //   - hnsw: hierarchical navigable small-world graphs.
-//   - pq, ivf: product quantization and inverted-file indexes.
+//   - pq: product quantization (PQ, OPQ, 4-bit fast-scan) and the SQ8 and
+//     float16 scalar codecs.
 //
 // The vector kernels they share live in package distance.
 //
