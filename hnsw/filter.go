@@ -231,6 +231,7 @@ func (x *Index) exactFiltered(sc *scratch, es *extScratch, q []float32, k int, f
 // (at most) ef best allowed nodes in sc.top. It returns false when it
 // stopped because sc.ndist exceeded budget.
 func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f nearkit.Filter, est int, budget int64) bool {
+	s.prepare()
 	ep, maxL := unpackEntry(x.entry.Load())
 	d := x.dirFor(x.dir.Load(), ep)
 	cur, curD := ep, s.at(d, ep)

@@ -296,6 +296,30 @@ type scorer struct {
 	sq   *pq.SQ8
 	ones []uint8 // scoreIntDot: dim ones
 	wsc  float32 // scoreIntDot: the weights' scale
+	// lossless: scoreIntL2 query that is exactly its code.
+	lossless bool
+	ready    bool // prepare has run
+	es       *extScratch
+}
+
+// prepare encodes the query for a code scorer. It is deferred to the
+// first use so that a filtered search taking the exact strategy (float32
+// distances only) does not pay for it.
+func (s *scorer) prepare() {
+	if s.ready || s.mode == scoreFloat {
+		return
+	}
+	s.ready = true
+	x, es := s.x, s.es
+	enc := x.quant.encoder(s.sq, x.dim)
+	es.qc = slices.Grow(es.qc[:0], x.dim)[:x.dim]
+	s.qc = es.qc
+	if s.mode == scoreIntL2 {
+		s.lossless = enc.encode(s.qc, s.q)
+		return
+	}
+	s.wsc = enc.prepareDot(s.qc, s.q)
+	s.ones = enc.ones
 }
 
 const (
@@ -379,26 +403,17 @@ func (x *Index) searchSpecial(dst []nearkit.Result, q []float32, k, ef int, f ne
 		distance.Normalize(sc.q)
 		q = sc.q
 	}
-	s := scorer{x: x, q: q}
-	qExact := false
+	s := scorer{x: x, q: q, es: es}
 	if x.quant != nil {
-		sq := x.quant.sq.Load()
-		if sq == nil {
+		s.sq = x.quant.sq.Load()
+		if s.sq == nil {
 			// Untrained: nothing can have been added.
 			return dst, nil
 		}
-		s.sq = sq
 		if x.quant.intL2 {
 			s.mode = scoreIntL2
-			es.qc = slices.Grow(es.qc[:0], x.dim)[:x.dim]
-			qExact = x.quant.encoder(sq, x.dim).encode(es.qc, q)
-			s.qc = es.qc
 		} else {
 			s.mode = scoreIntDot
-			enc := x.quant.encoder(sq, x.dim)
-			es.qc = slices.Grow(es.qc[:0], x.dim)[:x.dim]
-			s.wsc = enc.prepareDot(es.qc, q)
-			s.qc, s.ones = es.qc, enc.ones
 		}
 	}
 	var items []heap.Item
@@ -409,7 +424,7 @@ func (x *Index) searchSpecial(dst []nearkit.Result, q []float32, k, ef int, f ne
 		items = x.quantSearch(sc, &s, ef)
 	}
 	if s.quantized() && !exact {
-		if s.mode == scoreIntL2 && qExact && x.quant.exact.Load() == codesExact {
+		if s.mode == scoreIntL2 && s.lossless && x.quant.exact.Load() == codesExact {
 			// Query and every stored vector are their codes exactly: the
 			// integer distance is the float32 one (up to rounding), and
 			// re-ranking would only re-read the float vectors from
@@ -464,6 +479,7 @@ func (x *Index) rerank(q []float32, items []heap.Item) []heap.Item {
 // the upper levels, then the beam search of width ef on level 0. It
 // returns the ef best nodes by code distance, nearest first (in sc.items).
 func (x *Index) quantSearch(sc *scratch, s *scorer, ef int) []heap.Item {
+	s.prepare()
 	ep, maxL := unpackEntry(x.entry.Load())
 	d := x.dirFor(x.dir.Load(), ep)
 	cur, curD := ep, s.at(d, ep)
