@@ -236,6 +236,7 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 	d := x.dirFor(x.dir.Load(), ep)
 	cur, curD := ep, s.at(d, ep)
 	sc.ndist++
+	x.beginDescent(sc, ep)
 	for l := maxL; l > 0; l-- {
 		cur, curD = x.quantGreedy(sc, s, cur, curD, l)
 	}
@@ -286,7 +287,7 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 				ids = append(ids, id)
 			} else {
 				hop = append(hop, id)
-				prefetch.Range(unsafe.Pointer(unsafe.SliceData(d.chunks[id>>shift].links0[int(id&mask)*x.stride0:])), linkBytes)
+				prefetch.Range(unsafe.Pointer(unsafe.SliceData(d.chunks[id>>shift].links0[int(id&mask)*x.lstride:])), linkBytes)
 			}
 		}
 		// Two hops: through disallowed neighbours, until 2M candidates.
@@ -381,7 +382,7 @@ func (s *scorer) prefetch(d *directory, id uint32) {
 	c := d.chunks[id>>x.shift]
 	o := int(id & x.mask)
 	if s.mode == scoreFloat {
-		prefetch.Range(unsafe.Pointer(unsafe.SliceData(c.vecs[o*x.dim:])), min(uintptr(x.dim)*4, prefetchBytes))
+		prefetch.Range(unsafe.Pointer(unsafe.SliceData(c.vecs[o*x.vstride:])), min(uintptr(x.dim)*4, prefetchBytes))
 		return
 	}
 	prefetch.Range(unsafe.Pointer(unsafe.SliceData(c.codes[o*x.dim:])), min(uintptr(x.dim), codePrefetch))

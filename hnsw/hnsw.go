@@ -92,7 +92,9 @@ type Config struct {
 	// given seed and insertion order.
 	Seed uint64
 	// Capacity is an optional hint of the number of vectors to come; it
-	// pre-sizes the ID map and the chunk directory.
+	// pre-sizes the ID map and the chunk directory, and a small Capacity
+	// makes storage grow in smaller steps (by default about 4–8 MB, which
+	// lets large indexes use huge pages).
 	Capacity int
 	// Quantization selects how the graph search reads vectors: NoQuantization
 	// (the default, full float32) or SQ8 (8-bit codes searched with the
@@ -115,6 +117,8 @@ type Index struct {
 	mult    float64
 	stride0 int // words per level-0 list: count + 2M ids
 	strideU int // words per upper list: count + M ids
+	vstride int // words from one slot's vector to the next (layout.go)
+	lstride int // words from one slot's level-0 list to the next
 	shift   uint
 	mask    uint32
 
@@ -230,16 +234,21 @@ func (x *Index) init(cfg Config) {
 		// Skip the Kernels wrapper: one call less per distance.
 		x.dist = distance.SquaredL2
 	}
-	// About 2 MB of vectors per chunk: big enough that the directory stays
-	// tiny and in cache, small enough that the unused tail of the last
-	// chunk is a few percent of a large index.
-	nodes := (1 << 21) / (4 * cfg.Dim)
+	x.quant = newQuantState(cfg)
+	x.setLayout(x.quant == nil)
+	// About chunkBytes of vectors and lists per chunk: big enough that the
+	// directory stays tiny and in cache and that huge pages apply, small
+	// enough that the unused tail of the last chunk is a few percent of a
+	// large index.
+	nodes := chunkBytes / int(x.slotBytes())
+	if cfg.Capacity > 0 {
+		nodes = min(nodes, 2*cfg.Capacity-1)
+	}
 	x.shift = 6
 	for x.shift < 16 && 1<<(x.shift+1) <= nodes {
 		x.shift++
 	}
 	x.mask = 1<<x.shift - 1
-	x.quant = newQuantState(cfg)
 	d := &directory{chunks: make([]*chunk, 0, cfg.Capacity>>x.shift+1)}
 	x.dir.Store(d)
 	x.pool.Store(&upperPool{})
@@ -272,7 +281,7 @@ func (x *Index) Config() Config {
 // counted.
 func (x *Index) MemoryUsage() int64 {
 	d := x.dir.Load()
-	per := int64(x.dim)*4 + int64(x.stride0)*4 + 8 + 4 + 4 + 8 // vec, links0, label, meta, upper ref, lock
+	per := x.slotBytes() + 8 + 4 + 4 + 8 // vector and list, label, meta, upper ref, lock
 	b := int64(len(d.chunks)) * (per<<x.shift + 8)
 	for _, c := range x.pool.Load().chunks {
 		b += int64(cap(c)) * 4

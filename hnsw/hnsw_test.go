@@ -570,3 +570,58 @@ func FuzzRead(f *testing.F) {
 		y.Search(nil, []float32{1, 2, 3, 4}, 3, nearkit.SearchOptions{})
 	})
 }
+
+// TestDescentPath: skipping nodes already scored in the descent (greedy)
+// ends every level at the node hnswlib's plain walk reaches, with fewer
+// distance computations.
+func TestDescentPath(t *testing.T) {
+	const dim = 24
+	rng := rand.New(rand.NewPCG(8, 9))
+	data := clustered(rng, 4000, dim)
+	x := build(t, Config{Dim: dim, M: 6, Seed: 3}, data)
+	plain := func(q []float32, cur uint32, curD float32, l int) (uint32, float32, int) {
+		d := x.dir.Load()
+		n := 0
+		for changed := true; changed; {
+			changed = false
+			list := x.list(d, cur, l)
+			for _, id := range list[1 : 1+list[0]] {
+				dd := x.dist(q, x.vecOf(d, id))
+				n++
+				if dd < curD {
+					curD, cur, changed = dd, id, true
+				}
+			}
+		}
+		return cur, curD, n
+	}
+	ep, maxL := unpackEntry(x.entry.Load())
+	if maxL < 2 {
+		t.Fatalf("max level %d: too few levels to test", maxL)
+	}
+	var plainN, skipN int64
+	for range 300 {
+		q := clustered(rng, 1, dim)
+		d := x.dir.Load()
+		epD := x.dist(q, x.vecOf(d, ep))
+		sc := x.getScratch()
+		x.beginDescent(sc, ep)
+		a, aD := ep, epD
+		b, bD := ep, epD
+		for l := maxL; l > 0; l-- {
+			var n int
+			a, aD, n = plain(q, a, aD, l)
+			plainN += int64(n)
+			b, bD = x.greedy(sc, q, b, bD, l)
+			if a != b || aD != bD {
+				t.Fatalf("level %d: plain walk ends at %d (%g), skipping walk at %d (%g)", l, a, aD, b, bD)
+			}
+		}
+		skipN += sc.ndist
+		x.scratch.Put(sc)
+	}
+	if skipN >= plainN {
+		t.Errorf("skipping walk scored %d nodes, plain walk %d", skipN, plainN)
+	}
+	t.Logf("distances: plain %d, skipping %d", plainN, skipN)
+}

@@ -82,7 +82,7 @@ func (x *Index) place(s uint32, id uint64, level int, vec []float32) {
 	d := x.dirFor(x.dir.Load(), s)
 	c := d.chunks[s>>x.shift]
 	o := s & x.mask
-	v := c.vecs[int(o)*x.dim : int(o+1)*x.dim]
+	v := c.vecs[int(o)*x.vstride:][:x.dim]
 	copy(v, vec)
 	if x.metric.Normalizes() {
 		distance.Normalize(v)
@@ -130,6 +130,9 @@ func (x *Index) insert(sc *scratch, s uint32, level int) {
 	d := x.dirFor(x.dir.Load(), s)
 	q := x.vecOf(d, s)
 	cur, curD := ep, x.dist(q, x.vecOf(d, ep))
+	if maxL > level {
+		x.beginDescent(sc, ep)
+	}
 	for l := maxL; l > level; l-- {
 		cur, curD = x.greedy(sc, q, cur, curD, l)
 	}

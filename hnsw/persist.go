@@ -126,7 +126,14 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 	}
 	pad()
 	for ci := 0; ci*per < n; ci++ {
-		bw.Float32s(d.chunks[ci].vecs[:min(per, n-ci*per)*x.dim])
+		c, used := d.chunks[ci], min(per, n-ci*per)
+		if !x.records() {
+			bw.Float32s(c.vecs[:used*x.dim])
+			continue
+		}
+		for o := range used {
+			bw.Float32s(c.vecs[o*x.vstride:][:x.dim])
+		}
 	}
 	pad()
 	if x.quant != nil {
@@ -136,7 +143,14 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 		pad()
 	}
 	for ci := 0; ci*per < n; ci++ {
-		bw.Uint32s(d.chunks[ci].links0[:min(per, n-ci*per)*x.stride0])
+		c, used := d.chunks[ci], min(per, n-ci*per)
+		if !x.records() {
+			bw.Uint32s(c.links0[:used*x.stride0])
+			continue
+		}
+		for o := range used {
+			bw.Uint32s(c.links0[o*x.lstride:][:x.stride0])
+		}
 	}
 	pad()
 	for s := range uint32(n) {
@@ -321,7 +335,14 @@ func (x *Index) decode(r io.Reader) error {
 	}
 	pad()
 	for ci, c := range chunks {
-		copy(c.vecs, br.Float32s(min(per, n-ci*per)*x.dim))
+		used := min(per, n-ci*per)
+		if !x.records() {
+			br.ReadFloat32s(c.vecs[:used*x.dim])
+			continue
+		}
+		for o := range used {
+			br.ReadFloat32s(c.vecs[o*x.vstride:][:x.dim])
+		}
 	}
 	pad()
 	if x.quant != nil {
@@ -331,7 +352,14 @@ func (x *Index) decode(r io.Reader) error {
 		pad()
 	}
 	for ci, c := range chunks {
-		copy(c.links0, br.Uint32s(min(per, n-ci*per)*x.stride0))
+		used := min(per, n-ci*per)
+		if !x.records() {
+			br.ReadUint32s(c.links0[:used*x.stride0])
+			continue
+		}
+		for o := range used {
+			br.ReadUint32s(c.links0[o*x.lstride:][:x.stride0])
+		}
 	}
 	pad()
 	if br.Err() != nil {
@@ -553,6 +581,8 @@ func openMapped(data []byte, opts OpenOptions) (*Index, error) {
 	if err := x.setup(h); err != nil {
 		return nil, err
 	}
+	// The sections are used in place, so vectors and lists stay apart.
+	x.setLayout(false)
 	// Section offsets, in uint64 so no count can overflow them.
 	n, dim := uint64(h.n), uint64(x.dim)
 	off := uint64(br.Offset())

@@ -186,7 +186,8 @@ func (x *Index) MemoryStats() MemoryStats {
 	total := x.MemoryUsage()
 	nch := int64(len(x.dir.Load().chunks))
 	st := MemoryStats{
-		Vectors: nch * int64(x.dim) * 4 << x.shift,
+		// A record's padding (layout.go) is there for the vector.
+		Vectors: nch * (x.slotBytes() - int64(x.stride0)*4) << x.shift,
 		Codes:   x.quantMemory(int(nch)),
 	}
 	st.Graph = total - st.Vectors - st.Codes
@@ -371,7 +372,7 @@ func (s *scorer) at(d *directory, id uint32) float32 {
 	case scoreIntDot:
 		return s.dot(c.codes[o : o+x.dim : o+x.dim])
 	}
-	return x.dist(s.q, c.vecs[o:o+x.dim:o+x.dim])
+	return x.dist(s.q, x.vecOf(d, id))
 }
 
 // quantized reports whether the scorer reads codes, whose distances need
@@ -484,6 +485,7 @@ func (x *Index) quantSearch(sc *scratch, s *scorer, ef int) []heap.Item {
 	d := x.dirFor(x.dir.Load(), ep)
 	cur, curD := ep, s.at(d, ep)
 	sc.ndist++
+	x.beginDescent(sc, ep)
 	for l := maxL; l > 0; l-- {
 		cur, curD = x.quantGreedy(sc, s, cur, curD, l)
 	}
@@ -492,9 +494,11 @@ func (x *Index) quantSearch(sc *scratch, s *scorer, ef int) []heap.Item {
 	return sc.items
 }
 
-// quantGreedy is greedy through the scorer (codes or float32 vectors).
+// quantGreedy is greedy through the scorer (codes or float32 vectors),
+// inside a pass started by beginDescent (see greedy).
 func (x *Index) quantGreedy(sc *scratch, s *scorer, cur uint32, curD float32, l int) (uint32, float32) {
 	d := x.dir.Load()
+	vis, gen := sc.vis, sc.gen
 	for changed := true; changed; {
 		changed = false
 		list := x.list(d, cur, l)
@@ -502,6 +506,13 @@ func (x *Index) quantGreedy(sc *scratch, s *scorer, cur uint32, curD float32, l 
 		ids := sc.ids[:0]
 		for j := 1; j <= n; j++ {
 			id := atomic.LoadUint32(&list[j])
+			if int(id) >= len(vis) {
+				vis = sc.growVisited(x)
+			}
+			if vis[id] == gen {
+				continue
+			}
+			vis[id] = gen
 			d = x.dirFor(d, id)
 			s.prefetch(d, id)
 			ids = append(ids, id)
@@ -575,7 +586,7 @@ func (x *Index) quantLayer(sc *scratch, s *scorer, ep uint32, epD float32, ef in
 			}
 			if top.Len() < ef || dd < lower {
 				cand.Push(heap.Item{Dist: dd, ID: id})
-				prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(id&mask)*x.stride0:])))
+				prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(id&mask)*x.lstride:])))
 				if !checked || x.admit(d, id, nil) {
 					top.PushBounded(heap.Item{Dist: dd, ID: id}, ef)
 				}
@@ -587,7 +598,7 @@ func (x *Index) quantLayer(sc *scratch, s *scorer, ep uint32, epD float32, ef in
 		if cand.Len() > 0 {
 			nx := cand.Top().ID
 			ch := d.chunks[nx>>shift]
-			prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(nx&mask)*x.stride0:])))
+			prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(nx&mask)*x.lstride:])))
 		}
 	}
 }

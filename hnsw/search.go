@@ -80,9 +80,24 @@ func (x *Index) admit(d *directory, s uint32, f nearkit.Filter) bool {
 	return f == nil || f.Allowed(c.labels[o])
 }
 
-// greedy walks level l from cur towards q, as long as a neighbour is closer.
+// beginDescent starts the visited pass that the greedy walks of one
+// descent share, with the entry point ep already scored.
+func (x *Index) beginDescent(sc *scratch, ep uint32) {
+	vis := sc.nextPass(int(x.nslots.Load()))
+	vis[ep] = sc.gen
+}
+
+// greedy walks level l from cur towards q, as long as a neighbour is
+// closer. It is hnswlib's walk, except that nodes already scored in this
+// descent (this level or one above, marked in sc.vis by beginDescent's
+// pass) are not scored again: each step moves to the nearest node it
+// scored unless none beats cur, so every scored node is at least as far
+// as cur from then on and can never be the next move. The path is the
+// same as hnswlib's; on Fashion-MNIST a third of the upper-level distances
+// are skipped this way.
 func (x *Index) greedy(sc *scratch, q []float32, cur uint32, curD float32, l int) (uint32, float32) {
 	d := x.dir.Load()
+	vis, gen := sc.vis, sc.gen
 	for changed := true; changed; {
 		changed = false
 		list := x.list(d, cur, l)
@@ -90,6 +105,13 @@ func (x *Index) greedy(sc *scratch, q []float32, cur uint32, curD float32, l int
 		ids := sc.ids[:0]
 		for j := 1; j <= n; j++ {
 			id := atomic.LoadUint32(&list[j])
+			if int(id) >= len(vis) {
+				vis = sc.growVisited(x)
+			}
+			if vis[id] == gen {
+				continue
+			}
+			vis[id] = gen
 			d = x.dirFor(d, id)
 			prefetch.Range(unsafe.Pointer(unsafe.SliceData(x.vecOf(d, id))), min(uintptr(x.dim)*4, prefetchBytes))
 			ids = append(ids, id)
@@ -127,7 +149,7 @@ func (x *Index) searchLayer(sc *scratch, q []float32, ep uint32, epD float32, l,
 	}
 	cand.Push(heap.Item{Dist: epD, ID: ep})
 	vis[ep] = gen
-	dim, shift, mask := x.dim, x.shift, x.mask
+	dim, vstride, shift, mask := x.dim, x.vstride, x.shift, x.mask
 	vbytes := min(uintptr(dim)*4, prefetchBytes)
 	for cand.Len() > 0 {
 		c := cand.Top()
@@ -151,14 +173,14 @@ func (x *Index) searchLayer(sc *scratch, q []float32, ep uint32, epD float32, l,
 				d = x.dir.Load()
 			}
 			ch := d.chunks[id>>shift]
-			prefetch.Range(unsafe.Pointer(unsafe.SliceData(ch.vecs[int(id&mask)*dim:])), vbytes)
+			prefetch.Range(unsafe.Pointer(unsafe.SliceData(ch.vecs[int(id&mask)*vstride:])), vbytes)
 			ids = append(ids, id)
 		}
 		sc.ids = ids
 		sc.ndist += int64(len(ids))
 		for _, id := range ids {
 			ch := d.chunks[id>>shift]
-			o := int(id&mask) * dim
+			o := int(id&mask) * vstride
 			dd := x.dist(q, ch.vecs[o:o+dim:o+dim])
 			if top.Len() < ef || dd < lower {
 				cand.Push(heap.Item{Dist: dd, ID: id})
@@ -166,7 +188,7 @@ func (x *Index) searchLayer(sc *scratch, q []float32, ep uint32, epD float32, l,
 					// It will be expanded later: fetch its link list now,
 					// off the critical path (hnswlib gets this for free from
 					// storing links beside the vector).
-					prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(id&mask)*x.stride0:])))
+					prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(id&mask)*x.lstride:])))
 				}
 				if !checked || x.admit(d, id, f) {
 					top.PushBounded(heap.Item{Dist: dd, ID: id}, ef)
@@ -180,7 +202,7 @@ func (x *Index) searchLayer(sc *scratch, q []float32, ep uint32, epD float32, l,
 			// The next node to expand: fetch its link list meanwhile.
 			nx := cand.Top().ID
 			ch := d.chunks[nx>>shift]
-			prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(nx&mask)*x.stride0:])))
+			prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(nx&mask)*x.lstride:])))
 		}
 	}
 }
@@ -237,6 +259,7 @@ func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.Se
 	d := x.dir.Load()
 	cur, curD := ep, x.dist(q, x.vecOf(d, ep))
 	sc.ndist++
+	x.beginDescent(sc, ep)
 	for l := maxL; l > 0; l-- {
 		cur, curD = x.greedy(sc, q, cur, curD, l)
 	}

@@ -13,8 +13,12 @@ import (
 // full size when the chunk is created and never reallocated, so a reader
 // holding a chunk pointer never sees storage move under it.
 type chunk struct {
-	vecs   []float32    // slot-major, dim floats per slot
-	links0 []uint32     // stride0 words per slot: count, then up to 2M ids
+	// vecs and links0 hold slot o's vector at vecs[o·vstride:][:dim] and
+	// its level-0 list at links0[o·lstride:][:stride0]. In a float index
+	// both are views of one record array (layout.go); otherwise they are
+	// separate arrays with vstride = dim and lstride = stride0.
+	vecs   []float32
+	links0 []uint32
 	labels []uint64     // the caller's ID of each slot
 	meta   []uint32     // level | flags; read and written atomically
 	upper  []uint32     // pool reference of the slot's upper lists (level > 0)
@@ -52,7 +56,7 @@ func unpackEntry(e uint64) (slot uint32, level int) { return uint32(e), int(e >>
 // vecOf returns the stored vector of slot s. d must hold s's chunk.
 func (x *Index) vecOf(d *directory, s uint32) []float32 {
 	c := d.chunks[s>>x.shift]
-	o := int(s&x.mask) * x.dim
+	o := int(s&x.mask) * x.vstride
 	return c.vecs[o : o+x.dim : o+x.dim]
 }
 
@@ -70,7 +74,7 @@ func (x *Index) list(d *directory, s uint32, l int) []uint32 {
 	c := d.chunks[s>>x.shift]
 	o := int(s & x.mask)
 	if l == 0 {
-		o *= x.stride0
+		o *= x.lstride
 		return c.links0[o : o+x.stride0 : o+x.stride0]
 	}
 	ref := c.upper[o]
@@ -115,13 +119,12 @@ func (x *Index) allocSlots(n int) (uint32, error) {
 func (x *Index) newChunk() *chunk {
 	n := 1 << x.shift
 	c := &chunk{
-		vecs:   make([]float32, n*x.dim),
-		links0: make([]uint32, n*x.stride0),
 		labels: make([]uint64, n),
 		meta:   make([]uint32, n),
 		upper:  make([]uint32, n),
 		locks:  make([]sync.Mutex, n),
 	}
+	c.vecs, c.links0 = x.newRecords(n)
 	if x.quant != nil {
 		c.codes = make([]uint8, n*x.dim)
 	}

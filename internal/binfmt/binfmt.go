@@ -327,3 +327,33 @@ func (r *Reader) Finish() error {
 	}
 	return nil
 }
+
+// ReadFloat32s fills dst; on error dst is left partly written and Err
+// reports why.
+func (r *Reader) ReadFloat32s(dst []float32) {
+	if r.err != nil {
+		return
+	}
+	if littleEndian {
+		r.read(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)))
+		return
+	}
+	for i := range dst {
+		dst[i] = r.F32()
+	}
+}
+
+// ReadUint32s fills dst; on error dst is left partly written and Err
+// reports why.
+func (r *Reader) ReadUint32s(dst []uint32) {
+	if r.err != nil {
+		return
+	}
+	if littleEndian {
+		r.read(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)))
+		return
+	}
+	for i := range dst {
+		dst[i] = r.U32()
+	}
+}
