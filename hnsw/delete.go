@@ -98,6 +98,11 @@ type lifecycle struct {
 
 	vacuumMu sync.Mutex
 	free     []uint32 // reusable slots, ascending (guarded by idMu)
+
+	// gated is set while Optimize renumbers the slots; operations that
+	// register then wait on gate, which Optimize holds.
+	gated atomic.Bool
+	gate  sync.RWMutex
 }
 
 // enter registers an operation that reads the graph and returns the token
@@ -115,7 +120,15 @@ func (x *Index) enter() (uint64, error) {
 				lc.active[e&1].n.Add(-1)
 				return 0, ErrClosed
 			}
-			return e, nil
+			if !lc.gated.Load() {
+				return e, nil
+			}
+			// Optimize is renumbering the slots: step back out of its
+			// grace period and wait for it to finish.
+			lc.active[e&1].n.Add(-1)
+			lc.gate.RLock()
+			lc.gate.RUnlock()
+			continue
 		}
 		lc.active[e&1].n.Add(-1)
 	}

@@ -179,6 +179,11 @@ func withProcs(n int, fn func() error) error {
 	return fn()
 }
 
+// optimizer is an index with a post-build step (hnsw: graph reordering).
+type optimizer interface {
+	Optimize(ctx context.Context) error
+}
+
 // build adds the base set under IDs 0..n-1 in chunks (so ctx and progress
 // are served during long builds; each chunk is still one parallel
 // AddBatch) and returns the index and the elapsed time.
@@ -202,6 +207,12 @@ func build(ctx context.Context, ds *dataset.Dataset, bc BuildConfig, threads int
 				return err
 			}
 			prog.Set(hi)
+		}
+		// What a user does after a bulk load, so it counts as build time.
+		if o, ok := idx.(optimizer); ok {
+			if err := o.Optimize(ctx); err != nil {
+				return err
+			}
 		}
 		el = time.Since(start)
 		return nil

@@ -22,24 +22,23 @@ import "unsafe"
 // Size is the huge page size advised for.
 const Size = 2 << 20
 
-// MinBytes is the smallest buffer given huge pages: below it the
-// alignment slack (up to one huge page of address space) would be too
-// large a share.
+// MinBytes is the smallest buffer given huge pages; smaller ones hold at
+// most one whole huge page, often none.
 const MinBytes = 2 * Size
 
 // Uint32s returns a zeroed slice of n words. When it holds at least
-// MinBytes, it starts on a huge page boundary and its whole huge pages
-// are backed by huge pages where the kernel allows. The slack before the
-// start is never touched: it costs address space, not memory.
+// MinBytes, the whole huge pages inside it are backed by huge pages where
+// the kernel allows; the partial pages at its ends keep small pages. (An
+// aligned buffer would need up to a huge page of slack, which the Go heap
+// would count as memory in use.)
 func Uint32s(n int) []uint32 {
-	if !enabled || n*4 < MinBytes {
-		return make([]uint32, n)
+	b := make([]uint32, n)
+	if enabled && n*4 >= MinBytes {
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		skip := int((Size - p%Size) % Size / 4)
+		whole := (n - skip) * 4 / Size * Size / 4
+		advise(b[skip : skip+whole])
 	}
-	raw := make([]uint32, n+Size/4)
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
-	skip := int((Size - p%Size) % Size / 4)
-	b := raw[skip : skip+n : skip+n]
-	advise(b[:n*4/Size*Size/4])
 	return b
 }
 
