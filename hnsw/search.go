@@ -186,8 +186,9 @@ func (x *Index) searchLayer(sc *scratch, q []float32, ep uint32, epD float32, l,
 				cand.Push(heap.Item{Dist: dd, ID: id})
 				if l == 0 {
 					// It will be expanded later: fetch its link list now,
-					// off the critical path (hnswlib gets this for free from
-					// storing links beside the vector).
+					// off the critical path. In a record layout (layout.go)
+					// the list follows the vector and is usually on its way
+					// already; the hint then costs next to nothing.
 					prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(id&mask)*x.lstride:])))
 				}
 				if !checked || x.admit(d, id, f) {
