@@ -122,10 +122,33 @@ func (x *Index) greedy(sc *scratch, q []float32, cur uint32, curD float32, l int
 			sc.ndist++
 			if dd < curD {
 				curD, cur, changed = dd, id, true
+				x.prefetchLists(d, id, l)
 			}
 		}
 	}
 	return cur, curD
+}
+
+// prefetchLists asks for the lists of slot s at levels l and l-1, which
+// the walk reads next if s stays the nearest node: its next step on level
+// l, or the first step on the level below. Found lists are otherwise
+// read only after the step's last distance, a dependent miss per step.
+func (x *Index) prefetchLists(d *directory, s uint32, l int) {
+	c := d.chunks[s>>x.shift]
+	o := s & x.mask
+	if l == 1 {
+		prefetch.Line(unsafe.Pointer(unsafe.SliceData(c.links0[int(o)*x.lstride:])))
+	}
+	ref := atomic.LoadUint32(&c.upper[o])
+	p := x.pool.Load()
+	pc := int(ref >> 16)
+	if pc >= len(p.chunks) {
+		return
+	}
+	w := int(ref&0xffff) + (max(l, 2)-2)*x.strideU
+	if w < len(p.chunks[pc]) {
+		prefetch.Range(unsafe.Pointer(unsafe.SliceData(p.chunks[pc][w:])), uintptr(2*x.strideU)*4)
+	}
 }
 
 // searchLayer is the beam search of hnswlib's searchBaseLayer(ST): it
