@@ -23,8 +23,9 @@ import "unsafe"
 const Size = 2 << 20
 
 // MinBytes is the smallest buffer given huge pages; smaller ones hold at
-// most one whole huge page, often none.
-const MinBytes = 2 * Size
+// most one whole huge page, often none. (hnsw chunks aim at 4–8 MB; one
+// just under 4 MB still qualifies.)
+const MinBytes = 3 * Size / 2
 
 // Uint32s returns a zeroed slice of n words. When it holds at least
 // MinBytes, the whole huge pages inside it are backed by huge pages where
