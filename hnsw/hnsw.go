@@ -12,11 +12,14 @@
 // kept, which keeps links pointing in diverse directions; the same
 // heuristic shrinks a neighbour's list when a back-link overflows it.
 //
-// Storage has no per-node heap objects: vectors and level-0 link lists live
-// in fixed-size chunks of flat slices (a slot number selects the chunk by
-// its high bits, so growth never copies), and upper-level lists in a
-// chunked pool of uint32 words used only by the few nodes with a level
-// above 0.
+// Storage has no per-node heap objects: each node's vector and level-0
+// link list sit together in one cache-line-aligned record, records live in
+// fixed-size chunks of 4–8 MB backed by transparent huge pages where Linux
+// allows (a slot number selects the chunk by its high bits, so growth
+// never copies), and upper-level lists in a chunked pool of uint32 words
+// used only by the few nodes with a level above 0. After a bulk load,
+// Optimize renumbers the records in graph order so that linked nodes are
+// neighbours in memory too (layout.go, optimize.go).
 //
 // A living index: Delete leaves a tombstone that still routes searches;
 // Vacuum (run by Add when tombstones pile up) unlinks tombstones, repairs

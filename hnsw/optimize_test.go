@@ -226,3 +226,73 @@ func TestOptimizeRefusals(t *testing.T) {
 		t.Fatalf("closed index: %v", err)
 	}
 }
+
+// TestOptimizeWithWriters: Optimize interleaved with concurrent Add,
+// Delete and Search (run under -race in CI) loses nothing: every vector
+// added is found afterwards as its own nearest neighbour.
+func TestOptimizeWithWriters(t *testing.T) {
+	const dim = 12
+	n := 3000
+	if testing.Short() {
+		n = 1200
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	data := clustered(rng, 2*n, dim)
+	x := build(t, Config{Dim: dim, M: 8, Seed: 1}, data[:n*dim])
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	wg.Go(func() {
+		for i := n; i < 2*n; i++ {
+			if err := x.Add(uint64(i)*3+1, data[i*dim:(i+1)*dim]); err != nil {
+				t.Error(err)
+				return
+			}
+			if i%10 == 0 {
+				if err := x.Delete(uint64(i-n)*3 + 1); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	})
+	wg.Go(func() {
+		var res []nearkit.Result
+		for i := 0; !stop.Load(); i++ {
+			q := data[(i%n)*dim : (i%n+1)*dim]
+			var err error
+			if res, err = x.Search(res[:0], q, 5, nearkit.SearchOptions{Ef: 20}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for range 4 {
+		if err := x.Optimize(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if err := x.Optimize(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.checkGraph(); err != nil {
+		t.Fatal(err)
+	}
+	if want := 2*n - n/10; x.Len() != want {
+		t.Fatalf("Len %d, want %d", x.Len(), want)
+	}
+	missed := 0
+	for i := n; i < 2*n; i++ {
+		res, err := x.Search(nil, data[i*dim:(i+1)*dim], 1, nearkit.SearchOptions{Ef: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res) == 0 || res[0].ID != uint64(i)*3+1 {
+			missed++
+		}
+	}
+	if missed > n/100 {
+		t.Errorf("%d of %d added vectors not found as their own nearest neighbour", missed, n)
+	}
+}
