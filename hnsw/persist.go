@@ -126,14 +126,7 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 	}
 	pad()
 	for ci := 0; ci*per < n; ci++ {
-		c, used := d.chunks[ci], min(per, n-ci*per)
-		if !x.records() {
-			bw.Float32s(c.vecs[:used*x.dim])
-			continue
-		}
-		for o := range used {
-			bw.Float32s(c.vecs[o*x.vstride:][:x.dim])
-		}
+		eachRow(d.chunks[ci].vecs, min(per, n-ci*per), x.vstride, x.dim, bw.Float32s)
 	}
 	pad()
 	if x.quant != nil {
@@ -143,14 +136,7 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 		pad()
 	}
 	for ci := 0; ci*per < n; ci++ {
-		c, used := d.chunks[ci], min(per, n-ci*per)
-		if !x.records() {
-			bw.Uint32s(c.links0[:used*x.stride0])
-			continue
-		}
-		for o := range used {
-			bw.Uint32s(c.links0[o*x.lstride:][:x.stride0])
-		}
+		eachRow(d.chunks[ci].links0, min(per, n-ci*per), x.lstride, x.stride0, bw.Uint32s)
 	}
 	pad()
 	for s := range uint32(n) {
@@ -335,14 +321,7 @@ func (x *Index) decode(r io.Reader) error {
 	}
 	pad()
 	for ci, c := range chunks {
-		used := min(per, n-ci*per)
-		if !x.records() {
-			br.ReadFloat32s(c.vecs[:used*x.dim])
-			continue
-		}
-		for o := range used {
-			br.ReadFloat32s(c.vecs[o*x.vstride:][:x.dim])
-		}
+		eachRow(c.vecs, min(per, n-ci*per), x.vstride, x.dim, br.ReadFloat32s)
 	}
 	pad()
 	if x.quant != nil {
@@ -352,15 +331,9 @@ func (x *Index) decode(r io.Reader) error {
 		pad()
 	}
 	for ci, c := range chunks {
-		used := min(per, n-ci*per)
-		if !x.records() {
-			br.ReadUint32s(c.links0[:used*x.stride0])
-			continue
-		}
-		for o := range used {
-			br.ReadUint32s(c.links0[o*x.lstride:][:x.stride0])
-		}
+		eachRow(c.links0, min(per, n-ci*per), x.lstride, x.stride0, br.ReadUint32s)
 	}
+
 	pad()
 	if br.Err() != nil {
 		return br.Err()
@@ -668,4 +641,18 @@ func openMapped(data []byte, opts OpenOptions) (*Index, error) {
 		return nil, err
 	}
 	return x, nil
+}
+
+// eachRow calls f on each of the first used rows of width elements that
+// start stride elements apart in data, in one call when they are
+// contiguous: the file keeps vectors and lists in separate sections,
+// memory may interleave them (layout.go).
+func eachRow[T any](data []T, used, stride, width int, f func([]T)) {
+	if stride == width {
+		f(data[:used*width])
+		return
+	}
+	for o := range used {
+		f(data[o*stride:][:width])
+	}
 }

@@ -330,22 +330,16 @@ func (r *Reader) Finish() error {
 
 // ReadFloat32s fills dst; on error dst is left partly written and Err
 // reports why.
-func (r *Reader) ReadFloat32s(dst []float32) {
-	if r.err != nil {
-		return
-	}
-	if littleEndian {
-		r.read(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)))
-		return
-	}
-	for i := range dst {
-		dst[i] = r.F32()
-	}
-}
+func (r *Reader) ReadFloat32s(dst []float32) { readWords(r, dst) }
 
 // ReadUint32s fills dst; on error dst is left partly written and Err
 // reports why.
-func (r *Reader) ReadUint32s(dst []uint32) {
+func (r *Reader) ReadUint32s(dst []uint32) { readWords(r, dst) }
+
+// readWords fills dst with little-endian 32-bit words: straight into its
+// memory on little-endian machines, word by word (reinterpreting the
+// bits) elsewhere.
+func readWords[T float32 | uint32](r *Reader, dst []T) {
 	if r.err != nil {
 		return
 	}
@@ -354,6 +348,7 @@ func (r *Reader) ReadUint32s(dst []uint32) {
 		return
 	}
 	for i := range dst {
-		dst[i] = r.U32()
+		u := r.U32()
+		dst[i] = *(*T)(unsafe.Pointer(&u))
 	}
 }
