@@ -159,7 +159,8 @@ func TestOpenReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := os.Stat(path); mm.MappedBytes() != st.Size() || x.MappedBytes() != 0 {
+	// Big-endian hosts load a copy instead of mapping (Open's doc).
+	if st, _ := os.Stat(path); hostLittleEndian && mm.MappedBytes() != st.Size() || x.MappedBytes() != 0 {
 		t.Fatalf("MappedBytes %d, file %d bytes; in memory %d", mm.MappedBytes(), st.Size(), x.MappedBytes())
 	}
 	v := data[:dim]
@@ -224,6 +225,9 @@ func TestOpenReadOnly(t *testing.T) {
 }
 
 func TestOpenRejects(t *testing.T) {
+	if !hostLittleEndian {
+		t.Skip("big-endian hosts load a copy instead of mapping (Open's doc); the decoder tested here is not used")
+	}
 	n, dim := scaled(400), 8
 	x, _ := churned(t, Config{Dim: dim, M: 4}, n)
 	good := fileBytes(t, x)
@@ -435,7 +439,7 @@ func TestReadVersion1(t *testing.T) {
 	// It cannot be mapped, and says how to convert it.
 	path := filepath.Join(t.TempDir(), "v1.hnsw")
 	os.WriteFile(path, b, 0o644)
-	if _, err := Open(path, OpenOptions{}); !errors.Is(err, nearkit.ErrIncompatible) {
+	if _, err := Open(path, OpenOptions{}); hostLittleEndian && !errors.Is(err, nearkit.ErrIncompatible) {
 		t.Fatalf("Open of a version-1 file: %v", err)
 	}
 	// Saved again it is version 2 and maps.
