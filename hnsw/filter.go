@@ -231,16 +231,8 @@ func (x *Index) exactFiltered(sc *scratch, es *extScratch, q []float32, k int, f
 // (at most) ef best allowed nodes in sc.top. It returns false when it
 // stopped because sc.ndist exceeded budget.
 func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f nearkit.Filter, est int, budget int64) bool {
-	s.prepare()
-	ep, maxL := unpackEntry(x.entry.Load())
-	d := x.dirFor(x.dir.Load(), ep)
-	cur, curD := ep, s.at(d, ep)
-	sc.ndist++
-	x.beginDescent(sc, ep)
-	for l := maxL; l > 0; l-- {
-		cur, curD = x.quantGreedy(sc, s, cur, curD, l)
-	}
-	d = x.dir.Load()
+	cur, curD := x.quantDescend(sc, s)
+	d := x.dir.Load()
 	vis := sc.nextPass(int(x.nslots.Load()))
 	gen := sc.gen
 	top, cand := &sc.top, &sc.cand

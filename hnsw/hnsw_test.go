@@ -605,7 +605,7 @@ func TestDescentPath(t *testing.T) {
 		d := x.dir.Load()
 		epD := x.dist(q, x.vecOf(d, ep))
 		sc := x.getScratch()
-		x.beginDescent(sc, ep)
+		sc.nextPass(int(x.nslots.Load()))[ep] = sc.gen // the pass descend starts
 		a, aD := ep, epD
 		b, bD := ep, epD
 		for l := maxL; l > 0; l-- {

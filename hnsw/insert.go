@@ -129,13 +129,7 @@ func (x *Index) insert(sc *scratch, s uint32, level int) {
 	}
 	d := x.dirFor(x.dir.Load(), s)
 	q := x.vecOf(d, s)
-	cur, curD := ep, x.dist(q, x.vecOf(d, ep))
-	if maxL > level {
-		x.beginDescent(sc, ep)
-	}
-	for l := maxL; l > level; l-- {
-		cur, curD = x.greedy(sc, q, cur, curD, l)
-	}
+	cur, curD := x.descend(sc, q, ep, x.dist(q, x.vecOf(d, ep)), maxL, level)
 	epDeleted := x.ndeleted.Load() > 0 && !x.admit(d, ep, nil)
 	checked := x.ndeleted.Load() > 0
 	top := min(level, maxL)

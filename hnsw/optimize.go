@@ -170,7 +170,7 @@ func (x *Index) permuted(ctx context.Context, perm []uint32) (*storage, error) {
 		nc.meta[no] = meta
 		level := int(meta & levelMask)
 		if level > 0 {
-			nc.upper[no] = st.allocUpper(x, level)
+			st.pool.chunks, nc.upper[no] = carveUpper(st.pool.chunks, &st.poolUsed, level*x.strideU)
 		}
 		for l := 0; l <= level; l++ {
 			src := x.list(od, s, l)
@@ -178,9 +178,7 @@ func (x *Index) permuted(ctx context.Context, perm []uint32) (*storage, error) {
 			if l == 0 {
 				dst = x.list(nd, ns, 0)
 			} else {
-				ref := nc.upper[no]
-				w := int(ref&0xffff) + (l-1)*x.strideU
-				dst = st.pool.chunks[ref>>16][w : w+x.strideU : w+x.strideU]
+				dst = x.upperList(st.pool, nc.upper[no], l)
 			}
 			cnt := min(int(src[0]), len(src)-1)
 			for j := 1; j <= cnt; j++ {
@@ -194,16 +192,4 @@ func (x *Index) permuted(ctx context.Context, perm []uint32) (*storage, error) {
 		}
 	}
 	return st, nil
-}
-
-// allocUpper is Index.allocUpper on a pool nobody else sees yet.
-func (st *storage) allocUpper(x *Index, level int) uint32 {
-	words := level * x.strideU
-	if len(st.pool.chunks) == 0 || st.poolUsed+words > poolChunkWords {
-		st.pool.chunks = append(st.pool.chunks, make([]uint32, poolChunkWords))
-		st.poolUsed = 0
-	}
-	ref := uint32(len(st.pool.chunks)-1)<<16 | uint32(st.poolUsed)
-	st.poolUsed += words
-	return ref
 }

@@ -480,22 +480,33 @@ func (x *Index) rerank(q []float32, items []heap.Item) []heap.Item {
 // the upper levels, then the beam search of width ef on level 0. It
 // returns the ef best nodes by code distance, nearest first (in sc.items).
 func (x *Index) quantSearch(sc *scratch, s *scorer, ef int) []heap.Item {
-	s.prepare()
-	ep, maxL := unpackEntry(x.entry.Load())
-	d := x.dirFor(x.dir.Load(), ep)
-	cur, curD := ep, s.at(d, ep)
-	sc.ndist++
-	x.beginDescent(sc, ep)
-	for l := maxL; l > 0; l-- {
-		cur, curD = x.quantGreedy(sc, s, cur, curD, l)
-	}
+	cur, curD := x.quantDescend(sc, s)
 	x.quantLayer(sc, s, cur, curD, ef, x.ndeleted.Load() > 0)
 	sc.items = sc.top.DrainSorted(sc.items[:0])
 	return sc.items
 }
 
+// quantDescend prepares s and walks greedily through the scorer from the
+// entry point down to level 1 (descend through codes); it returns the
+// node to start level 0 from.
+func (x *Index) quantDescend(sc *scratch, s *scorer) (uint32, float32) {
+	s.prepare()
+	ep, maxL := unpackEntry(x.entry.Load())
+	d := x.dirFor(x.dir.Load(), ep)
+	cur, curD := ep, s.at(d, ep)
+	sc.ndist++
+	if maxL == 0 {
+		return cur, curD
+	}
+	sc.nextPass(int(x.nslots.Load()))[ep] = sc.gen
+	for l := maxL; l > 0; l-- {
+		cur, curD = x.quantGreedy(sc, s, cur, curD, l)
+	}
+	return cur, curD
+}
+
 // quantGreedy is greedy through the scorer (codes or float32 vectors),
-// inside a pass started by beginDescent (see greedy).
+// inside quantDescend's visited pass (see greedy).
 func (x *Index) quantGreedy(sc *scratch, s *scorer, cur uint32, curD float32, l int) (uint32, float32) {
 	d := x.dir.Load()
 	vis, gen := sc.vis, sc.gen

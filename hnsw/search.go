@@ -80,17 +80,23 @@ func (x *Index) admit(d *directory, s uint32, f nearkit.Filter) bool {
 	return f == nil || f.Allowed(c.labels[o])
 }
 
-// beginDescent starts the visited pass that the greedy walks of one
-// descent share, with the entry point ep already scored.
-func (x *Index) beginDescent(sc *scratch, ep uint32) {
-	vis := sc.nextPass(int(x.nslots.Load()))
-	vis[ep] = sc.gen
+// descend walks greedily from the scored entry point ep down through
+// levels top … stop+1 and returns the node it ends at. The walks share
+// one visited pass (see greedy).
+func (x *Index) descend(sc *scratch, q []float32, ep uint32, epD float32, top, stop int) (uint32, float32) {
+	if top <= stop {
+		return ep, epD
+	}
+	sc.nextPass(int(x.nslots.Load()))[ep] = sc.gen
+	for l := top; l > stop; l-- {
+		ep, epD = x.greedy(sc, q, ep, epD, l)
+	}
+	return ep, epD
 }
 
 // greedy walks level l from cur towards q, as long as a neighbour is
 // closer. It is hnswlib's walk, except that nodes already scored in this
-// descent (this level or one above, marked in sc.vis by beginDescent's
-// pass) are not scored again: each step moves to the nearest node it
+// descent (this level or one above, marked in sc.vis by descend's pass) are not scored again: each step moves to the nearest node it
 // scored unless none beats cur, so every scored node is at least as far
 // as cur from then on and can never be the next move. The path is the
 // same as hnswlib's; on Fashion-MNIST a third of the upper-level distances
@@ -139,16 +145,10 @@ func (x *Index) prefetchLists(d *directory, s uint32, l int) {
 	if l == 1 {
 		prefetch.Line(unsafe.Pointer(unsafe.SliceData(c.links0[int(o)*x.lstride:])))
 	}
-	ref := atomic.LoadUint32(&c.upper[o])
-	p := x.pool.Load()
-	pc := int(ref >> 16)
-	if pc >= len(p.chunks) {
-		return
-	}
-	w := int(ref&0xffff) + (max(l, 2)-2)*x.strideU
-	if w < len(p.chunks[pc]) {
-		prefetch.Range(unsafe.Pointer(unsafe.SliceData(p.chunks[pc][w:])), uintptr(2*x.strideU)*4)
-	}
+	// Levels l-1 and l are adjacent (level 1 and 2 when l is 1; the hint
+	// may run past the node's words, which is harmless for a prefetch).
+	list := x.upperList(x.pool.Load(), atomic.LoadUint32(&c.upper[o]), max(l-1, 1))
+	prefetch.Range(unsafe.Pointer(unsafe.SliceData(list)), uintptr(2*x.strideU)*4)
 }
 
 // searchLayer is the beam search of hnswlib's searchBaseLayer(ST): it
@@ -281,12 +281,8 @@ func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.Se
 	}
 	ep, maxL := unpackEntry(e)
 	d := x.dir.Load()
-	cur, curD := ep, x.dist(q, x.vecOf(d, ep))
 	sc.ndist++
-	x.beginDescent(sc, ep)
-	for l := maxL; l > 0; l-- {
-		cur, curD = x.greedy(sc, q, cur, curD, l)
-	}
+	cur, curD := x.descend(sc, q, ep, x.dist(q, x.vecOf(d, ep)), maxL, 0)
 	checked := opts.Filter != nil || x.ndeleted.Load() > 0
 	x.searchLayer(sc, q, cur, curD, 0, ef, checked, opts.Filter)
 	for sc.top.Len() > k {

@@ -77,8 +77,12 @@ func (x *Index) list(d *directory, s uint32, l int) []uint32 {
 		o *= x.lstride
 		return c.links0[o : o+x.stride0 : o+x.stride0]
 	}
-	ref := c.upper[o]
-	p := x.pool.Load()
+	return x.upperList(x.pool.Load(), c.upper[o], l)
+}
+
+// upperList returns the level-l list (l ≥ 1) of the node whose upper
+// lists start at ref in p.
+func (x *Index) upperList(p *upperPool, ref uint32, l int) []uint32 {
 	w := int(ref&0xffff) + (l-1)*x.strideU
 	return p.chunks[ref>>16][w : w+x.strideU : w+x.strideU]
 }
@@ -139,15 +143,26 @@ func (x *Index) allocUpper(level int) uint32 {
 	x.growMu.Lock()
 	defer x.growMu.Unlock()
 	p := x.pool.Load()
-	if len(p.chunks) == 0 || x.poolUsed+words > poolChunkWords {
-		np := &upperPool{chunks: append(p.chunks[:len(p.chunks):len(p.chunks)], make([]uint32, poolChunkWords))}
-		x.pool.Store(np)
-		p = np
-		x.poolUsed = 0
+	chunks, ref := carveUpper(p.chunks, &x.poolUsed, words)
+	if len(chunks) != len(p.chunks) {
+		x.pool.Store(&upperPool{chunks: chunks})
 	}
-	ref := uint32(len(p.chunks)-1)<<16 | uint32(x.poolUsed)
-	x.poolUsed += words
 	return ref
+}
+
+// carveUpper reserves words zeroed words after the *used words of the
+// last pool chunk, first appending a chunk when they do not fit, and
+// returns the chunks and the words' reference. An appended chunk goes
+// into a new backing array, so readers of the old chunk list never see it
+// change.
+func carveUpper(chunks [][]uint32, used *int, words int) ([][]uint32, uint32) {
+	if len(chunks) == 0 || *used+words > poolChunkWords {
+		chunks = append(chunks[:len(chunks):len(chunks)], make([]uint32, poolChunkWords))
+		*used = 0
+	}
+	ref := uint32(len(chunks)-1)<<16 | uint32(*used)
+	*used += words
+	return chunks, ref
 }
 
 // storeList writes ids as a link list; the caller holds the slot's lock or
