@@ -29,30 +29,6 @@ func TestAllowList(t *testing.T) {
 	}
 }
 
-func TestCheckVector(t *testing.T) {
-	nan := float32(0)
-	nan = nan / nan
-	cases := []struct {
-		v    []float32
-		want error
-	}{
-		{[]float32{1, 2}, nil},
-		{[]float32{1}, ErrDimension},
-		{[]float32{1, nan}, ErrInvalidVector},
-	}
-	for _, c := range cases {
-		if err := CheckVector(c.v, 2); (err == nil) != (c.want == nil) || (c.want != nil && !isErr(err, c.want)) {
-			t.Fatalf("%v: %v", c.v, err)
-		}
-	}
-	if err := CheckK(0); !isErr(err, ErrInvalidK) {
-		t.Fatal(err)
-	}
-	if err := CheckVectors([]float32{1, 2, 3}, 2, -1); !isErr(err, ErrDimension) {
-		t.Fatal(err)
-	}
-}
-
 func TestSortResultsTies(t *testing.T) {
 	rs := []Result{{5, 1}, {2, 1}, {9, 0}}
 	SortResults(rs)

@@ -39,11 +39,12 @@ type SearchOptions struct {
 	// Ef is the HNSW search beam width; 0 means the index default. It is
 	// raised to k when smaller.
 	Ef int
-	// NProbe is the number of IVF lists visited; 0 means the index default.
+	// NProbe is the number of inverted lists an ivf index visits; 0 means
+	// the index default. Indexes without lists ignore it.
 	NProbe int
-	// Rerank is the number of candidates re-scored with full-precision
-	// vectors by indexes that store compressed codes; 0 means the index
-	// default.
+	// Rerank, for an ivf index over compressed codes, re-scores the best
+	// k×Rerank candidates with full-precision vectors; 0 means the index
+	// default. Indexes that hold full vectors ignore it.
 	Rerank int
 }
 

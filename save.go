@@ -48,19 +48,3 @@ func SaveFile(path string, w io.WriterTo) (err error) {
 	}
 	return nil
 }
-
-// LoadFile opens path and hands a buffered reader to read, closing the file
-// afterwards. Index packages build their Load functions on it.
-func LoadFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		var zero T
-		return zero, fmt.Errorf("nearkit: load %s: %w", path, err)
-	}
-	defer f.Close()
-	v, err := read(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return v, fmt.Errorf("nearkit: load %s: %w", path, err)
-	}
-	return v, nil
-}

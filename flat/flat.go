@@ -25,6 +25,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/check"
 )
 
 // Config describes an index. The zero Metric is L2.
@@ -93,7 +94,7 @@ func newIndex(dim int, m distance.Metric) *Index {
 // nearkit.ErrInvalidVector for a bad vector and nearkit.ErrDuplicateID when
 // id is already present.
 func (x *Index) Add(id uint64, vec []float32) error {
-	if err := nearkit.CheckVector(vec, x.dim); err != nil {
+	if err := check.Vector(vec, x.dim); err != nil {
 		return fmt.Errorf("flat: add %d: %w", id, err)
 	}
 	x.mu.Lock()
@@ -124,7 +125,7 @@ const addChunk = 4096
 // Cosine, the normalisation) runs on runtime.GOMAXPROCS(0) goroutines; ctx
 // is checked between chunks and a cancelled batch is rolled back.
 func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) error {
-	if err := nearkit.CheckVectors(vecs, x.dim, len(ids)); err != nil {
+	if err := check.Batch(vecs, x.dim, len(ids)); err != nil {
 		return fmt.Errorf("flat: add batch: %w", err)
 	}
 	if len(ids) == 0 {

@@ -102,7 +102,7 @@ func Read(r io.Reader) (*Index, error) {
 
 // Load reads an index from the file at path (see Read).
 func Load(path string) (*Index, error) {
-	return nearkit.LoadFile(path, Read)
+	return binfmt.LoadFile(path, Read)
 }
 
 // Save writes the index to path crash-safely (see nearkit.SaveFile): path

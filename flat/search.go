@@ -12,6 +12,7 @@ import (
 
 	"github.com/klauspost/cpuid/v2"
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/prefetch"
 )
 
@@ -206,10 +207,10 @@ func (x *Index) SearchWithStats(dst []nearkit.Result, q []float32, k int, opts n
 }
 
 func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions, st *nearkit.SearchStats) ([]nearkit.Result, error) {
-	if err := nearkit.CheckVector(q, x.dim); err != nil {
+	if err := check.Vector(q, x.dim); err != nil {
 		return dst, fmt.Errorf("flat: search: %w", err)
 	}
-	if err := nearkit.CheckK(k); err != nil {
+	if err := check.K(k); err != nil {
 		return dst, fmt.Errorf("flat: search: %w", err)
 	}
 	x.mu.RLock()
@@ -359,10 +360,10 @@ type tiling struct {
 }
 
 func (x *Index) searchBatch(ctx context.Context, queries []float32, k int, opts nearkit.SearchOptions, tl tiling) ([][]nearkit.Result, error) {
-	if err := nearkit.CheckVectors(queries, x.dim, -1); err != nil {
+	if err := check.Vectors(queries, x.dim); err != nil {
 		return nil, fmt.Errorf("flat: search batch: %w", err)
 	}
-	if err := nearkit.CheckK(k); err != nil {
+	if err := check.K(k); err != nil {
 		return nil, fmt.Errorf("flat: search batch: %w", err)
 	}
 	d := x.dim

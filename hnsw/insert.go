@@ -10,6 +10,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/heap"
 )
 
@@ -23,7 +24,7 @@ import (
 // first runs Vacuum itself, which makes that one call slower (call Vacuum
 // from a background goroutine to avoid it).
 func (x *Index) Add(id uint64, vec []float32) error {
-	if err := nearkit.CheckVector(vec, x.dim); err != nil {
+	if err := check.Vector(vec, x.dim); err != nil {
 		return err
 	}
 	if err := x.quantReady(); err != nil {
@@ -262,7 +263,7 @@ func sortItems(a []heap.Item) {
 // If ctx is cancelled, AddBatch stops, returns ctx's error, and the vectors
 // not yet inserted are left out of the index (their IDs are free again).
 func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) error {
-	if err := nearkit.CheckVectors(vecs, x.dim, len(ids)); err != nil {
+	if err := check.Batch(vecs, x.dim, len(ids)); err != nil {
 		return err
 	}
 	if len(ids) == 0 {

@@ -159,7 +159,7 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 func (x *Index) Save(path string) error { return nearkit.SaveFile(path, x) }
 
 // Load reads an index saved with Save or WriteTo from path into memory.
-func Load(path string) (*Index, error) { return nearkit.LoadFile(path, Read) }
+func Load(path string) (*Index, error) { return binfmt.LoadFile(path, Read) }
 
 // Read decodes an index written by WriteTo. Every count, level, flag, link
 // and the entry point are checked, so a corrupt, truncated or foreign

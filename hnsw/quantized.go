@@ -11,6 +11,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/heap"
 	"github.com/nearkit/nearkit/internal/prefetch"
 	"github.com/nearkit/nearkit/pq"
@@ -220,7 +221,7 @@ func (x *Index) Train(ctx context.Context, data []float32) error {
 }
 
 func (x *Index) trainLocked(ctx context.Context, data []float32) error {
-	if err := nearkit.CheckVectors(data, x.dim, -1); err != nil {
+	if err := check.Vectors(data, x.dim); err != nil {
 		return err
 	}
 	if x.metric.Normalizes() {

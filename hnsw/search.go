@@ -11,6 +11,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/heap"
 	"github.com/nearkit/nearkit/internal/prefetch"
 )
@@ -247,10 +248,10 @@ func (x *Index) SearchWithStats(dst []nearkit.Result, q []float32, k int, opts n
 }
 
 func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions, st *nearkit.SearchStats) ([]nearkit.Result, error) {
-	if err := nearkit.CheckK(k); err != nil {
+	if err := check.K(k); err != nil {
 		return dst, err
 	}
-	if err := nearkit.CheckVector(q, x.dim); err != nil {
+	if err := check.Vector(q, x.dim); err != nil {
 		return dst, err
 	}
 	if opts.Ef < 0 || opts.Ef > MaxEf {
@@ -321,10 +322,10 @@ func sortTies(rs []nearkit.Result) {
 // runtime.GOMAXPROCS(0) goroutines and returns one result slice per query.
 // It stops early with ctx's error when ctx is cancelled.
 func (x *Index) SearchBatch(ctx context.Context, queries []float32, k int, opts nearkit.SearchOptions) ([][]nearkit.Result, error) {
-	if err := nearkit.CheckK(k); err != nil {
+	if err := check.K(k); err != nil {
 		return nil, err
 	}
-	if err := nearkit.CheckVectors(queries, x.dim, -1); err != nil {
+	if err := check.Vectors(queries, x.dim); err != nil {
 		return nil, err
 	}
 	nq := len(queries) / x.dim

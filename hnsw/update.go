@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/internal/check"
 )
 
 // Update replaces the vector stored under id. The new vector is inserted
@@ -25,7 +26,7 @@ import (
 // vector, nearkit.ErrReadOnly for a memory-mapped index and ErrClosed after
 // Close.
 func (x *Index) Update(id uint64, vec []float32) error {
-	if err := nearkit.CheckVector(vec, x.dim); err != nil {
+	if err := check.Vector(vec, x.dim); err != nil {
 		return err
 	}
 	if err := x.quantReady(); err != nil {

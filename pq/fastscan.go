@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/heap"
 )
 
@@ -164,7 +165,7 @@ const scanChunk = 64
 // recovers most of the order the 8-bit tables blur.
 func (f *FastScan) Search(dst []nearkit.Result, q []float32, k, rerank int) ([]nearkit.Result, error) {
 	dst = dst[:0]
-	if err := nearkit.CheckK(k); err != nil {
+	if err := check.K(k); err != nil {
 		return dst, err
 	}
 	table, err := f.pq.LookupTable(nil, q)

@@ -12,6 +12,7 @@ import (
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/binfmt"
+	"github.com/nearkit/nearkit/internal/check"
 )
 
 // OPQConfig parameterises an OPQ quantizer. Zero values select the
@@ -111,7 +112,7 @@ func (o *OPQ) Rotation() []float32 {
 // vectors of data. Errors as ProductQuantizer.Train.
 func (o *OPQ) Train(ctx context.Context, data []float32) error {
 	d := o.Dim()
-	if err := nearkit.CheckVectors(data, d, -1); err != nil {
+	if err := check.Vectors(data, d); err != nil {
 		return fmt.Errorf("opq: %w", err)
 	}
 	n := len(data) / d
@@ -279,7 +280,7 @@ func (o *OPQ) Encode(dst []byte, v []float32) error {
 	if err := o.checkTrained(); err != nil {
 		return err
 	}
-	if err := nearkit.CheckVector(v, o.Dim()); err != nil {
+	if err := check.Vector(v, o.Dim()); err != nil {
 		return fmt.Errorf("opq: %w", err)
 	}
 	y := make([]float32, o.Dim())
@@ -292,7 +293,7 @@ func (o *OPQ) EncodeBatch(ctx context.Context, dst []byte, data []float32) error
 	if err := o.checkTrained(); err != nil {
 		return err
 	}
-	if err := nearkit.CheckVectors(data, o.Dim(), -1); err != nil {
+	if err := check.Vectors(data, o.Dim()); err != nil {
 		return fmt.Errorf("opq: %w", err)
 	}
 	y := make([]float32, len(data))
@@ -335,7 +336,7 @@ func (o *OPQ) LookupTable(dst []float32, q []float32) ([]float32, error) {
 	if err := o.checkTrained(); err != nil {
 		return dst, err
 	}
-	if err := nearkit.CheckVector(q, o.Dim()); err != nil {
+	if err := check.Vector(q, o.Dim()); err != nil {
 		return dst, fmt.Errorf("opq: %w", err)
 	}
 	y := make([]float32, o.Dim())
@@ -349,7 +350,7 @@ func (o *OPQ) ReconstructionError(data []float32) (float64, error) {
 	if err := o.checkTrained(); err != nil {
 		return 0, err
 	}
-	if err := nearkit.CheckVectors(data, o.Dim(), -1); err != nil {
+	if err := check.Vectors(data, o.Dim()); err != nil {
 		return 0, fmt.Errorf("opq: %w", err)
 	}
 	d := o.Dim()

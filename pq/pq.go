@@ -43,6 +43,7 @@ import (
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/binfmt"
+	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/kmeans"
 )
 
@@ -158,7 +159,7 @@ func (p *ProductQuantizer) Centroids() []float32 { return append([]float32(nil),
 // nearkit.ErrInvalidVector (NaN/Inf), nearkit.ErrEmpty when there are fewer
 // vectors than 2^NBits centroids, ctx.Err().
 func (p *ProductQuantizer) Train(ctx context.Context, data []float32) error {
-	if err := nearkit.CheckVectors(data, p.cfg.Dim, -1); err != nil {
+	if err := check.Vectors(data, p.cfg.Dim); err != nil {
 		return fmt.Errorf("pq: %w", err)
 	}
 	return p.train(ctx, data, nil)
@@ -225,7 +226,7 @@ func (p *ProductQuantizer) Encode(dst []byte, v []float32) error {
 	if err := p.checkTrained(); err != nil {
 		return err
 	}
-	if err := nearkit.CheckVector(v, p.cfg.Dim); err != nil {
+	if err := check.Vector(v, p.cfg.Dim); err != nil {
 		return fmt.Errorf("pq: %w", err)
 	}
 	if len(dst) < p.CodeSize() {
@@ -271,7 +272,7 @@ func (p *ProductQuantizer) EncodeBatch(ctx context.Context, dst []byte, data []f
 	if err := p.checkTrained(); err != nil {
 		return err
 	}
-	if err := nearkit.CheckVectors(data, p.cfg.Dim, -1); err != nil {
+	if err := check.Vectors(data, p.cfg.Dim); err != nil {
 		return fmt.Errorf("pq: %w", err)
 	}
 	n := len(data) / p.cfg.Dim
@@ -377,7 +378,7 @@ func (p *ProductQuantizer) LookupTable(dst []float32, q []float32) ([]float32, e
 	if err := p.checkTrained(); err != nil {
 		return dst, err
 	}
-	if err := nearkit.CheckVector(q, p.cfg.Dim); err != nil {
+	if err := check.Vector(q, p.cfg.Dim); err != nil {
 		return dst, fmt.Errorf("pq: %w", err)
 	}
 	n := p.TableSize()
@@ -521,7 +522,7 @@ func (p *ProductQuantizer) ReconstructionError(data []float32) (float64, error) 
 	if err := p.checkTrained(); err != nil {
 		return 0, err
 	}
-	if err := nearkit.CheckVectors(data, p.cfg.Dim, -1); err != nil {
+	if err := check.Vectors(data, p.cfg.Dim); err != nil {
 		return 0, fmt.Errorf("pq: %w", err)
 	}
 	return reconstructionError(data, p.cfg.Dim, func(dst []float32, v []float32, code []byte) {
@@ -633,7 +634,7 @@ func readPQ(br *binfmt.Reader) *ProductQuantizer {
 		if br.Err() != nil {
 			return nil
 		}
-		if err := nearkit.CheckVectors(cent, cfg.Dim, -1); err != nil {
+		if err := check.Vectors(cent, cfg.Dim); err != nil {
 			br.Fail("codebook: %v", err)
 			return nil
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/binfmt"
+	"github.com/nearkit/nearkit/internal/check"
 )
 
 // SQ8Config parameterises an SQ8 scalar quantizer. Zero values select the
@@ -96,7 +97,7 @@ func (s *SQ8) Trained() bool { return s.trained }
 // nearkit.ErrInvalidVector.
 func (s *SQ8) Train(ctx context.Context, data []float32) error {
 	dim := s.cfg.Dim
-	if err := nearkit.CheckVectors(data, dim, -1); err != nil {
+	if err := check.Vectors(data, dim); err != nil {
 		return fmt.Errorf("sq8: %w", err)
 	}
 	n := len(data) / dim
@@ -158,7 +159,7 @@ func (s *SQ8) check(v []float32) error {
 	if !s.trained {
 		return fmt.Errorf("%w: sq8: quantizer not trained", nearkit.ErrNotTrained)
 	}
-	if err := nearkit.CheckVector(v, s.cfg.Dim); err != nil {
+	if err := check.Vector(v, s.cfg.Dim); err != nil {
 		return fmt.Errorf("sq8: %w", err)
 	}
 	return nil
@@ -346,7 +347,7 @@ func (s *SQ8) ReconstructionError(data []float32) (float64, error) {
 	if !s.trained {
 		return 0, fmt.Errorf("%w: sq8: quantizer not trained", nearkit.ErrNotTrained)
 	}
-	if err := nearkit.CheckVectors(data, s.cfg.Dim, -1); err != nil {
+	if err := check.Vectors(data, s.cfg.Dim); err != nil {
 		return 0, fmt.Errorf("sq8: %w", err)
 	}
 	return reconstructionError(data, s.cfg.Dim, func(dst, v []float32, code []byte) {

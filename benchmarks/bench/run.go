@@ -19,6 +19,7 @@ import (
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/benchmarks/dataset"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/check"
 )
 
 // Config controls a run.
@@ -137,7 +138,7 @@ func (c Config) withDefaults() Config {
 // first error (including one from emit) or when ctx is cancelled.
 func Run(ctx context.Context, ds *dataset.Dataset, gt *GroundTruth, cfg Config, emit func(Point) error) error {
 	cfg = cfg.withDefaults()
-	if err := nearkit.CheckK(cfg.K); err != nil {
+	if err := check.K(cfg.K); err != nil {
 		return err
 	}
 	if cfg.Threads < 0 || cfg.MinTime < 0 || cfg.MinQueries < 0 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/check"
 )
 
 // FashionMNISTDir is where the Debian package dataset-fashion-mnist
@@ -152,10 +153,10 @@ func Load(spec string, opts Options) (*Dataset, error) {
 	if ds.N() == 0 || ds.NQ() == 0 {
 		return nil, fmt.Errorf("%w: data set %s has %d base vectors and %d queries", nearkit.ErrEmpty, spec, ds.N(), ds.NQ())
 	}
-	if err := nearkit.CheckVectors(ds.Base, ds.Dim, -1); err != nil {
+	if err := check.Vectors(ds.Base, ds.Dim); err != nil {
 		return nil, fmt.Errorf("data set %s base: %w", spec, err)
 	}
-	if err := nearkit.CheckVectors(ds.Queries, ds.Dim, -1); err != nil {
+	if err := check.Vectors(ds.Queries, ds.Dim); err != nil {
 		return nil, fmt.Errorf("data set %s queries: %w", spec, err)
 	}
 	return ds, nil

@@ -11,12 +11,14 @@
 package binfmt
 
 import (
+	"bufio"
 	"encoding/binary"
 	"fmt"
 	"hash"
 	"hash/crc32"
 	"io"
 	"math"
+	"os"
 	"unsafe"
 
 	"github.com/nearkit/nearkit"
@@ -351,4 +353,20 @@ func readWords[T float32 | uint32](r *Reader, dst []T) {
 		u := r.U32()
 		dst[i] = *(*T)(unsafe.Pointer(&u))
 	}
+}
+
+// LoadFile opens path and hands a buffered reader to read, closing the file
+// afterwards. Index packages build their Load functions on it.
+func LoadFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("nearkit: load %s: %w", path, err)
+	}
+	defer f.Close()
+	v, err := read(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return v, fmt.Errorf("nearkit: load %s: %w", path, err)
+	}
+	return v, nil
 }

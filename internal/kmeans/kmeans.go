@@ -36,6 +36,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/check"
 )
 
 // Init selects how the first centroids are chosen.
@@ -129,7 +130,7 @@ func Train(ctx context.Context, data []float32, dim int, cfg Config) (*Result, e
 	if cfg.Init > KMeansPlusPlus {
 		return nil, fmt.Errorf("%w: kmeans: unknown Init %d", nearkit.ErrInvalidConfig, cfg.Init)
 	}
-	if err := nearkit.CheckVectors(data, dim, -1); err != nil {
+	if err := check.Vectors(data, dim); err != nil {
 		return nil, fmt.Errorf("kmeans: %w", err)
 	}
 	n := len(data) / dim
@@ -137,7 +138,7 @@ func Train(ctx context.Context, data []float32, dim int, cfg Config) (*Result, e
 		return nil, fmt.Errorf("%w: kmeans: %d training points for %d centroids", nearkit.ErrEmpty, n, cfg.K)
 	}
 	if cfg.Centroids != nil {
-		if err := nearkit.CheckVectors(cfg.Centroids, dim, cfg.K); err != nil {
+		if err := check.Batch(cfg.Centroids, dim, cfg.K); err != nil {
 			return nil, fmt.Errorf("kmeans: initial centroids: %w", err)
 		}
 	}
