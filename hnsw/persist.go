@@ -15,7 +15,7 @@ import (
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/binfmt"
-	"github.com/nearkit/nearkit/pq"
+	"github.com/nearkit/nearkit/scalar"
 )
 
 // File format: internal/binfmt framing (8-byte magic "NKHNSW", u32
@@ -25,7 +25,7 @@ import (
 //	u32 dim, u8 metric, u32 M, u32 efConstruction, u32 efSearch, u64 seed,
 //	u8 quantization (0 none, 1 SQ8)
 //	u64 n, then n bytes: the level generator's state (PCG MarshalBinary)
-//	u64 n, then n bytes: the SQ8 codec (pq.SQ8.WriteTo; n = 0 unquantized)
+//	u64 n, then n bytes: the SQ8 codec (scalar.SQ8.WriteTo; n = 0 unquantized)
 //	u64 nslots, u64 entry (level<<32 | slot, or 2⁶⁴-1 when empty)
 //	u64 upper words (the total of the upper lists below)
 //	zero padding to a multiple of 64 bytes from the start of the file,
@@ -209,7 +209,7 @@ type header struct {
 	version uint32
 	cfg     Config
 	rng     []byte
-	sq      *pq.SQ8
+	sq      *scalar.SQ8
 	n       int
 	entry   uint64
 	words   int // version 2: upper words; version 1: read later
@@ -246,11 +246,11 @@ func readHeader(br *binfmt.Reader) (*header, error) {
 			return nil, fmt.Errorf("%w: hnsw: codec in an index without quantization", nearkit.ErrCorrupt)
 		}
 		if len(codec) > 0 {
-			sq, err := pq.ReadSQ8(bytes.NewReader(codec))
+			sq, err := scalar.ReadSQ8(bytes.NewReader(codec))
 			if err != nil {
 				return nil, fmt.Errorf("hnsw: codec: %w", err)
 			}
-			if sq.Dim() != cfg.Dim || sq.Metric() != cfg.Metric || !sq.Trained() {
+			if sq.Dim() != cfg.Dim || sq.Metric() != cfg.Metric || !sq.Trained() || sq.Uniform() != (cfg.Metric == distance.L2) {
 				return nil, fmt.Errorf("%w: hnsw: codec for dim %d %v (trained %v) in a dim %d %v index", nearkit.ErrCorrupt, sq.Dim(), sq.Metric(), sq.Trained(), cfg.Dim, cfg.Metric)
 			}
 			h.sq = sq

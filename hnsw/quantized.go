@@ -14,7 +14,7 @@ import (
 	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/heap"
 	"github.com/nearkit/nearkit/internal/prefetch"
-	"github.com/nearkit/nearkit/pq"
+	"github.com/nearkit/nearkit/scalar"
 )
 
 // Quantization selects the vector representation the graph search reads.
@@ -23,7 +23,7 @@ type Quantization uint8
 const (
 	// NoQuantization searches the float32 vectors (the default).
 	NoQuantization Quantization = iota
-	// SQ8 keeps beside each float32 vector an 8-bit scalar code (pq.SQ8,
+	// SQ8 keeps beside each float32 vector an 8-bit scalar code (scalar.SQ8,
 	// one byte per dimension) and runs the graph search on the codes,
 	// then re-ranks the ef best candidates with the float32 vectors, so
 	// the distances returned are exact. (With L2, when the query and
@@ -36,7 +36,7 @@ const (
 	// distance.SquaredL2Uint8 (the query is encoded too); for
 	// InnerProduct and Cosine it uses per-dimension steps, and the query
 	// becomes 8-bit weights scored with distance.DotUint8 (see
-	// prepareDot).
+	// scalar.DotQuery).
 	//
 	// The codec's ranges are learnt from data: by Train, or from the
 	// first AddBatch of an untrained index. Add on an untrained index
@@ -67,9 +67,8 @@ func (q Quantization) valid() bool { return q <= SQ8 }
 // nodes in the graph always finds a trained codec.
 type quantState struct {
 	trainMu sync.Mutex
-	sq      atomic.Pointer[pq.SQ8]
+	sq      atomic.Pointer[scalar.SQ8]
 	intL2   bool // uniform L2 codes: distance.SquaredL2Uint8 on encoded queries
-	enc     atomic.Pointer[queryEncoder]
 	// exact is codesExact while every stored vector is exactly its
 	// code's reconstruction (data that is itself 8-bit, like image
 	// pixels or SIFT's bvecs, under a codec with step 1), codesLossy once
@@ -82,69 +81,6 @@ const (
 	codesExact
 	codesLossy
 )
-
-// queryEncoder encodes queries for the integer L2 path in float32 with a
-// multiplication by the inverse step: pq.SQ8.Encode divides in float64
-// and rounds with math.Round, which took 10-15 % of a Fashion-MNIST
-// search. A query coordinate may round differently from the stored
-// codes' encoder by one step at a tie; that is query noise well below the
-// codec's own.
-type queryEncoder struct {
-	vmin, step, inv []float32
-	ones            []uint8
-}
-
-// encoder returns the query encoder of the trained codec sq, derived from
-// its decoding of the codes 0 and 1 on first use (the codec may come from
-// Train or from a loaded file).
-func (q *quantState) encoder(sq *pq.SQ8, dim int) *queryEncoder {
-	if e := q.enc.Load(); e != nil {
-		return e
-	}
-	e := &queryEncoder{vmin: make([]float32, dim), step: make([]float32, dim), inv: make([]float32, dim), ones: make([]uint8, dim)}
-	one := make([]float32, dim)
-	code := make([]uint8, dim)
-	_ = sq.Decode(e.vmin, code)
-	for i := range code {
-		code[i] = 1
-		e.ones[i] = 1
-	}
-	_ = sq.Decode(one, code)
-	for i := range e.inv {
-		e.step[i] = one[i] - e.vmin[i]
-		e.inv[i] = 1 / e.step[i]
-	}
-	q.enc.Store(e)
-	return e
-}
-
-// encode writes v's code to dst and reports whether the code decodes to v
-// exactly.
-func (e *queryEncoder) encode(dst []uint8, v []float32) (lossless bool) {
-	vmin, step, inv := e.vmin[:len(v)], e.step[:len(v)], e.inv[:len(v)]
-	dst = dst[:len(v)]
-	lossless = true
-	for i, x := range v {
-		c := (x-vmin[i])*inv[i] + 0.5
-		c = max(0, min(255, c))
-		dst[i] = uint8(c)
-		lossless = lossless && vmin[i]+step[i]*float32(dst[i]) == x
-	}
-	return lossless
-}
-
-// lossless reports whether code decodes to v exactly (pq.SQ8.Decode's
-// arithmetic).
-func (e *queryEncoder) lossless(code []uint8, v []float32) bool {
-	vmin, step := e.vmin[:len(v)], e.step[:len(v)]
-	code = code[:len(v)]
-	for i, x := range v {
-		if vmin[i]+step[i]*float32(code[i]) != x {
-			return false
-		}
-	}
-	return true
-}
 
 func newQuantState(cfg Config) *quantState {
 	if cfg.Quantization != SQ8 {
@@ -161,12 +97,16 @@ func (x *Index) quantization() Quantization {
 }
 
 // quantMemory is the codes' share of MemoryUsage: one byte per dimension
-// per slot of every chunk, plus the codec's two float32 tables.
+// per slot of every chunk, plus the codec's tables.
 func (x *Index) quantMemory(nchunks int) int64 {
 	if x.quant == nil {
 		return 0
 	}
-	return int64(nchunks)*int64(x.dim)<<x.shift + 8*int64(x.dim)
+	n := int64(nchunks) * int64(x.dim) << x.shift
+	if sq := x.quant.sq.Load(); sq != nil {
+		n += sq.MemoryUsage()
+	}
+	return n
 }
 
 // MemoryStats splits MemoryUsage into what a search of a quantized index
@@ -231,7 +171,7 @@ func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 			distance.Normalize(data[i : i+x.dim])
 		}
 	}
-	sq, err := pq.NewSQ8(pq.SQ8Config{Dim: x.dim, Metric: x.metric, Uniform: x.quant.intL2})
+	sq, err := scalar.NewSQ8(scalar.SQ8Config{Dim: x.dim, Metric: x.metric, Uniform: x.quant.intL2})
 	if err != nil {
 		return err
 	}
@@ -272,8 +212,8 @@ func (x *Index) quantTrainBatch(ctx context.Context, vecs []float32) error {
 func (x *Index) encodeSlot(c *chunk, o uint32, v []float32) {
 	sq := x.quant.sq.Load()
 	code := c.codes[int(o)*x.dim : int(o+1)*x.dim]
-	_ = sq.Encode(code, v)
-	if x.quant.exact.Load() == codesExact && !x.quant.encoder(sq, x.dim).lossless(code, v) {
+	sq.EncodeUnchecked(code, v)
+	if x.quant.exact.Load() == codesExact && !sq.LosslessUnchecked(code, v) {
 		// Before the node is linked, so a search that reaches it reads
 		// the flag changed (searchSpecial reads it after the traversal).
 		x.quant.exact.CompareAndSwap(codesExact, codesLossy)
@@ -291,17 +231,14 @@ func (x *Index) codeOf(d *directory, s uint32) []uint8 {
 // vectors or on codes. The unfiltered quantized search inlines its integer
 // L2 case; the filtered search calls at.
 type scorer struct {
-	x    *Index
-	q    []float32 // the query (normalised for cosine)
-	mode uint8
-	qc   []uint8 // scoreIntL2: the encoded query; scoreIntDot: its weights
-	sq   *pq.SQ8
-	ones []uint8 // scoreIntDot: dim ones
-	wsc  float32 // scoreIntDot: the weights' scale
-	// lossless: scoreIntL2 query that is exactly its code.
-	lossless bool
-	ready    bool // prepare has run
-	es       *extScratch
+	x     *Index
+	q     []float32 // the query (normalised for cosine)
+	mode  uint8
+	sq    *scalar.SQ8
+	l2    *scalar.L2Query  // scoreIntL2
+	dot   *scalar.DotQuery // scoreIntDot
+	ready bool             // prepare has run
+	es    *extScratch
 }
 
 // prepare encodes the query for a code scorer. It is deferred to the
@@ -312,56 +249,20 @@ func (s *scorer) prepare() {
 		return
 	}
 	s.ready = true
-	x, es := s.x, s.es
-	enc := x.quant.encoder(s.sq, x.dim)
-	es.qc = slices.Grow(es.qc[:0], x.dim)[:x.dim]
-	s.qc = es.qc
 	if s.mode == scoreIntL2 {
-		s.lossless = enc.encode(s.qc, s.q)
+		s.l2 = &s.es.l2
+		s.sq.PrepareL2Unchecked(s.l2, s.q)
 		return
 	}
-	s.wsc = enc.prepareDot(s.qc, s.q)
-	s.ones = enc.ones
+	s.dot = &s.es.dot
+	s.sq.PrepareDotUnchecked(s.dot, s.q)
 }
 
 const (
 	scoreFloat  = iota // x.dist on float32 vectors
 	scoreIntL2         // SquaredL2Uint8(query code, node code)
-	scoreIntDot        // two DotUint8 on quantized query weights (prepareDot)
+	scoreIntDot        // two DotUint8 on quantized query weights (scalar.DotQuery)
 )
-
-// prepareDot readies the integer inner-product path. A code c decodes to
-// x[i] = min[i] + step[i]·c[i], so q·x = Σ q[i]·min[i] + Σ w[i]·c[i] with
-// w[i] = q[i]·step[i]. The first sum is the same for every node and does
-// not change the ranking; the weights are quantized to w[i] ≈ a·(u[i]−128)
-// with u in 1…255, so Σ w[i]·c[i] ≈ a·(DotUint8(u, c) − 128·DotUint8(1, c)),
-// two calls of the uint8 kernel (the second on a code already in L1).
-// The weights' rounding (a/2 each) is far below the codes' own error, and
-// re-ranking with float32 vectors restores exact distances. The distance
-// returned is −Σ w[i]·c[i]: smaller is closer, for InnerProduct and Cosine
-// alike.
-func (e *queryEncoder) prepareDot(dst []uint8, q []float32) (scale float32) {
-	var mx float32
-	for i, v := range q {
-		mx = max(mx, abs32(v*e.step[i]))
-	}
-	if mx == 0 {
-		mx = 1
-	}
-	scale = mx / 127
-	inv := 1 / scale
-	for i, v := range q {
-		dst[i] = uint8(int32(math.Round(float64(v*e.step[i]*inv))) + 128)
-	}
-	return scale
-}
-
-func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
-
-func (s *scorer) dot(code []uint8) float32 {
-	d := int64(distance.DotUint8(s.qc, code)) - 128*int64(distance.DotUint8(s.ones, code))
-	return -s.wsc * float32(d)
-}
 
 func (s *scorer) at(d *directory, id uint32) float32 {
 	x := s.x
@@ -369,9 +270,9 @@ func (s *scorer) at(d *directory, id uint32) float32 {
 	o := int(id&x.mask) * x.dim
 	switch s.mode {
 	case scoreIntL2:
-		return float32(distance.SquaredL2Uint8(s.qc, c.codes[o:o+x.dim:o+x.dim]))
+		return float32(s.l2.IntDistanceUnchecked(c.codes[o : o+x.dim : o+x.dim]))
 	case scoreIntDot:
-		return s.dot(c.codes[o : o+x.dim : o+x.dim])
+		return s.dot.DistanceUnchecked(c.codes[o : o+x.dim : o+x.dim])
 	}
 	return x.dist(s.q, x.vecOf(d, id))
 }
@@ -383,7 +284,8 @@ func (s *scorer) quantized() bool { return s.mode != scoreFloat }
 // extScratch is the working memory of the filtered and quantized searches
 // beyond the core scratch.
 type extScratch struct {
-	qc    []uint8
+	l2    scalar.L2Query
+	dot   scalar.DotQuery
 	hop   []uint32
 	rows  []uint32
 	seeds []uint32
@@ -426,14 +328,14 @@ func (x *Index) searchSpecial(dst []nearkit.Result, q []float32, k, ef int, f ne
 		items = x.quantSearch(sc, &s, ef)
 	}
 	if s.quantized() && !exact {
-		if s.mode == scoreIntL2 && s.lossless && x.quant.exact.Load() == codesExact {
+		if s.mode == scoreIntL2 && s.l2.Lossless() && x.quant.exact.Load() == codesExact {
 			// Query and every stored vector are their codes exactly: the
 			// integer distance is the float32 one (up to rounding), and
 			// re-ranking would only re-read the float vectors from
 			// memory (a quarter of the search time on Fashion-MNIST).
-			step := x.quant.encoder(s.sq, x.dim).step[0]
+			scale := s.l2.Scale()
 			for i := range items {
-				items[i].Dist *= step * step
+				items[i].Dist *= scale
 			}
 		} else {
 			items = x.rerank(q, items)
@@ -559,7 +461,7 @@ func (x *Index) quantLayer(sc *scratch, s *scorer, ep uint32, epD float32, ef in
 	vis[ep] = gen
 	dim, shift, mask := x.dim, x.shift, x.mask
 	intL2 := s.mode == scoreIntL2
-	qc := s.qc
+	l2 := s.l2
 	for cand.Len() > 0 {
 		c := cand.Top()
 		if c.Dist > lower && (top.Len() == ef || !checked) {
@@ -592,7 +494,7 @@ func (x *Index) quantLayer(sc *scratch, s *scorer, ep uint32, epD float32, ef in
 			o := int(id&mask) * dim
 			var dd float32
 			if intL2 {
-				dd = float32(distance.SquaredL2Uint8(qc, ch.codes[o:o+dim:o+dim]))
+				dd = float32(l2.IntDistanceUnchecked(ch.codes[o : o+dim : o+dim]))
 			} else {
 				dd = s.at(d, id)
 			}

@@ -185,7 +185,7 @@ func TestSQ8Memory(t *testing.T) {
 	fx := build(t, Config{Dim: dim}, data)
 	qx := buildQ(t, Config{Dim: dim, Quantization: SQ8}, data)
 	fs, qs := fx.MemoryStats(), qx.MemoryStats()
-	if fs.Codes != 0 || qs.Codes < qs.Vectors/4 || qs.Codes > qs.Vectors/4+8*dim {
+	if fs.Codes != 0 || qs.Codes < qs.Vectors/4 || qs.Codes > qs.Vectors/4+12*dim {
 		t.Fatalf("codes: float %d, sq8 %d (vectors %d)", fs.Codes, qs.Codes, qs.Vectors)
 	}
 	if qs.Graph+qs.Codes+qs.Vectors != qx.MemoryUsage() || fs.Graph+fs.Vectors != fx.MemoryUsage() {

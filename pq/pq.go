@@ -1,7 +1,7 @@
 // Package pq holds nearkit's vector compressors: product quantization (PQ)
 // with asymmetric and symmetric distances, its optimised variant OPQ, the
-// 4-bit fast-scan layout scanned with in-register table lookups, and the
-// scalar codecs SQ8 and float16.
+// 4-bit fast-scan layout scanned with in-register table lookups. The scalar
+// codecs (SQ8, float16) live in package scalar.
 //
 // A ProductQuantizer splits a dim-dimensional vector into M subvectors of
 // dim/M coordinates and replaces each by the index of its nearest centroid
@@ -14,8 +14,8 @@
 // entries.
 //
 // Which to use, per vector of dimension d:
-//   - SQ8 (d bytes) and float16 (2d bytes) keep every coordinate and lose
-//     little; they are what graph indexes store when memory matters.
+//   - scalar.SQ8 (d bytes) and float16 (2d bytes) keep every coordinate and
+//     lose little; they are what graph indexes store when memory matters.
 //   - PQ with 8-bit codes (M bytes) compresses 16–64× and ranks well with
 //     ADC; OPQ learns a rotation first and loses markedly less on data whose
 //     coordinates are correlated, at the same code size.

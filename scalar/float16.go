@@ -1,4 +1,4 @@
-package pq
+package scalar
 
 import (
 	"fmt"
@@ -98,11 +98,15 @@ func EncodeFloat16(dst []uint16, v []float32) error {
 	return nil
 }
 
-// DecodeFloat16 converts src to float32 into dst[:len(src)]; it panics if
-// dst is shorter than src.
-func DecodeFloat16(dst []float32, src []uint16) {
+// DecodeFloat16 converts src to float32 into dst[:len(src)]. It returns an
+// error wrapping nearkit.ErrDimension if dst is shorter than src.
+func DecodeFloat16(dst []float32, src []uint16) error {
+	if len(dst) < len(src) {
+		return fmt.Errorf("%w: float16: dst of %d for %d values", nearkit.ErrDimension, len(dst), len(src))
+	}
 	dst = dst[:len(src)]
 	for i, h := range src {
 		dst[i] = Float16Value(h)
 	}
+	return nil
 }

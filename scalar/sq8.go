@@ -1,4 +1,4 @@
-package pq
+package scalar
 
 import (
 	"context"
@@ -40,12 +40,14 @@ type SQ8Config struct {
 // data. 4× smaller than float32, with distances computed straight on the
 // codes; this is the codec of quantized graph storage.
 //
-// Train must be called once before use; afterwards every method is safe for
-// concurrent use.
+// Train (or ReadSQ8) must run once before use, and not concurrently with
+// anything else; afterwards every method is safe for concurrent use.
 type SQ8 struct {
-	cfg     SQ8Config
-	vmin    []float32
-	step    []float32
+	cfg  SQ8Config
+	vmin []float32
+	step []float32
+	// inv is 1/step, the fast query encoders' multiplier.
+	inv     []float32
 	trained bool
 }
 
@@ -59,6 +61,7 @@ type SQ8Query struct {
 	a      []float32 // q - min (per-dimension L2 path)
 	offset float32   // constant term
 	scale  float32   // multiplier of the integer kernel result
+	dim    int
 	ok     bool
 }
 
@@ -151,9 +154,36 @@ func (s *SQ8) Train(ctx context.Context, data []float32) error {
 		}
 		step[j] = r / 255
 	}
-	s.vmin, s.step, s.trained = lo, step, true
+	s.vmin, s.step, s.inv, s.trained = lo, step, inverses(step), true
 	return nil
 }
+
+func inverses(step []float32) []float32 {
+	inv := make([]float32, len(step))
+	for i, st := range step {
+		inv[i] = 1 / st
+	}
+	return inv
+}
+
+// MemoryUsage returns the bytes of the codec's tables (minima, steps and
+// their inverses; 0 before training).
+func (s *SQ8) MemoryUsage() int64 {
+	return 4 * int64(len(s.vmin)+len(s.step)+len(s.inv))
+}
+
+// Uniform reports whether one step size serves every dimension
+// (SQ8Config.Uniform).
+func (s *SQ8) Uniform() bool { return s.cfg.Uniform }
+
+// Mins appends the per-dimension minima (the value of code 0) to dst and
+// returns it; nothing is appended before training.
+func (s *SQ8) Mins(dst []float32) []float32 { return append(dst, s.vmin...) }
+
+// Steps appends the per-dimension step sizes to dst and returns it; with
+// Uniform they are all equal. Coordinate i of a code c decodes to
+// Mins[i] + Steps[i]·c[i], in float32. Nothing is appended before training.
+func (s *SQ8) Steps(dst []float32) []float32 { return append(dst, s.step...) }
 
 func (s *SQ8) check(v []float32) error {
 	if !s.trained {
@@ -178,6 +208,14 @@ func (s *SQ8) Encode(dst []uint8, v []float32) error {
 	return nil
 }
 
+// EncodeUnchecked is Encode without the checks, for callers that have
+// checked v already: it requires a trained codec and len(v) == Dim ≤
+// len(dst), and panics otherwise. Non-finite values give unspecified
+// codes.
+func (s *SQ8) EncodeUnchecked(dst []uint8, v []float32) {
+	s.encode(dst[:s.cfg.Dim], v[:s.cfg.Dim])
+}
+
 func (s *SQ8) encode(dst []uint8, v []float32) {
 	vmin, step := s.vmin[:len(v)], s.step[:len(v)]
 	dst = dst[:len(v)]
@@ -196,10 +234,45 @@ func (s *SQ8) Decode(dst []float32, code []uint8) error {
 	if len(dst) < s.cfg.Dim || len(code) < s.cfg.Dim {
 		return fmt.Errorf("%w: sq8: Decode: dst %d, code %d, dim %d", nearkit.ErrDimension, len(dst), len(code), s.cfg.Dim)
 	}
-	for i, c := range code[:s.cfg.Dim] {
-		dst[i] = s.vmin[i] + s.step[i]*float32(c)
-	}
+	s.decode(dst[:s.cfg.Dim], code[:s.cfg.Dim])
 	return nil
+}
+
+// decode is the one place of the decoding arithmetic; losslessUnchecked
+// mirrors it.
+func (s *SQ8) decode(dst []float32, code []uint8) {
+	vmin, step := s.vmin[:len(dst)], s.step[:len(dst)]
+	code = code[:len(dst)]
+	for i, c := range code {
+		dst[i] = vmin[i] + step[i]*float32(c)
+	}
+}
+
+// Lossless reports whether code decodes to v exactly, as it does for
+// data that is itself 8-bit (image pixels, SIFT's bvecs) under a codec of
+// step 1. Errors as Encode's, and nearkit.ErrDimension for a short code.
+func (s *SQ8) Lossless(code []uint8, v []float32) (bool, error) {
+	if err := s.check(v); err != nil {
+		return false, err
+	}
+	if len(code) < s.cfg.Dim {
+		return false, fmt.Errorf("%w: sq8: code of %d bytes, need %d", nearkit.ErrDimension, len(code), s.cfg.Dim)
+	}
+	return s.LosslessUnchecked(code, v), nil
+}
+
+// LosslessUnchecked is Lossless without the checks: it requires a trained
+// codec and len(v) == Dim ≤ len(code), and panics otherwise.
+func (s *SQ8) LosslessUnchecked(code []uint8, v []float32) bool {
+	v = v[:s.cfg.Dim]
+	vmin, step := s.vmin[:len(v)], s.step[:len(v)]
+	code = code[:len(v)]
+	for i, x := range v {
+		if vmin[i]+step[i]*float32(code[i]) != x {
+			return false
+		}
+	}
+	return true
 }
 
 // PrepareQuery readies q for Distance calls, reusing dst's buffers.
@@ -221,7 +294,7 @@ func (s *SQ8) PrepareQuery(dst *SQ8Query, q []float32) error {
 		return err
 	}
 	dim := s.cfg.Dim
-	dst.ok = true
+	dst.ok, dst.dim = true, dim
 	switch {
 	case s.cfg.Metric == distance.L2 && s.cfg.Uniform:
 		dst.code = grow(dst.code, dim)
@@ -244,6 +317,7 @@ func (s *SQ8) PrepareQuery(dst *SQ8Query, q []float32) error {
 	return nil
 }
 
+// grow returns b resized to n, reallocated only when too small.
 func grow[T any](b []T, n int) []T {
 	if cap(b) < n {
 		return make([]T, n)
@@ -252,12 +326,25 @@ func grow[T any](b []T, n int) []T {
 }
 
 // Distance returns the distance between a prepared query and a code (see
-// PrepareQuery for the computation). It panics if q was not prepared by
-// this quantizer or len(code) < Dim: both are programming errors on a hot
-// path.
-func (s *SQ8) Distance(q *SQ8Query, code []uint8) float32 {
+// PrepareQuery for the computation). Errors wrap nearkit.ErrInvalidConfig
+// for a query not prepared by a codec of this dimension and
+// nearkit.ErrDimension for a short code.
+func (s *SQ8) Distance(q *SQ8Query, code []uint8) (float32, error) {
+	if !q.ok || q.dim != s.cfg.Dim {
+		return 0, fmt.Errorf("%w: sq8: Distance: query not prepared by this codec", nearkit.ErrInvalidConfig)
+	}
+	if len(code) < s.cfg.Dim {
+		return 0, fmt.Errorf("%w: sq8: code of %d bytes, need %d", nearkit.ErrDimension, len(code), s.cfg.Dim)
+	}
+	return s.DistanceUnchecked(q, code), nil
+}
+
+// DistanceUnchecked is Distance without the checks, for hot loops: it
+// requires q prepared by this codec and len(code) ≥ Dim, and panics
+// otherwise.
+func (s *SQ8) DistanceUnchecked(q *SQ8Query, code []uint8) float32 {
 	if !q.ok {
-		panic("pq: SQ8.Distance: query not prepared")
+		panic("scalar: SQ8.DistanceUnchecked: query not prepared")
 	}
 	code = code[:s.cfg.Dim]
 	switch {
@@ -276,7 +363,20 @@ func (s *SQ8) Distance(q *SQ8Query, code []uint8) float32 {
 // DistanceCodes returns the distance between the reconstructions of two
 // codes, as graph construction over stored codes needs. With Uniform and L2
 // it is the exact integer kernel; otherwise a float loop over both codes.
-func (s *SQ8) DistanceCodes(a, b []uint8) float32 {
+// Errors wrap nearkit.ErrNotTrained or nearkit.ErrDimension.
+func (s *SQ8) DistanceCodes(a, b []uint8) (float32, error) {
+	if !s.trained {
+		return 0, fmt.Errorf("%w: sq8: quantizer not trained", nearkit.ErrNotTrained)
+	}
+	if len(a) < s.cfg.Dim || len(b) < s.cfg.Dim {
+		return 0, fmt.Errorf("%w: sq8: codes of %d and %d bytes, need %d", nearkit.ErrDimension, len(a), len(b), s.cfg.Dim)
+	}
+	return s.DistanceCodesUnchecked(a, b), nil
+}
+
+// DistanceCodesUnchecked is DistanceCodes without the checks: it requires
+// a trained codec and codes of at least Dim bytes, and panics otherwise.
+func (s *SQ8) DistanceCodesUnchecked(a, b []uint8) float32 {
 	dim := s.cfg.Dim
 	a, b = a[:dim], b[:dim]
 	if s.cfg.Metric == distance.L2 {
@@ -350,10 +450,24 @@ func (s *SQ8) ReconstructionError(data []float32) (float64, error) {
 	if err := check.Vectors(data, s.cfg.Dim); err != nil {
 		return 0, fmt.Errorf("sq8: %w", err)
 	}
-	return reconstructionError(data, s.cfg.Dim, func(dst, v []float32, code []byte) {
+	dim := s.cfg.Dim
+	n := len(data) / dim
+	if n == 0 {
+		return 0, nil
+	}
+	code := make([]uint8, dim)
+	rec := make([]float32, dim)
+	sum := 0.0
+	for i := range n {
+		v := data[i*dim : (i+1)*dim]
 		s.encode(code, v)
-		_ = s.Decode(dst, code)
-	}, s.cfg.Dim), nil
+		s.decode(rec, code)
+		for j, x := range v {
+			d := float64(x) - float64(rec[j])
+			sum += d * d
+		}
+	}
+	return sum / float64(n), nil
 }
 
 const (
@@ -416,7 +530,7 @@ func ReadSQ8(r io.Reader) (*SQ8, error) {
 				}
 			}
 		}
-		s.trained = true
+		s.inv, s.trained = inverses(s.step), true
 	}
 	if err := br.Finish(); err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package pq
+package scalar
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -111,10 +110,10 @@ func TestSQ8Distances(t *testing.T) {
 					want, wantCodes = 1-exactDot(qv, rec), 1-exactDot(qrec, rec)
 				}
 				scale := 1 + exactSquaredL2(qv, make([]float32, dim)) + exactSquaredL2(rec, make([]float32, dim))
-				if got := s.Distance(&q, code); math.Abs(float64(got)-want) > 1e-5*scale {
+				if got, err := s.Distance(&q, code); err != nil || math.Abs(float64(got)-want) > 1e-5*scale {
 					t.Fatalf("%v uniform=%v row %d: Distance %v, want %v", metric, uniform, i, got, want)
 				}
-				if got := s.DistanceCodes(qcode, code); math.Abs(float64(got)-wantCodes) > 1e-5*scale {
+				if got, err := s.DistanceCodes(qcode, code); err != nil || math.Abs(float64(got)-wantCodes) > 1e-5*scale {
 					t.Fatalf("%v uniform=%v row %d: DistanceCodes %v, want %v", metric, uniform, i, got, wantCodes)
 				}
 			}
@@ -170,7 +169,7 @@ func TestSQ8Recall(t *testing.T) {
 			hits := 0
 			for qi := range nq {
 				_ = s.PrepareQuery(&prep, queries[qi*dim:(qi+1)*dim])
-				got := topK(n, k, func(i int) float64 { return float64(s.Distance(&prep, codes[i*dim:(i+1)*dim])) })
+				got := topK(n, k, func(i int) float64 { return float64(s.DistanceUnchecked(&prep, codes[i*dim:(i+1)*dim])) })
 				for _, g := range got {
 					if slices.Contains(truth[qi], g) {
 						hits++
@@ -184,24 +183,6 @@ func TestSQ8Recall(t *testing.T) {
 			}
 		}
 	}
-}
-
-func topK(n, k int, dist func(i int) float64) []int {
-	idx := make([]int, n)
-	d := make([]float64, n)
-	for i := range n {
-		idx[i], d[i] = i, dist(i)
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		if d[a] < d[b] {
-			return -1
-		}
-		if d[a] > d[b] {
-			return 1
-		}
-		return 0
-	})
-	return idx[:k]
 }
 
 func TestSQ8Errors(t *testing.T) {
@@ -248,7 +229,7 @@ func TestSQ8Serialization(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.cfg != s.cfg || !slices.Equal(r.vmin, s.vmin) || !slices.Equal(r.step, s.step) {
+		if r.cfg != s.cfg || !slices.Equal(r.vmin, s.vmin) || !slices.Equal(r.step, s.step) || !slices.Equal(r.inv, s.inv) {
 			t.Fatal("round trip differs")
 		}
 		checkCorruption(t, buf.Bytes(), func(b *bytes.Reader) error { _, err := ReadSQ8(b); return err })
@@ -278,67 +259,6 @@ func FuzzReadSQ8(f *testing.F) {
 	})
 }
 
-func TestFloat16Exhaustive(t *testing.T) {
-	for h := range 1 << 16 {
-		v := Float16Value(uint16(h))
-		if v != v {
-			if back := Float16Bits(v); back&0x7c00 != 0x7c00 || back&0x3ff == 0 {
-				t.Fatalf("NaN %#04x → %#04x", h, back)
-			}
-			continue
-		}
-		// The codec and the distance kernels widen identically.
-		if d := distance.DotFloat16([]float32{1}, []uint16{uint16(h)}); d != v && !(math.IsInf(float64(v), 0) && d == v) {
-			t.Fatalf("%#04x: codec %v, distance.DotFloat16 %v", h, v, d)
-		}
-		if back := Float16Bits(v); back != uint16(h) {
-			t.Fatalf("%#04x → %v → %#04x", h, v, back)
-		}
-	}
-}
-
-func TestFloat16Rounding(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 1))
-	for range 200000 {
-		// Random magnitudes over the whole half range and beyond.
-		x := float32(math.Ldexp(rng.Float64()*2-1, rng.IntN(44)-27))
-		h := Float16Bits(x)
-		got := float64(Float16Value(h))
-		if math.IsInf(got, 0) {
-			if math.Abs(float64(x)) < 65520 {
-				t.Fatalf("%v overflowed", x)
-			}
-			continue
-		}
-		e := math.Abs(got - float64(x))
-		for _, nb := range []uint16{h - 1, h + 1} {
-			if nb&0x7c00 == 0x7c00 || (h&0x7fff == 0 && nb == h-1) {
-				continue
-			}
-			other := math.Abs(float64(Float16Value(nb)) - float64(x))
-			if other < e || (other == e && h&1 == 1) {
-				t.Fatalf("%v → %#04x (%v), neighbour %#04x (%v) is nearer or the even tie", x, h, got, nb, Float16Value(nb))
-			}
-		}
-	}
-	dst := make([]uint16, 2)
-	if err := EncodeFloat16(dst, []float32{1, 70000}); !errors.Is(err, nearkit.ErrInvalidVector) {
-		t.Errorf("overflow: %v", err)
-	}
-	if err := EncodeFloat16(dst[:1], []float32{1, 2}); !errors.Is(err, nearkit.ErrDimension) {
-		t.Errorf("short dst: %v", err)
-	}
-	q := []float32{0.5, -1.25, 3}
-	x := make([]uint16, 3)
-	_ = EncodeFloat16(x, []float32{1, 2, -0.5})
-	if d := distance.SquaredL2Float16(q, x); d != 0.25+10.5625+12.25 {
-		t.Errorf("distance.SquaredL2Float16 = %v", d)
-	}
-	if d := distance.DotFloat16(q, x); d != 0.5-2.5-1.5 {
-		t.Errorf("distance.DotFloat16 = %v", d)
-	}
-}
-
 func ExampleSQ8() {
 	s, _ := NewSQ8(SQ8Config{Dim: 2, Uniform: true})
 	_ = s.Train(context.Background(), []float32{0, 0, 255, 255})
@@ -347,6 +267,7 @@ func ExampleSQ8() {
 	_ = s.Encode(b, []float32{13, 24})
 	var q SQ8Query
 	_ = s.PrepareQuery(&q, []float32{10, 20})
-	fmt.Println(a, b, s.Distance(&q, b))
+	d, _ := s.Distance(&q, b)
+	fmt.Println(a, b, d)
 	// Output: [10 20] [13 24] 25
 }
