@@ -61,12 +61,6 @@ func envInts(name string, def []int) []int {
 }
 
 func loadFashion(b *testing.B) *fashionFixture {
-	if v := envInts("NEARKIT_CODEPF", nil); v != nil {
-		codePrefetch = uintptr(v[0])
-	}
-	if v := envInts("NEARKIT_RERANKPF", nil); v != nil {
-		rerankPrefetch = uintptr(v[0])
-	}
 	fashionOnce.Do(func() {
 		f := &fashion
 		f.nq = envInts("NEARKIT_NQ", []int{1000})[0]
@@ -148,9 +142,9 @@ func quantizeCopy(b *testing.B, path string, x *Index, base []float32) (*Index, 
 
 // filteredTruth returns the exact 10 nearest allowed IDs of each query.
 func filteredTruth(x *Index, ds *dataset.Dataset, nq int, f nearkit.Filter) [][]uint64 {
-	old := filterPath
-	filterPath = 1
-	defer func() { filterPath = old }()
+	old := x.filterPath
+	x.filterPath = filterExact
+	defer func() { x.filterPath = old }()
 	out := make([][]uint64, nq)
 	var wg sync.WaitGroup
 	var next int64
@@ -306,8 +300,8 @@ func BenchmarkFashionFilter(b *testing.B) {
 							continue
 						}
 						b.Run(fmt.Sprintf("filter=%s/sel=%g/path=%s/form=%s/storage=%s/ef=%d", kind, sel*100, v.path, v.form, st.name, ef), func(b *testing.B) {
-							filterPath = map[string]int{"auto": 0, "exact": 1, "graph": 2}[v.path]
-							defer func() { filterPath = 0 }()
+							st.x.filterPath = map[string]int{"auto": filterAuto, "exact": filterExact, "graph": filterGraph}[v.path]
+							defer func() { st.x.filterPath = filterAuto }()
 							opts := nearkit.SearchOptions{Ef: ef, Filter: v.filter}
 							r, short := recallOf(st.x, f.ds, gt, opts)
 							runQueries(b, st.x, f.ds, f.nq, opts)

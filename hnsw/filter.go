@@ -85,51 +85,54 @@ const correlatedHits = 16
 // query has no allowed node within two hops (see graphFiltered).
 const widenFactor = 4
 
-// filterPath forces a strategy in tests: 0 chooses, 1 exact, 2 graph (with
-// no budget: the test sees the graph strategy's own recall).
-var filterPath int
+// Filter strategies Index.filterPath can force (a test hook; 0 chooses).
+const (
+	filterAuto = iota
+	filterExact
+	filterGraph // with no budget: a test sees the graph strategy's own recall
+)
 
 // filteredSearch returns the (at most) ef best allowed nodes, nearest
 // first. exact reports that the distances are float32 distances of the
 // exact strategy (no re-ranking needed) and that the list holds k items.
-func (x *Index) filteredSearch(sc *scratch, es *extScratch, s *scorer, k, ef int, f nearkit.Filter) (items []heap.Item, exact bool) {
+func filteredSearch[S scorers](x *Index, sc *scratch, s *S, q []float32, k, ef int, f nearkit.Filter) (items []heap.Item, exact bool) {
 	n := int(x.nslots.Load())
 	est, sampled := 0, false
 	if c, ok := f.(nearkit.Counter); ok {
 		est = min(c.Count(), n)
 	} else {
-		est, sampled = x.sampleAllowed(es, f, n), true
+		est, sampled = x.sampleAllowed(sc, f, n), true
 	}
-	path := filterPath
-	if path == 0 {
-		path = 2
+	path := x.filterPath
+	if path == filterAuto {
+		path = filterGraph
 		if est <= exactPerEf*ef {
-			path = 1
+			path = filterExact
 		}
 	}
-	if path == 2 {
+	if path == filterGraph {
 		if !sampled {
-			x.sampleAllowed(es, f, n) // for the seeds
+			x.sampleAllowed(sc, f, n) // for the seeds
 		}
 		budget := int64(math.MaxInt64)
-		if filterPath == 0 {
+		if x.filterPath == filterAuto {
 			// What the exact strategy would cost: a distance per allowed
 			// vector, and a test of every slot or a map lookup per ID.
 			budget = int64(est) + int64(max(n/checksPerDistance, 4*ef))
 		}
-		if x.graphFiltered(sc, es, s, ef, f, est, budget) && sc.top.Len() >= k {
+		if graphFiltered(x, sc, s, ef, f, est, budget) && sc.top.Len() >= k {
 			return sc.top.DrainSorted(sc.items[:0]), false
 		}
 	}
-	return x.exactFiltered(sc, es, s.q, k, f), true
+	return x.exactFiltered(sc, q, k, f), true
 }
 
 // sampleAllowed estimates the number of slots f allows from a stratified
 // sample of filterSamples slots, and keeps up to filterSeeds of the
-// allowed sampled slots in es.seeds, spread over the sample.
-func (x *Index) sampleAllowed(es *extScratch, f nearkit.Filter, n int) int {
+// allowed sampled slots in sc.seeds, spread over the sample.
+func (x *Index) sampleAllowed(sc *scratch, f nearkit.Filter, n int) int {
 	probes := min(n, filterSamples)
-	es.seeds = es.seeds[:0]
+	sc.seeds = sc.seeds[:0]
 	if probes == 0 {
 		return 0
 	}
@@ -146,18 +149,18 @@ func (x *Index) sampleAllowed(es *extScratch, f nearkit.Filter, n int) int {
 		seen++
 		if f.Allowed(c.labels[o]) {
 			hits++
-			es.seeds = append(es.seeds, s)
+			sc.seeds = append(sc.seeds, s)
 		}
 	}
-	if len(es.seeds) > filterSeeds {
+	if len(sc.seeds) > filterSeeds {
 		// Keep every j-th, so the seeds come from all over the slot range.
-		j := (len(es.seeds) + filterSeeds - 1) / filterSeeds
+		j := (len(sc.seeds) + filterSeeds - 1) / filterSeeds
 		k := 0
-		for i := 0; i < len(es.seeds); i += j {
-			es.seeds[k] = es.seeds[i]
+		for i := 0; i < len(sc.seeds); i += j {
+			sc.seeds[k] = sc.seeds[i]
 			k++
 		}
-		es.seeds = es.seeds[:k]
+		sc.seeds = sc.seeds[:k]
 	}
 	if seen == 0 {
 		return 0
@@ -171,10 +174,10 @@ func (x *Index) sampleAllowed(es *extScratch, f nearkit.Filter, n int) int {
 
 // exactFiltered scores every allowed vector with float32 distances and
 // returns the k nearest, nearest first.
-func (x *Index) exactFiltered(sc *scratch, es *extScratch, q []float32, k int, f nearkit.Filter) []heap.Item {
+func (x *Index) exactFiltered(sc *scratch, q []float32, k int, f nearkit.Filter) []heap.Item {
 	d := x.dir.Load()
 	n := x.nslots.Load()
-	rows := es.rows[:0]
+	rows := sc.rows[:0]
 	if al, ok := f.(*nearkit.AllowList); ok && al.Count() < int(n)/8 {
 		// A map lookup per allowed ID beats asking the bitset about every
 		// slot when the list is short.
@@ -209,7 +212,7 @@ func (x *Index) exactFiltered(sc *scratch, es *extScratch, q []float32, k int, f
 			}
 		}
 	}
-	es.rows = rows
+	sc.rows = rows
 	top := &sc.top
 	top.Reset()
 	const ahead = 4
@@ -230,8 +233,8 @@ func (x *Index) exactFiltered(sc *scratch, es *extScratch, q []float32, k int, f
 // graphFiltered runs the filtered beam search described above, leaving the
 // (at most) ef best allowed nodes in sc.top. It returns false when it
 // stopped because sc.ndist exceeded budget.
-func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f nearkit.Filter, est int, budget int64) bool {
-	cur, curD := x.quantDescend(sc, s)
+func graphFiltered[S scorers](x *Index, sc *scratch, s *S, ef int, f nearkit.Filter, est int, budget int64) bool {
+	cur, curD := enterGraph(x, sc, s)
 	d := x.dir.Load()
 	vis := sc.nextPass(int(x.nslots.Load()))
 	gen := sc.gen
@@ -245,8 +248,9 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 	}
 	cand.Push(heap.Item{Dist: curD, ID: cur})
 	vis[cur] = gen
-	shift, mask := x.shift, x.mask
+	shift := x.shift
 	linkBytes := uintptr(x.stride0) * 4
+	pf := prefetchSpec(s)
 	var checks, bridged int64
 	first, correlated := true, false
 	for cand.Len() > 0 {
@@ -258,9 +262,8 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 			return false
 		}
 		cand.Pop()
-		list := x.list(d, c.ID, 0)
-		cnt := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
-		ids, hop := sc.ids[:0], es.hop[:0]
+		list, cnt := x.neighbours(d, c.ID, 0)
+		ids, hop := sc.ids[:0], sc.hop[:0]
 		checks += int64(cnt)
 		for j := 1; j <= cnt; j++ {
 			id := atomic.LoadUint32(&list[j])
@@ -275,11 +278,11 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 			}
 			if x.admit(d, id, f) {
 				vis[id] = gen
-				s.prefetch(d, id)
+				prefetch.Range(x.slotAddr(d, id, pf), pf.n)
 				ids = append(ids, id)
 			} else {
 				hop = append(hop, id)
-				prefetch.Range(unsafe.Pointer(unsafe.SliceData(d.chunks[id>>shift].links0[int(id&mask)*x.lstride:])), linkBytes)
+				prefetch.Range(x.links0Addr(d, id), linkBytes)
 			}
 		}
 		// Two hops: through disallowed neighbours, until 2M candidates.
@@ -290,8 +293,7 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 			}
 			vis[h] = gen
 			expanded++
-			hl := x.list(d, h, 0)
-			hc := min(int(atomic.LoadUint32(&hl[0])), len(hl)-1)
+			hl, hc := x.neighbours(d, h, 0)
 			checks += int64(hc)
 			for j := 1; j <= hc; j++ {
 				id := atomic.LoadUint32(&hl[j])
@@ -306,7 +308,7 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 				}
 				if x.admit(d, id, f) {
 					vis[id] = gen
-					s.prefetch(d, id)
+					prefetch.Range(x.slotAddr(d, id, pf), pf.n)
 					ids = append(ids, id)
 				}
 			}
@@ -324,12 +326,12 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 			// 0.98 at 4·12).
 			correlated = true
 			ef = min(ef*widenFactor, MaxEf)
-			for _, sd := range es.seeds {
+			for _, sd := range sc.seeds {
 				if vis[sd] == gen || !x.admit(d, sd, f) {
 					continue
 				}
 				vis[sd] = gen
-				dd := s.at(d, sd)
+				dd := score(s, d, sd)
 				sc.ndist++
 				cand.Push(heap.Item{Dist: dd, ID: sd})
 				top.PushBounded(heap.Item{Dist: dd, ID: sd}, ef)
@@ -344,15 +346,16 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 		bridge := len(ids) == 0 && (!correlated || top.Len() == 0)
 		if bridge {
 			for _, h := range hop[:expanded] {
-				s.prefetch(d, h)
+				prefetch.Range(x.slotAddr(d, h, pf), pf.n)
 			}
 			ids = append(ids, hop[:expanded]...)
 			bridged += int64(expanded)
 		}
-		sc.ids, es.hop = ids, hop
+		sc.ids, sc.hop = ids, hop
 		sc.ndist += int64(len(ids))
-		for _, id := range ids {
-			dd := s.at(d, id)
+		sc.dists = scoreAll(s, d, ids, sc.dists)
+		for i, dd := range sc.dists {
+			id := ids[i]
 			if top.Len() < ef || dd < lower {
 				cand.Push(heap.Item{Dist: dd, ID: id})
 				if !bridge {
@@ -365,41 +368,4 @@ func (x *Index) graphFiltered(sc *scratch, es *extScratch, s *scorer, ef int, f 
 		}
 	}
 	return true
-}
-
-// prefetch asks for the part of node id's vector or code the scorer reads
-// first.
-func (s *scorer) prefetch(d *directory, id uint32) {
-	x := s.x
-	c := d.chunks[id>>x.shift]
-	o := int(id & x.mask)
-	if s.mode == scoreFloat {
-		prefetch.Range(unsafe.Pointer(unsafe.SliceData(c.vecs[o*x.vstride:])), min(uintptr(x.dim)*4, prefetchBytes))
-		return
-	}
-	prefetch.Range(unsafe.Pointer(unsafe.SliceData(c.codes[o*x.dim:])), min(uintptr(x.dim), codePrefetch))
-}
-
-// markPending flags slots [base, end) as reserved but not yet written;
-// allocSlots calls it before publishing the new slot count.
-func (x *Index) markPending(d *directory, base, end uint32) {
-	for s := base; s < end; s++ {
-		c := d.chunks[s>>x.shift]
-		o := s & x.mask
-		atomic.OrUint64(&c.pending[o/64], 1<<(o%64))
-	}
-}
-
-// clearPending publishes slot o of c as written (its vector, label and
-// level); place calls it last.
-func clearPending(c *chunk, o uint32) {
-	if c.pending != nil {
-		atomic.AndUint64(&c.pending[o/64], ^(uint64(1) << (o % 64)))
-	}
-}
-
-// isPending reports whether slot o of c is reserved but not yet written.
-// Chunks made without the bitmap (a loaded index) have no pending slots.
-func isPending(c *chunk, o uint32) bool {
-	return int(o/64) < len(c.pending) && atomic.LoadUint64(&c.pending[o/64])&(1<<(o%64)) != 0
 }

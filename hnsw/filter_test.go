@@ -90,10 +90,11 @@ func testFilter(data []float32, dim int, kind string, sel float64, seed uint64) 
 	return al
 }
 
-func setFilterPath(t *testing.T, p int) {
-	old := filterPath
-	filterPath = p
-	t.Cleanup(func() { filterPath = old })
+// setFilterPath forces x's filter strategy for the rest of test t.
+func setFilterPath(t *testing.T, x *Index, p int) {
+	old := x.filterPath
+	x.filterPath = p
+	t.Cleanup(func() { x.filterPath = old })
 }
 
 // TestFilteredSearch checks every strategy at every selectivity, with
@@ -126,7 +127,7 @@ func TestFilteredSearch(t *testing.T) {
 						}
 						name := fmt.Sprintf("q=%v/%s/sel=%g/%s/%s", quant, kind, sel*100, path, form)
 						t.Run(name, func(t *testing.T) {
-							setFilterPath(t, map[string]int{"auto": 0, "exact": 1, "graph": 2}[path])
+							setFilterPath(t, x, map[string]int{"auto": 0, "exact": 1, "graph": 2}[path])
 							hits, total := 0, 0
 							var res []nearkit.Result
 							for i := range nq {
@@ -200,7 +201,7 @@ func TestFilterFewAllowed(t *testing.T) {
 	x := build(t, Config{Dim: dim}, data)
 	q := data[:dim]
 	for _, path := range []int{0, 1, 2} {
-		setFilterPath(t, path)
+		setFilterPath(t, x, path)
 		al := nearkit.NewAllowList(0)
 		al.Set(4)       // slot 1
 		al.Set(31)      // slot 10
@@ -241,7 +242,7 @@ func TestFilterWithDeletes(t *testing.T) {
 		}
 	}
 	for _, path := range []int{0, 1, 2} {
-		setFilterPath(t, path)
+		setFilterPath(t, x, path)
 		for i := range 20 {
 			q := data[i*dim : (i+1)*dim]
 			want := exactAllowed(x.Metric(), data, q, dim, k, al, deleted)
@@ -267,7 +268,7 @@ func TestFilterEstimate(t *testing.T) {
 	const dim = 4
 	data := clustered(rand.New(rand.NewPCG(2, 2)), 4000, dim)
 	x := build(t, Config{Dim: dim, M: 4, EfConstruction: 8}, data)
-	es := new(extScratch)
+	es := new(scratch)
 	for _, sel := range []float64{0.5, 0.1} {
 		al := testFilter(data, dim, "random", sel, 1)
 		got := x.sampleAllowed(es, nearkit.FilterFunc(al.Allowed), 4000)

@@ -152,6 +152,11 @@ type Index struct {
 	life lifecycle // deletion, slot reuse, Close, read-only mode (delete.go)
 
 	quant *quantState // nil unless Config.Quantization is SQ8
+
+	// filterPath forces a filter strategy (filterExact, filterGraph): a
+	// hook for tests, set before the index is shared; 0 in every index
+	// users make.
+	filterPath int
 }
 
 var (

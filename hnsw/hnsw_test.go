@@ -608,11 +608,12 @@ func TestDescentPath(t *testing.T) {
 		sc.nextPass(int(x.nslots.Load()))[ep] = sc.gen // the pass descend starts
 		a, aD := ep, epD
 		b, bD := ep, epD
+		fs := floatScorer{x: x, q: q}
 		for l := maxL; l > 0; l-- {
 			var n int
 			a, aD, n = plain(q, a, aD, l)
 			plainN += int64(n)
-			b, bD = x.greedy(sc, q, b, bD, l)
+			b, bD = greedy(x, sc, &fs, b, bD, l)
 			if a != b || aD != bD {
 				t.Fatalf("level %d: plain walk ends at %d (%g), skipping walk at %d (%g)", l, a, aD, b, bD)
 			}

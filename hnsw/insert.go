@@ -130,12 +130,13 @@ func (x *Index) insert(sc *scratch, s uint32, level int) {
 	}
 	d := x.dirFor(x.dir.Load(), s)
 	q := x.vecOf(d, s)
-	cur, curD := x.descend(sc, q, ep, x.dist(q, x.vecOf(d, ep)), maxL, level)
+	fs := floatScorer{x: x, q: q}
+	cur, curD := descend(x, sc, &fs, ep, x.dist(q, x.vecOf(d, ep)), maxL, level)
 	epDeleted := x.ndeleted.Load() > 0 && !x.admit(d, ep, nil)
 	checked := x.ndeleted.Load() > 0
 	top := min(level, maxL)
 	for l := top; l >= 0; l-- {
-		x.searchLayer(sc, q, cur, curD, l, x.efc, checked, nil)
+		searchLayer(x, sc, &fs, cur, curD, l, x.efc, checked, nil)
 		if epDeleted {
 			// As hnswlib: a deleted entry point is still a candidate
 			// neighbour, so the new node stays connected to the top.

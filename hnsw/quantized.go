@@ -3,7 +3,6 @@ package hnsw
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -220,299 +219,53 @@ func (x *Index) encodeSlot(c *chunk, o uint32, v []float32) {
 	}
 }
 
-// codeOf returns the code of slot s. d must hold s's chunk.
-func (x *Index) codeOf(d *directory, s uint32) []uint8 {
-	c := d.chunks[s>>x.shift]
-	o := int(s&x.mask) * x.dim
-	return c.codes[o : o+x.dim : o+x.dim]
-}
-
-// scorer computes the distance from one query to stored nodes, on float32
-// vectors or on codes. The unfiltered quantized search inlines its integer
-// L2 case; the filtered search calls at.
-type scorer struct {
-	x     *Index
-	q     []float32 // the query (normalised for cosine)
-	mode  uint8
-	sq    *scalar.SQ8
-	l2    *scalar.L2Query  // scoreIntL2
-	dot   *scalar.DotQuery // scoreIntDot
-	ready bool             // prepare has run
-	es    *extScratch
-}
-
-// prepare encodes the query for a code scorer. It is deferred to the
-// first use so that a filtered search taking the exact strategy (float32
-// distances only) does not pay for it.
-func (s *scorer) prepare() {
-	if s.ready || s.mode == scoreFloat {
-		return
-	}
-	s.ready = true
-	if s.mode == scoreIntL2 {
-		s.l2 = &s.es.l2
-		s.sq.PrepareL2Unchecked(s.l2, s.q)
-		return
-	}
-	s.dot = &s.es.dot
-	s.sq.PrepareDotUnchecked(s.dot, s.q)
-}
-
-const (
-	scoreFloat  = iota // x.dist on float32 vectors
-	scoreIntL2         // SquaredL2Uint8(query code, node code)
-	scoreIntDot        // two DotUint8 on quantized query weights (scalar.DotQuery)
-)
-
-func (s *scorer) at(d *directory, id uint32) float32 {
-	x := s.x
-	c := d.chunks[id>>x.shift]
-	o := int(id&x.mask) * x.dim
-	switch s.mode {
-	case scoreIntL2:
-		return float32(s.l2.IntDistanceUnchecked(c.codes[o : o+x.dim : o+x.dim]))
-	case scoreIntDot:
-		return s.dot.DistanceUnchecked(c.codes[o : o+x.dim : o+x.dim])
-	}
-	return x.dist(s.q, x.vecOf(d, id))
-}
-
-// quantized reports whether the scorer reads codes, whose distances need
-// re-ranking before they are returned.
-func (s *scorer) quantized() bool { return s.mode != scoreFloat }
-
-// extScratch is the working memory of the filtered and quantized searches
-// beyond the core scratch.
-type extScratch struct {
-	l2    scalar.L2Query
-	dot   scalar.DotQuery
-	hop   []uint32
-	rows  []uint32
-	seeds []uint32
-}
-
-var extPool = sync.Pool{New: func() any { return new(extScratch) }}
-
-// searchSpecial is Search when a filter or quantization is set; ef ≥ k and
-// the index is not empty.
-func (x *Index) searchSpecial(dst []nearkit.Result, q []float32, k, ef int, f nearkit.Filter, st *nearkit.SearchStats) ([]nearkit.Result, error) {
-	sc := x.getScratch()
-	es := extPool.Get().(*extScratch)
-	defer func() {
-		x.scratch.Put(sc)
-		extPool.Put(es)
-	}()
-	if x.metric.Normalizes() {
-		sc.q = append(sc.q[:0], q...)
-		distance.Normalize(sc.q)
-		q = sc.q
-	}
-	s := scorer{x: x, q: q, es: es}
-	if x.quant != nil {
-		s.sq = x.quant.sq.Load()
-		if s.sq == nil {
-			// Untrained: nothing can have been added.
-			return dst, nil
+// searchCodes is the search of an SQ8 index through its codes, with the
+// ef best candidates re-ranked by their float32 vectors (unless the code
+// distances are exact already).
+func (x *Index) searchCodes(sc *scratch, sq *scalar.SQ8, q []float32, k, ef int, f nearkit.Filter) []heap.Item {
+	if !x.quant.intL2 {
+		sq.PrepareDotUnchecked(&sc.dot, q)
+		items, exact := searchWith(x, sc, &sq8DotScorer{x: x, q: &sc.dot}, q, k, ef, f)
+		if exact {
+			return items
 		}
-		if x.quant.intL2 {
-			s.mode = scoreIntL2
-		} else {
-			s.mode = scoreIntDot
+		return x.rerank(q, items)
+	}
+	sq.PrepareL2Unchecked(&sc.l2, q)
+	items, exact := searchWith(x, sc, &sq8L2Scorer{x: x, q: &sc.l2}, q, k, ef, f)
+	switch {
+	case exact:
+		return items
+	case sc.l2.Lossless() && x.quant.exact.Load() == codesExact:
+		// Query and every stored vector are their codes exactly: the
+		// integer distance is the float32 one (up to rounding), and
+		// re-ranking would only re-read the float vectors from memory (a
+		// quarter of the search time on Fashion-MNIST). The flag is read
+		// after the traversal: a node found was encoded before it was
+		// linked.
+		scale := sc.l2.Scale()
+		for i := range items {
+			items[i].Dist *= scale
 		}
+		return items
 	}
-	var items []heap.Item
-	exact := false
-	if f != nil {
-		items, exact = x.filteredSearch(sc, es, &s, k, ef, f)
-	} else {
-		items = x.quantSearch(sc, &s, ef)
-	}
-	if s.quantized() && !exact {
-		if s.mode == scoreIntL2 && s.l2.Lossless() && x.quant.exact.Load() == codesExact {
-			// Query and every stored vector are their codes exactly: the
-			// integer distance is the float32 one (up to rounding), and
-			// re-ranking would only re-read the float vectors from
-			// memory (a quarter of the search time on Fashion-MNIST).
-			scale := s.l2.Scale()
-			for i := range items {
-				items[i].Dist *= scale
-			}
-		} else {
-			items = x.rerank(q, items)
-		}
-	}
-	if len(items) > k {
-		items = items[:k]
-	}
-	d := x.dir.Load()
-	start := len(dst)
-	for _, it := range items {
-		dst = append(dst, nearkit.Result{ID: d.chunks[it.ID>>x.shift].labels[it.ID&x.mask], Distance: it.Dist})
-	}
-	sortTies(dst[start:])
-	if st != nil {
-		st.Distances += sc.ndist
-	}
-	return dst, nil
+	return x.rerank(q, items)
 }
-
-// Prefetch sizes of a code and, in re-ranking, of a float32 vector: the
-// whole object, measured best on Fashion-MNIST (784-byte codes: 256 or 128
-// bytes were 3-10 % slower; whole vectors or their first 256 bytes in
-// re-ranking were the same).
-var codePrefetch, rerankPrefetch uintptr = 1 << 20, 1 << 20
 
 // rerank replaces code distances by float32 distances and sorts items
 // by them (ties by slot; search orders ties by ID afterwards). The float
 // vectors of the few candidates are the only ones a quantized search
-// reads.
+// reads; they are prefetched whole (the first 256 bytes measured the same
+// on Fashion-MNIST).
 func (x *Index) rerank(q []float32, items []heap.Item) []heap.Item {
 	d := x.dir.Load()
 	for i := range items {
 		id := items[i].ID
-		prefetch.Range(unsafe.Pointer(unsafe.SliceData(x.vecOf(d, id))), min(uintptr(x.dim)*4, rerankPrefetch))
+		prefetch.Range(unsafe.Pointer(unsafe.SliceData(x.vecOf(d, id))), uintptr(x.dim)*4)
 	}
 	for i := range items {
 		items[i].Dist = x.dist(q, x.vecOf(d, items[i].ID))
 	}
 	sortItems(items)
 	return items
-}
-
-// quantSearch is the unfiltered search on codes: greedy descent through
-// the upper levels, then the beam search of width ef on level 0. It
-// returns the ef best nodes by code distance, nearest first (in sc.items).
-func (x *Index) quantSearch(sc *scratch, s *scorer, ef int) []heap.Item {
-	cur, curD := x.quantDescend(sc, s)
-	x.quantLayer(sc, s, cur, curD, ef, x.ndeleted.Load() > 0)
-	sc.items = sc.top.DrainSorted(sc.items[:0])
-	return sc.items
-}
-
-// quantDescend prepares s and walks greedily through the scorer from the
-// entry point down to level 1 (descend through codes); it returns the
-// node to start level 0 from.
-func (x *Index) quantDescend(sc *scratch, s *scorer) (uint32, float32) {
-	s.prepare()
-	ep, maxL := unpackEntry(x.entry.Load())
-	d := x.dirFor(x.dir.Load(), ep)
-	cur, curD := ep, s.at(d, ep)
-	sc.ndist++
-	if maxL == 0 {
-		return cur, curD
-	}
-	sc.nextPass(int(x.nslots.Load()))[ep] = sc.gen
-	for l := maxL; l > 0; l-- {
-		cur, curD = x.quantGreedy(sc, s, cur, curD, l)
-	}
-	return cur, curD
-}
-
-// quantGreedy is greedy through the scorer (codes or float32 vectors),
-// inside quantDescend's visited pass (see greedy).
-func (x *Index) quantGreedy(sc *scratch, s *scorer, cur uint32, curD float32, l int) (uint32, float32) {
-	d := x.dir.Load()
-	vis, gen := sc.vis, sc.gen
-	for changed := true; changed; {
-		changed = false
-		list := x.list(d, cur, l)
-		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
-		ids := sc.ids[:0]
-		for j := 1; j <= n; j++ {
-			id := atomic.LoadUint32(&list[j])
-			if int(id) >= len(vis) {
-				vis = sc.growVisited(x)
-			}
-			if vis[id] == gen {
-				continue
-			}
-			vis[id] = gen
-			d = x.dirFor(d, id)
-			s.prefetch(d, id)
-			ids = append(ids, id)
-		}
-		sc.ids = ids
-		for _, id := range ids {
-			dd := s.at(d, id)
-			sc.ndist++
-			if dd < curD {
-				curD, cur, changed = dd, id, true
-			}
-		}
-	}
-	return cur, curD
-}
-
-// quantLayer is searchLayer (level 0, no filter) on codes; checked skips
-// tombstones in the results while still walking through them.
-func (x *Index) quantLayer(sc *scratch, s *scorer, ep uint32, epD float32, ef int, checked bool) {
-	d := x.dir.Load()
-	vis := sc.nextPass(int(x.nslots.Load()))
-	gen := sc.gen
-	top, cand := &sc.top, &sc.cand
-	top.Reset()
-	cand.Reset()
-	lower := float32(math.Inf(1))
-	if !checked || x.admit(d, ep, nil) {
-		top.Push(heap.Item{Dist: epD, ID: ep})
-		lower = epD
-	}
-	cand.Push(heap.Item{Dist: epD, ID: ep})
-	vis[ep] = gen
-	dim, shift, mask := x.dim, x.shift, x.mask
-	intL2 := s.mode == scoreIntL2
-	l2 := s.l2
-	for cand.Len() > 0 {
-		c := cand.Top()
-		if c.Dist > lower && (top.Len() == ef || !checked) {
-			break
-		}
-		cand.Pop()
-		list := x.list(d, c.ID, 0)
-		n := min(int(atomic.LoadUint32(&list[0])), len(list)-1)
-		ids := sc.ids[:0]
-		for j := 1; j <= n; j++ {
-			id := atomic.LoadUint32(&list[j])
-			if int(id) >= len(vis) {
-				vis = sc.growVisited(x)
-			}
-			if vis[id] == gen {
-				continue
-			}
-			vis[id] = gen
-			if int(id>>shift) >= len(d.chunks) {
-				d = x.dir.Load()
-			}
-			ch := d.chunks[id>>shift]
-			prefetch.Range(unsafe.Pointer(unsafe.SliceData(ch.codes[int(id&mask)*dim:])), min(uintptr(dim), codePrefetch))
-			ids = append(ids, id)
-		}
-		sc.ids = ids
-		sc.ndist += int64(len(ids))
-		for _, id := range ids {
-			ch := d.chunks[id>>shift]
-			o := int(id&mask) * dim
-			var dd float32
-			if intL2 {
-				dd = float32(l2.IntDistanceUnchecked(ch.codes[o : o+dim : o+dim]))
-			} else {
-				dd = s.at(d, id)
-			}
-			if top.Len() < ef || dd < lower {
-				cand.Push(heap.Item{Dist: dd, ID: id})
-				prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(id&mask)*x.lstride:])))
-				if !checked || x.admit(d, id, nil) {
-					top.PushBounded(heap.Item{Dist: dd, ID: id}, ef)
-				}
-				if top.Len() > 0 {
-					lower = top.Top().Dist
-				}
-			}
-		}
-		if cand.Len() > 0 {
-			nx := cand.Top().ID
-			ch := d.chunks[nx>>shift]
-			prefetch.Line(unsafe.Pointer(unsafe.SliceData(ch.links0[int(nx&mask)*x.lstride:])))
-		}
-	}
 }

@@ -174,3 +174,27 @@ func storeList(list []uint32, ids []uint32) {
 	}
 	atomic.StoreUint32(&list[0], uint32(len(ids)))
 }
+
+// markPending flags slots [base, end) as reserved but not yet written;
+// allocSlots calls it before publishing the new slot count.
+func (x *Index) markPending(d *directory, base, end uint32) {
+	for s := base; s < end; s++ {
+		c := d.chunks[s>>x.shift]
+		o := s & x.mask
+		atomic.OrUint64(&c.pending[o/64], 1<<(o%64))
+	}
+}
+
+// clearPending publishes slot o of c as written (its vector, label and
+// level); place calls it last.
+func clearPending(c *chunk, o uint32) {
+	if c.pending != nil {
+		atomic.AndUint64(&c.pending[o/64], ^(uint64(1) << (o % 64)))
+	}
+}
+
+// isPending reports whether slot o of c is reserved but not yet written.
+// Chunks made without the bitmap (a loaded index) have no pending slots.
+func isPending(c *chunk, o uint32) bool {
+	return int(o/64) < len(c.pending) && atomic.LoadUint64(&c.pending[o/64])&(1<<(o%64)) != 0
+}
