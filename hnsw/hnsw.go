@@ -36,6 +36,15 @@
 // complete before any other node links to it, writers lock one node at a
 // time to change its list, and a slot is reused only after a grace period
 // in which no search can still read it.
+//
+// Where things are: hnsw.go (Config, Index), insert.go (Add, AddBatch,
+// linking), search.go (Search, SearchBatch), walk.go (the one greedy
+// descent and beam search), scorer.go (what the walk scores: float32
+// vectors or SQ8 codes), quantized.go (SQ8 training, encoding,
+// re-ranking), filter.go (filtered search strategies), delete.go (Delete,
+// Vacuum), update.go (Update), lifecycle.go (grace periods, Close),
+// storage.go and layout.go (chunks, records, link lists), optimize.go
+// (Optimize), persist.go (files, Open).
 package hnsw
 
 import (
@@ -149,7 +158,7 @@ type Index struct {
 
 	scratch sync.Pool
 
-	life lifecycle // deletion, slot reuse, Close, read-only mode (delete.go)
+	life lifecycle // deletion, slot reuse, Close, read-only mode (lifecycle.go)
 
 	quant *quantState // nil unless Config.Quantization is SQ8
 
@@ -306,4 +315,30 @@ func (x *Index) MemoryUsage() int64 {
 	b += slots * 17
 	b += x.quantMemory(len(d.chunks))
 	return b
+}
+
+// MemoryStats splits MemoryUsage into what a search of a quantized index
+// touches and what only re-ranking and insertion read.
+type MemoryStats struct {
+	// Vectors is the float32 vector storage (allocated chunk capacity).
+	Vectors int64
+	// Codes is the SQ8 code storage and codec tables (0 without
+	// quantization).
+	Codes int64
+	// Graph is everything else: links, labels, per-node metadata, the
+	// upper-level pool and the ID map.
+	Graph int64
+}
+
+// MemoryStats returns the breakdown of MemoryUsage.
+func (x *Index) MemoryStats() MemoryStats {
+	total := x.MemoryUsage()
+	nch := int64(len(x.dir.Load().chunks))
+	st := MemoryStats{
+		// A record's padding (layout.go) is there for the vector.
+		Vectors: nch * (x.slotBytes() - int64(x.stride0)*4) << x.shift,
+		Codes:   x.quantMemory(int(nch)),
+	}
+	st.Graph = total - st.Vectors - st.Codes
+	return st
 }

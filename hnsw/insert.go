@@ -24,10 +24,17 @@ import (
 // first runs Vacuum itself, which makes that one call slower (call Vacuum
 // from a background goroutine to avoid it).
 func (x *Index) Add(id uint64, vec []float32) error {
-	if err := check.Vector(vec, x.dim); err != nil {
+	if err := x.add(id, vec); err != nil {
 		return err
 	}
-	if err := x.quantReady(); err != nil {
+	if x.quant != nil {
+		x.trainIfDue()
+	}
+	return nil
+}
+
+func (x *Index) add(id uint64, vec []float32) error {
+	if err := check.Vector(vec, x.dim); err != nil {
 		return err
 	}
 	x.writeMu.RLock()
@@ -264,14 +271,21 @@ func sortItems(a []heap.Item) {
 // If ctx is cancelled, AddBatch stops, returns ctx's error, and the vectors
 // not yet inserted are left out of the index (their IDs are free again).
 func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) error {
+	if err := x.addBatch(ctx, ids, vecs); err != nil {
+		return err
+	}
+	if x.quant != nil {
+		x.trainIfDue()
+	}
+	return nil
+}
+
+func (x *Index) addBatch(ctx context.Context, ids []uint64, vecs []float32) error {
 	if err := check.Batch(vecs, x.dim, len(ids)); err != nil {
 		return err
 	}
 	if len(ids) == 0 {
 		return nil
-	}
-	if err := x.quantTrainBatch(ctx, vecs); err != nil {
-		return err
 	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()

@@ -261,10 +261,6 @@ func readHeader(br *binfmt.Reader) (*header, error) {
 	if h.version >= 2 {
 		h.words = br.Count("upper words", uint64(h.n)*uint64(maxLevel)*uint64(1+cfg.M))
 	}
-	if br.Err() == nil && cfg.Quantization == SQ8 && h.sq == nil && h.n > 0 {
-		// An SQ8 index learns its codec before it takes vectors.
-		br.Fail("%d slots but no SQ8 codec", h.n)
-	}
 	return h, br.Err()
 }
 

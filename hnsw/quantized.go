@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -37,11 +36,16 @@ const (
 	// becomes 8-bit weights scored with distance.DotUint8 (see
 	// scalar.DotQuery).
 	//
-	// The codec's ranges are learnt from data: by Train, or from the
-	// first AddBatch of an untrained index. Add on an untrained index
-	// fails with nearkit.ErrNotTrained. Coordinates outside the learnt
-	// range saturate at code 0 or 255 (their distances grow less
-	// accurate, re-ranking keeps the returned distances exact).
+	// The codec's ranges are learnt from data: by Train, or, without it,
+	// from the stored vectors once the index holds TrainSize of them (Add
+	// or AddBatch that reaches TrainSize trains before it returns). Until
+	// then searches read the float32 vectors, which on so few vectors
+	// costs little, so a codec is never fitted to a handful of vectors
+	// (a first AddBatch of one vector would have given ranges of width
+	// zero and poor recall). Training encodes every vector already
+	// stored. Coordinates outside the learnt range saturate at code 0 or
+	// 255 (their distances grow less accurate, re-ranking keeps the
+	// returned distances exact).
 	//
 	// The graph is built with the float32 vectors, so it is the same
 	// graph as without quantization; only searches read the codes.
@@ -61,13 +65,16 @@ func (q Quantization) String() string {
 
 func (q Quantization) valid() bool { return q <= SQ8 }
 
+// TrainSize is the number of stored vectors from which an SQ8 index that
+// was not given Train learns its codec.
+const TrainSize = 1000
+
 // quantState is the codec of an SQ8 index. The quantizer is published once
-// (atomically) when trained and never replaced, so a search that finds
-// nodes in the graph always finds a trained codec.
+// (atomically), after every stored vector has its code, and never
+// replaced; while it is nil searches read the float32 vectors.
 type quantState struct {
-	trainMu sync.Mutex
-	sq      atomic.Pointer[scalar.SQ8]
-	intL2   bool // uniform L2 codes: distance.SquaredL2Uint8 on encoded queries
+	sq    atomic.Pointer[scalar.SQ8]
+	intL2 bool // uniform L2 codes: distance.SquaredL2Uint8 on encoded queries
 	// exact is codesExact while every stored vector is exactly its
 	// code's reconstruction (data that is itself 8-bit, like image
 	// pixels or SIFT's bvecs, under a codec with step 1), codesLossy once
@@ -108,60 +115,36 @@ func (x *Index) quantMemory(nchunks int) int64 {
 	return n
 }
 
-// MemoryStats splits MemoryUsage into what a search of a quantized index
-// touches and what only re-ranking and insertion read.
-type MemoryStats struct {
-	// Vectors is the float32 vector storage (allocated chunk capacity).
-	Vectors int64
-	// Codes is the SQ8 code storage and codec tables (0 without
-	// quantization).
-	Codes int64
-	// Graph is everything else: links, labels, per-node metadata, the
-	// upper-level pool and the ID map.
-	Graph int64
-}
-
-// MemoryStats returns the breakdown of MemoryUsage.
-func (x *Index) MemoryStats() MemoryStats {
-	total := x.MemoryUsage()
-	nch := int64(len(x.dir.Load().chunks))
-	st := MemoryStats{
-		// A record's padding (layout.go) is there for the vector.
-		Vectors: nch * (x.slotBytes() - int64(x.stride0)*4) << x.shift,
-		Codes:   x.quantMemory(int(nch)),
-	}
-	st.Graph = total - st.Vectors - st.Codes
-	return st
-}
-
-// Trained reports whether the index can take vectors: always for an
-// unquantized index, once Train or a first AddBatch has learnt the codec's
-// ranges for an SQ8 index.
+// Trained reports whether the index has the codec its searches need: true
+// for an unquantized index, and for an SQ8 index once Train, or TrainSize
+// stored vectors, have set the codec's ranges (see SQ8).
 func (x *Index) Trained() bool {
 	return x.quant == nil || x.quant.sq.Load() != nil
 }
 
 // Train learns the SQ8 codec's ranges from the len(data)/Dim() vectors of
-// data (which are not added). It must run before the first Add of an SQ8
-// index; AddBatch calls it on its own vectors when the index is untrained.
-// Errors wrap nearkit.ErrInvalidConfig (index not quantized, or already
-// trained: codes already stored would not match new ranges),
-// nearkit.ErrEmpty, nearkit.ErrDimension or nearkit.ErrInvalidVector.
+// data (which are not added) and encodes the vectors already stored.
+// Without it an SQ8 index trains itself on its own vectors once it holds
+// TrainSize of them; Train is for data more representative than the first
+// vectors added. Errors wrap nearkit.ErrInvalidConfig (index not
+// quantized, or already trained: codes already stored would not match new
+// ranges), nearkit.ErrEmpty, nearkit.ErrDimension or
+// nearkit.ErrInvalidVector; nearkit.ErrReadOnly for a memory-mapped index
+// and ErrClosed after Close.
 func (x *Index) Train(ctx context.Context, data []float32) error {
 	if x.quant == nil {
 		return fmt.Errorf("%w: hnsw: Train on an index without quantization", nearkit.ErrInvalidConfig)
 	}
-	x.quant.trainMu.Lock()
-	defer x.quant.trainMu.Unlock()
-	if x.quant.sq.Load() != nil {
-		return fmt.Errorf("%w: hnsw: quantizer already trained", nearkit.ErrInvalidConfig)
-	}
-	return x.trainLocked(ctx, data)
-}
-
-func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 	if err := check.Vectors(data, x.dim); err != nil {
 		return err
+	}
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	if err := x.writable(); err != nil {
+		return err
+	}
+	if x.quant.sq.Load() != nil {
+		return fmt.Errorf("%w: hnsw: quantizer already trained", nearkit.ErrInvalidConfig)
 	}
 	if x.metric.Normalizes() {
 		// The codes encode the stored, normalised vectors.
@@ -170,6 +153,40 @@ func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 			distance.Normalize(data[i : i+x.dim])
 		}
 	}
+	return x.trainLocked(ctx, data)
+}
+
+// trainIfDue trains an untrained SQ8 index on its live vectors once it
+// holds TrainSize of them. Add and AddBatch call it after inserting,
+// holding no lock. A failure (none is expected: the stored vectors are
+// finite) leaves the index untrained and searching float32 vectors, and
+// the next Add tries again.
+func (x *Index) trainIfDue() {
+	if x.Trained() || x.Len() < TrainSize {
+		return
+	}
+	x.writeMu.Lock()
+	defer x.writeMu.Unlock()
+	if x.Trained() || x.writable() != nil {
+		return
+	}
+	d := x.dir.Load()
+	n := x.nslots.Load()
+	data := make([]float32, 0, x.Len()*x.dim)
+	for s := range n {
+		if atomic.LoadUint32(x.metaOf(s))&(flagDeleted|flagFree) == 0 {
+			data = append(data, x.vecOf(d, s)...)
+		}
+	}
+	_ = x.trainLocked(context.Background(), data)
+}
+
+// trainLocked learns the codec from data (stored-form vectors: normalised
+// for cosine), encodes every slot, and publishes the codec. The caller
+// holds writeMu exclusively, so no insertion runs; searches running
+// meanwhile read float32 vectors until the codec is published, after the
+// codes.
+func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 	sq, err := scalar.NewSQ8(scalar.SQ8Config{Dim: x.dim, Metric: x.metric, Uniform: x.quant.intL2})
 	if err != nil {
 		return err
@@ -177,44 +194,50 @@ func (x *Index) trainLocked(ctx context.Context, data []float32) error {
 	if err := sq.Train(ctx, data); err != nil {
 		return err
 	}
-	x.quant.sq.Store(sq)
-	if x.quant.intL2 {
-		x.quant.exact.Store(codesExact) // until a lossy vector is stored
+	d := x.dir.Load()
+	lossless := x.quant.intL2
+	for s := range x.nslots.Load() {
+		c := d.chunks[s>>x.shift]
+		o := s & x.mask
+		v := x.vecOf(d, s)
+		code := c.codes[int(o)*x.dim : int(o+1)*x.dim]
+		sq.EncodeUnchecked(code, v)
+		if atomic.LoadUint32(&c.meta[o])&flagFree == 0 {
+			lossless = lossless && sq.LosslessUnchecked(code, v)
+		}
 	}
+	if x.quant.intL2 {
+		if lossless {
+			x.quant.exact.Store(codesExact) // until a lossy vector is stored
+		} else {
+			x.quant.exact.Store(codesLossy)
+		}
+	}
+	x.quant.sq.Store(sq)
 	return nil
 }
 
-// quantReady fails Add on an untrained SQ8 index.
-func (x *Index) quantReady() error {
-	if x.Trained() {
+// codec returns the trained SQ8 codec, or nil (unquantized or untrained).
+func (x *Index) codec() *scalar.SQ8 {
+	if x.quant == nil {
 		return nil
 	}
-	return fmt.Errorf("%w: hnsw: SQ8 index not trained: call Train or AddBatch first", nearkit.ErrNotTrained)
-}
-
-// quantTrainBatch trains an untrained SQ8 index on the batch about to be
-// added.
-func (x *Index) quantTrainBatch(ctx context.Context, vecs []float32) error {
-	if x.Trained() {
-		return nil
-	}
-	x.quant.trainMu.Lock()
-	defer x.quant.trainMu.Unlock()
-	if x.quant.sq.Load() != nil {
-		return nil
-	}
-	return x.trainLocked(ctx, vecs)
+	return x.quant.sq.Load()
 }
 
 // encodeSlot writes the code of v (the stored vector, already normalised)
-// for slot o of c. The codec is trained: Add and AddBatch check first.
+// for slot o of c, if the codec is trained (trainLocked encodes the slots
+// placed before).
 func (x *Index) encodeSlot(c *chunk, o uint32, v []float32) {
 	sq := x.quant.sq.Load()
+	if sq == nil {
+		return
+	}
 	code := c.codes[int(o)*x.dim : int(o+1)*x.dim]
 	sq.EncodeUnchecked(code, v)
 	if x.quant.exact.Load() == codesExact && !sq.LosslessUnchecked(code, v) {
 		// Before the node is linked, so a search that reaches it reads
-		// the flag changed (searchSpecial reads it after the traversal).
+		// the flag changed (searchCodes reads it after the traversal).
 		x.quant.exact.CompareAndSwap(codesExact, codesLossy)
 	}
 }

@@ -110,11 +110,13 @@ func TestSQ8Lossless(t *testing.T) {
 	check()
 }
 
-// TestSQ8Training: Add needs a trained codec; AddBatch trains on its
-// batch; Train twice or on an unquantized index fails.
+// TestSQ8Training: an SQ8 index takes vectors before it has a codec and
+// searches them exactly; it trains itself at TrainSize vectors, or on
+// Train, encoding what it holds; Train twice or on an unquantized index
+// fails.
 func TestSQ8Training(t *testing.T) {
 	const dim = 8
-	data := clustered(rand.New(rand.NewPCG(1, 1)), 300, dim)
+	data := clustered(rand.New(rand.NewPCG(1, 1)), TrainSize+300, dim)
 	x, err := New(Config{Dim: dim, Quantization: SQ8})
 	if err != nil {
 		t.Fatal(err)
@@ -122,26 +124,46 @@ func TestSQ8Training(t *testing.T) {
 	if x.Trained() {
 		t.Fatal("new SQ8 index reports trained")
 	}
-	if err := x.Add(1, data[:dim]); !errors.Is(err, nearkit.ErrNotTrained) {
-		t.Fatalf("Add before training: %v, want ErrNotTrained", err)
-	}
 	if res, err := x.Search(nil, data[:dim], 3, nearkit.SearchOptions{}); err != nil || len(res) != 0 {
 		t.Fatalf("search of an empty untrained index: %v, %v", res, err)
 	}
-	ids := make([]uint64, 300)
-	for i := range ids {
-		ids[i] = uint64(i)
+	if err := x.Add(0, data[:dim]); err != nil {
+		t.Fatalf("Add before training: %v", err)
 	}
-	if err := x.AddBatch(context.Background(), ids, data); err != nil {
+	ids := make([]uint64, TrainSize-2)
+	for i := range ids {
+		ids[i] = uint64(i + 1)
+	}
+	if err := x.AddBatch(context.Background(), ids, data[dim:(TrainSize-1)*dim]); err != nil {
+		t.Fatal(err)
+	}
+	if x.Trained() {
+		t.Fatalf("trained at %d vectors, before TrainSize", x.Len())
+	}
+	// Untrained: the float32 search, exact distances.
+	res, err := x.Search(nil, data[5*dim:6*dim], 1, nearkit.SearchOptions{})
+	if err != nil || len(res) != 1 || res[0].ID != 5 || res[0].Distance != 0 {
+		t.Fatalf("untrained search: %v, %v", res, err)
+	}
+	if err := x.Add(TrainSize-1, data[(TrainSize-1)*dim:TrainSize*dim]); err != nil {
 		t.Fatal(err)
 	}
 	if !x.Trained() {
-		t.Fatal("AddBatch did not train")
+		t.Fatalf("not trained at %d vectors", x.Len())
 	}
 	if err := x.Train(context.Background(), data); !errors.Is(err, nearkit.ErrInvalidConfig) {
 		t.Fatalf("second Train: %v", err)
 	}
-	if err := x.Add(1000, data[:dim]); err != nil {
+	// Every vector stored before training got its code.
+	d := x.dir.Load()
+	code := make([]uint8, dim)
+	for s := range x.nslots.Load() {
+		x.codec().EncodeUnchecked(code, x.vecOf(d, s))
+		if !slices.Equal(code, x.codeOf(d, s)) {
+			t.Fatalf("slot %d: code %v, want %v", s, x.codeOf(d, s), code)
+		}
+	}
+	if err := x.Add(100000, data[:dim]); err != nil {
 		t.Fatal(err)
 	}
 	// Out of the trained range: saturated codes, still found, exact distance.
@@ -149,12 +171,24 @@ func TestSQ8Training(t *testing.T) {
 	for i := range far {
 		far[i] = 1e4
 	}
-	if err := x.Add(2000, far); err != nil {
+	if err := x.Add(200000, far); err != nil {
 		t.Fatal(err)
 	}
-	res, err := x.Search(nil, far, 1, nearkit.SearchOptions{})
-	if err != nil || len(res) != 1 || res[0].ID != 2000 || res[0].Distance != 0 {
+	res, err = x.Search(nil, far, 1, nearkit.SearchOptions{})
+	if err != nil || len(res) != 1 || res[0].ID != 200000 || res[0].Distance != 0 {
 		t.Fatalf("far vector: %v, %v", res, err)
+	}
+	// Train on an index that holds vectors encodes them.
+	y, _ := New(Config{Dim: dim, Quantization: SQ8, Metric: distance.Cosine})
+	for i := range 50 {
+		_ = y.Add(uint64(i), data[i*dim:(i+1)*dim])
+	}
+	if err := y.Train(context.Background(), data); err != nil || !y.Trained() {
+		t.Fatalf("Train of a non-empty index: %v", err)
+	}
+	res, err = y.Search(nil, data[7*dim:8*dim], 1, nearkit.SearchOptions{})
+	if err != nil || len(res) != 1 || res[0].ID != 7 {
+		t.Fatalf("after Train: %v, %v", res, err)
 	}
 	fx, _ := New(Config{Dim: dim})
 	if err := fx.Train(context.Background(), data); !errors.Is(err, nearkit.ErrInvalidConfig) {
@@ -168,7 +202,7 @@ func TestSQ8Training(t *testing.T) {
 	}
 	bad := slices.Clone(data[:dim])
 	bad[0] = float32(0) / float32(len(bad)-len(bad)) // NaN
-	y, _ := New(Config{Dim: dim, Quantization: SQ8})
+	y, _ = New(Config{Dim: dim, Quantization: SQ8})
 	if err := y.Train(context.Background(), bad); !errors.Is(err, nearkit.ErrInvalidVector) {
 		t.Fatalf("Train on NaN: %v", err)
 	}
@@ -287,7 +321,9 @@ func ExampleConfig_quantization() {
 		ids[i] = uint64(i)
 		vecs = append(vecs, float32(i), float32(i%10))
 	}
-	// The first AddBatch trains the 8-bit codec on its vectors.
+	// Train learns the 8-bit codec's ranges (without it, the index trains
+	// itself on its vectors once it holds TrainSize of them).
+	_ = x.Train(context.Background(), vecs)
 	_ = x.AddBatch(context.Background(), ids, vecs)
 	res, _ := x.Search(nil, []float32{42, 2}, 2, nearkit.SearchOptions{})
 	for _, r := range res {
@@ -297,4 +333,36 @@ func ExampleConfig_quantization() {
 	// Output:
 	// 42 0
 	// 41 2
+}
+
+// TestSQ8TrainsOnEnoughData: an SQ8 index whose first AddBatch holds one
+// vector does not fit its codec to it (ranges of width zero would
+// saturate every other vector's code): its recall is that of an index
+// trained on all the data.
+func TestSQ8TrainsOnEnoughData(t *testing.T) {
+	n, nq := sizes()
+	n = max(n, 2*TrainSize)
+	const dim, k, ef = 16, 10, 32
+	data := clustered(rand.New(rand.NewPCG(3, 3)), n+nq, dim)
+	base, queries := data[:n*dim], data[n*dim:]
+	x, _ := New(Config{Dim: dim, Seed: 1, Quantization: SQ8})
+	if err := x.AddBatch(context.Background(), []uint64{1}, base[:dim]); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]uint64, n-1)
+	for i := range ids {
+		ids[i] = uint64(i+1)*3 + 1
+	}
+	if err := x.AddBatch(context.Background(), ids, base[dim:]); err != nil {
+		t.Fatal(err)
+	}
+	if !x.Trained() {
+		t.Fatal("not trained")
+	}
+	ref := buildQ(t, Config{Dim: dim, Seed: 1, Quantization: SQ8}, base)
+	got, want := recallAt(t, x, base, queries, k, ef), recallAt(t, ref, base, queries, k, ef)
+	t.Logf("recall@%d: self-trained %.3f, trained on all %.3f", k, got, want)
+	if got < want-0.03 {
+		t.Errorf("self-trained recall %.3f, trained on all %.3f", got, want)
+	}
 }

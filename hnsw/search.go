@@ -61,15 +61,11 @@ func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.Se
 		q = sc.q
 	}
 	var items []heap.Item
-	switch {
-	case x.quant == nil:
-		items, _ = searchWith(x, sc, &floatScorer{x: x, q: q}, q, k, ef, opts.Filter)
-	default:
-		sq := x.quant.sq.Load()
-		if sq == nil {
-			return dst, nil // untrained: nothing can have been added
-		}
+	if sq := x.codec(); sq != nil {
 		items = x.searchCodes(sc, sq, q, k, ef, opts.Filter)
+	} else {
+		// Unquantized, or an SQ8 index not trained yet.
+		items, _ = searchWith(x, sc, &floatScorer{x: x, q: q}, q, k, ef, opts.Filter)
 	}
 	if len(items) > k {
 		items = items[:k]

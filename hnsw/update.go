@@ -29,9 +29,6 @@ func (x *Index) Update(id uint64, vec []float32) error {
 	if err := check.Vector(vec, x.dim); err != nil {
 		return err
 	}
-	if err := x.quantReady(); err != nil {
-		return err
-	}
 	x.writeMu.RLock()
 	defer x.writeMu.RUnlock()
 	if err := x.beginWrite(false); err != nil {
