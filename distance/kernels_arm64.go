@@ -161,6 +161,10 @@ func implementation() string {
 }
 
 func squaredL2(a, b []float32) float32 {
+	if raceEnabled && useNEON {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	if useNEON {
 		return squaredL2NEON(a, b)
 	}
@@ -168,6 +172,10 @@ func squaredL2(a, b []float32) float32 {
 }
 
 func dot(a, b []float32) float32 {
+	if raceEnabled && useNEON {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	if useNEON {
 		return dotNEON(a, b)
 	}
@@ -175,6 +183,11 @@ func dot(a, b []float32) float32 {
 }
 
 func squaredL2Batch(q, data []float32, dim int, out []float32) {
+	if raceEnabled && useNEON {
+		raceRead(q)
+		raceRead(data[:len(out)*dim])
+		raceWrite(out)
+	}
 	if useNEON {
 		squaredL2BatchNEON(q, data, dim, out)
 		return
@@ -183,6 +196,11 @@ func squaredL2Batch(q, data []float32, dim int, out []float32) {
 }
 
 func dotBatch(q, data []float32, dim int, out []float32) {
+	if raceEnabled && useNEON {
+		raceRead(q)
+		raceRead(data[:len(out)*dim])
+		raceWrite(out)
+	}
 	if useNEON {
 		dotBatchNEON(q, data, dim, out)
 		return
@@ -191,6 +209,14 @@ func dotBatch(q, data []float32, dim int, out []float32) {
 }
 
 func squaredL2Gather(q, data []float32, dim int, rows []uint32, out []float32) {
+	if raceEnabled && useNEON {
+		raceRead(q)
+		raceRead(rows)
+		for _, r := range rows {
+			raceRead(data[int(r)*dim:][:dim])
+		}
+		raceWrite(out)
+	}
 	if useNEON {
 		squaredL2GatherNEON(q, data, dim, rows, out)
 		return
@@ -199,6 +225,14 @@ func squaredL2Gather(q, data []float32, dim int, rows []uint32, out []float32) {
 }
 
 func dotGather(q, data []float32, dim int, rows []uint32, out []float32) {
+	if raceEnabled && useNEON {
+		raceRead(q)
+		raceRead(rows)
+		for _, r := range rows {
+			raceRead(data[int(r)*dim:][:dim])
+		}
+		raceWrite(out)
+	}
 	if useNEON {
 		dotGatherNEON(q, data, dim, rows, out)
 		return
@@ -207,6 +241,10 @@ func dotGather(q, data []float32, dim int, rows []uint32, out []float32) {
 }
 
 func dotUint8(a, b []uint8) uint32 {
+	if raceEnabled && useNEON {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useDotProd:
 		return dotUint8DotProd(a, b)
@@ -217,6 +255,10 @@ func dotUint8(a, b []uint8) uint32 {
 }
 
 func squaredL2Uint8(a, b []uint8) uint32 {
+	if raceEnabled && useNEON {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useDotProd:
 		return squaredL2Uint8DotProd(a, b)
@@ -227,6 +269,10 @@ func squaredL2Uint8(a, b []uint8) uint32 {
 }
 
 func dotInt8(a, b []int8) int32 {
+	if raceEnabled && useNEON {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useDotProd:
 		return dotInt8DotProd(a, b)
@@ -237,6 +283,10 @@ func dotInt8(a, b []int8) int32 {
 }
 
 func squaredL2Int8(a, b []int8) uint32 {
+	if raceEnabled && useNEON {
+		raceRead(a)
+		raceRead(b[:len(a)])
+	}
 	switch {
 	case useDotProd:
 		return squaredL2Int8DotProd(a, b)

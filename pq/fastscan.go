@@ -54,6 +54,15 @@ func checkFastScan(codes, lut []byte, nPairs, nBlocks int, out []uint16) {
 	}
 }
 
+// raceFastScan reports to the race detector the memory an assembly
+// fast-scan kernel reads and writes (sizes already checked by
+// checkFastScan).
+func raceFastScan(codes, lut []byte, nPairs, nBlocks int, out []uint16) {
+	raceRead(lut[:nPairs*32])
+	raceRead(codes[:nBlocks*nPairs*32])
+	raceWrite(out[:nBlocks*32])
+}
+
 // FastScanImplementation names the fast-scan kernel in use: "avx512",
 // "avx2", "neon" or "generic".
 func FastScanImplementation() string { return fastScanImplementation() }

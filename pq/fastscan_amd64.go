@@ -33,6 +33,9 @@ func fastScanAVX2Go(codes, lut []byte, nPairs, nBlocks int, out []uint16) {
 		return
 	}
 	checkFastScan(codes, lut, nPairs, nBlocks, out)
+	if raceEnabled {
+		raceFastScan(codes, lut, nPairs, nBlocks, out)
+	}
 	fastScanAVX2(&codes[0], &lut[0], nPairs, nBlocks, &out[0])
 	runtime.KeepAlive(codes)
 }
@@ -42,6 +45,9 @@ func fastScanAVX512Go(codes, lut []byte, nPairs, nBlocks int, out []uint16) {
 		return
 	}
 	checkFastScan(codes, lut, nPairs, nBlocks, out)
+	if raceEnabled {
+		raceFastScan(codes, lut, nPairs, nBlocks, out)
+	}
 	if nPairs%2 != 0 {
 		fastScanAVX2(&codes[0], &lut[0], nPairs, nBlocks, &out[0])
 		return

@@ -15,6 +15,9 @@ func fastScanNEONGo(codes, lut []byte, nPairs, nBlocks int, out []uint16) {
 		return
 	}
 	checkFastScan(codes, lut, nPairs, nBlocks, out)
+	if raceEnabled {
+		raceFastScan(codes, lut, nPairs, nBlocks, out)
+	}
 	fastScanNEON(&codes[0], &lut[0], nPairs, nBlocks, &out[0])
 	runtime.KeepAlive(codes)
 }

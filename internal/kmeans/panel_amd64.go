@@ -19,5 +19,12 @@ func panelArgmin(x []float32, dim int, panels []float32, npanels int, norms []fl
 		len(bestV) < panelRows*panelWidth || len(bestI) < panelRows*panelWidth || npanels <= 0 || dim <= 0 {
 		panic("kmeans: panelArgmin: inconsistent sizes")
 	}
+	if raceEnabled {
+		raceRead(x[:panelRows*dim])
+		raceRead(panels[:npanels*panelWidth*dim])
+		raceRead(norms[:npanels*panelWidth])
+		raceWrite(bestV[:panelRows*panelWidth])
+		raceWrite(bestI[:panelRows*panelWidth])
+	}
 	panelArgminAVX512(&x[0], dim, &panels[0], npanels, &norms[0], base, &bestV[0], &bestI[0])
 }
