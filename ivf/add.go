@@ -36,6 +36,9 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if err := x.checkWritable(); err != nil {
+		return err
+	}
 	if err := x.checkTrained(); err != nil {
 		return err
 	}

@@ -15,6 +15,9 @@ import (
 func (x *Index) Delete(id uint64) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if err := x.checkWritable(); err != nil {
+		return err
+	}
 	return x.remove(id)
 }
 
@@ -102,6 +105,9 @@ func (x *Index) Update(id uint64, vec []float32) error {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if err := x.checkWritable(); err != nil {
+		return err
+	}
 	if err := x.checkTrained(); err != nil {
 		return err
 	}

@@ -47,6 +47,12 @@ type Index struct {
 	loc map[uint64]uint64
 	n   int
 
+	// readOnly is set by Open; mapping is the mapped file whose bytes
+	// the lists view.
+	readOnly bool
+	mapping  []byte
+	mapped   bool
+
 	vectors atomic.Pointer[sourceBox]
 	pool    sync.Pool // *scratch
 }

@@ -35,10 +35,12 @@ const (
 //	centroids [nlist*dim]float32
 //	codec    uint64 length, then the SQ8, PQ or OPQ stream (length 0 for Flat)
 //	count    uint64  number of vectors n
-//	lists    nlist × (len uint64, ids [len]uint64, codes, vectors)
+//	lists    nlist × (len uint64, zeros to a multiple of 8 bytes,
+//	         ids [len]uint64, codes, zeros to a multiple of 4, vectors)
 //	crc      uint32  CRC-32C of everything before it
 //
-// A list's codes are len×CodeSize bytes (PQFastScan: ⌈len/32⌉ blocks); its
+// The padding (offsets from the start of the stream) lets Open use a
+// mapped file's IDs and vectors in place. A list's codes are len×CodeSize bytes (PQFastScan: ⌈len/32⌉ blocks); its
 // vectors len×dim float32s for Flat and KeepVectors, as stored (normalised
 // for Cosine). The precomputed tables and the coarse graph are rebuilt on
 // reading. WriteTo holds the read lock while writing.
@@ -46,7 +48,12 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	c := &x.cfg
-	bw := binfmt.NewWriter(w, magic, version)
+	cw := &countingWriter{w: w}
+	bw := binfmt.NewWriter(cw, magic, version)
+	pad := func(align int64) {
+		var zero [8]byte
+		bw.Bytes(zero[:padding(cw.n, align)])
+	}
 	bw.U32(uint32(c.Dim))
 	bw.U8(uint8(c.Metric))
 	bw.U32(uint32(c.NList))
@@ -82,13 +89,29 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 		for i := range x.lists {
 			l := &x.lists[i]
 			bw.U64(uint64(len(l.ids)))
+			pad(8)
 			bw.Uint64s(l.ids)
 			bw.Bytes(l.codes)
+			pad(4)
 			bw.Float32s(l.vecs)
 		}
 	}
 	return bw.Finish()
 }
+
+// countingWriter tracks the stream offset, for the padding.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func padding(off, align int64) int64 { return (align - off%align) % align }
 
 func b2u(b bool) uint8 {
 	if b {
@@ -111,6 +134,34 @@ func Read(r io.Reader) (*Index, error) {
 	br, err := binfmt.NewReader(r, magic, version)
 	if err != nil {
 		return nil, fmt.Errorf("ivf: %w", err)
+	}
+	return decode(br)
+}
+
+// decoder is what decode reads from: a binfmt.Reader copying from a
+// stream, or a view of a mapped file (Open).
+type decoder interface {
+	U8() uint8
+	U32() uint32
+	U64() uint64
+	Count(what string, max uint64) int
+	Bytes(n int) []byte
+	Float32s(n int) []float32
+	Uint64s(n int) []uint64
+	Offset() int64
+	Fail(format string, args ...any)
+	Err() error
+	Finish() error
+}
+
+// decode reads an index after the header.
+func decode(br decoder) (*Index, error) {
+	skipPad := func(align int64) {
+		for _, b := range br.Bytes(int(padding(br.Offset(), align))) {
+			if b != 0 {
+				br.Fail("non-zero padding")
+			}
+		}
 	}
 	var cfg Config
 	cfg.Dim = int(br.U32())
@@ -162,6 +213,7 @@ func Read(r io.Reader) (*Index, error) {
 	seen := 0
 	for li := range x.lists {
 		n := br.Count("list length", uint64(total-seen))
+		skipPad(8)
 		if br.Err() != nil {
 			break
 		}
@@ -175,6 +227,7 @@ func Read(r io.Reader) (*Index, error) {
 		default:
 			l.codes = br.Bytes(n * cs)
 		}
+		skipPad(4)
 		if cfg.Encoding == Flat || cfg.KeepVectors {
 			l.vecs = br.Float32s(n * dim)
 			if br.Err() == nil && check.Vectors(l.vecs, dim) != nil {

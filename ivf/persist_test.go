@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/nearkit/nearkit"
 )
@@ -124,13 +125,17 @@ func FuzzRead(f *testing.F) {
 	}
 	q := data[:tDim]
 	f.Fuzz(func(t *testing.T, b []byte) {
-		x, err := Read(bytes.NewReader(b))
-		if err != nil {
-			return
+		// A file that passes the checks must be searchable, whether read
+		// or viewed in place.
+		if x, err := Read(bytes.NewReader(b)); err == nil {
+			if _, err := x.Search(nil, q, 5, nearkit.SearchOptions{}); err != nil {
+				t.Fatal(err)
+			}
 		}
-		// A file that passes the checks must be searchable.
-		if _, err := x.Search(nil, q, 5, nearkit.SearchOptions{}); err != nil {
-			t.Fatal(err)
+		if x, err := openView(b, OpenOptions{}); err == nil {
+			if _, err := x.Search(nil, q, 5, nearkit.SearchOptions{NProbe: 2}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }
@@ -178,5 +183,70 @@ func TestVectorFileRerank(t *testing.T) {
 	x.SetVectors(dv)
 	if r2 := recall(t, x, queries, gt, 10, nearkit.SearchOptions{NProbe: 16, Rerank: 10}); r2 != r {
 		t.Fatalf("dense source recall %.3f, file %.3f", r2, r)
+	}
+}
+
+func TestOpenMapped(t *testing.T) {
+	data, queries := testData()
+	for _, cfg := range []Config{
+		{Encoding: Flat},
+		{Encoding: PQ, M: 8, KeepVectors: true},
+		{Encoding: PQFastScan, M: 16},
+	} {
+		cfg.Dim, cfg.NList = tDim, 8
+		x := build(t, cfg, data)
+		path := filepath.Join(t.TempDir(), "x.ivf")
+		if err := x.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		y, err := Open(path, OpenOptions{VerifyChecksum: true})
+		if err != nil {
+			t.Fatalf("%v: %v", cfg.Encoding, err)
+		}
+		for i := range 10 {
+			q := queries[i*tDim : (i+1)*tDim]
+			opts := nearkit.SearchOptions{NProbe: 3}
+			if cfg.KeepVectors {
+				opts.Rerank = 4
+			}
+			a, _ := x.Search(nil, q, 10, opts)
+			b, _ := y.Search(nil, q, 10, opts)
+			if !slices.Equal(a, b) {
+				t.Fatalf("%v: query %d: %v, mapped %v", cfg.Encoding, i, a, b)
+			}
+		}
+		if littleEndian {
+			lo := uintptr(unsafe.Pointer(unsafe.SliceData(y.mapping)))
+			for i := range y.lists {
+				ids := y.lists[i].ids
+				if p := uintptr(unsafe.Pointer(unsafe.SliceData(ids))); len(ids) > 0 && (p < lo || p >= lo+uintptr(len(y.mapping))) {
+					t.Fatalf("%v: list %d IDs copied to the heap", cfg.Encoding, i)
+				}
+			}
+		}
+		if err := y.Add(1<<40, data[:tDim]); !errors.Is(err, nearkit.ErrReadOnly) {
+			t.Fatalf("add to mapped: %v", err)
+		}
+		if err := y.Delete(1); !errors.Is(err, nearkit.ErrReadOnly) {
+			t.Fatalf("delete from mapped: %v", err)
+		}
+		if err := y.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := y.Search(nil, queries[:tDim], 3, nearkit.SearchOptions{}); err != nil || len(res) != 0 {
+			t.Fatalf("search after Close: %v %v", res, err)
+		}
+		// A flipped bit fails the checksum; a truncated file the structure.
+		raw, _ := os.ReadFile(path)
+		raw[len(raw)/2] ^= 1
+		bad := filepath.Join(t.TempDir(), "bad.ivf")
+		os.WriteFile(bad, raw, 0o644)
+		if _, err := Open(bad, OpenOptions{VerifyChecksum: true}); !errors.Is(err, nearkit.ErrCorrupt) {
+			t.Fatalf("bit flip: %v", err)
+		}
+		os.WriteFile(bad, raw[:len(raw)-9], 0o644)
+		if _, err := Open(bad, OpenOptions{}); err == nil {
+			t.Fatal("truncated file opened")
+		}
 	}
 }

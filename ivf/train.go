@@ -31,6 +31,9 @@ const maxCodebookSamples = 256 * 256
 func (x *Index) Train(ctx context.Context, samples []float32) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if err := x.checkWritable(); err != nil {
+		return err
+	}
 	if x.trained {
 		return fmt.Errorf("%w: ivf: index already trained", nearkit.ErrInvalidConfig)
 	}
