@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -22,6 +23,8 @@ type Params struct {
 	PQM    []int // PQ: number of sub-quantizers
 	Ef     []int // HNSW search sweep
 	NProbe []int // IVF search sweep
+	Rerank []int // IVF-PQ: re-ranking factors to sweep (0: none)
+	OPQ    bool  // IVF-PQ: OPQ rotation
 	Seed   uint64
 }
 
@@ -45,6 +48,9 @@ type BuildConfig struct {
 	// capacity is the number of vectors that will be added (a sizing hint,
 	// as hnswlib's max_elements).
 	New func(dim int, m distance.Metric, capacity int) (nearkit.Index, error)
+	// Prepare, when non-nil, runs on the empty index before the base set
+	// is added, inside the timed build (ivf: training).
+	Prepare func(ctx context.Context, idx nearkit.Index, base []float32, prog Progress) error
 	// Sweep are the search settings to measure, in order.
 	Sweep []SearchPoint
 }
@@ -68,7 +74,7 @@ func Register(b *Builder) {
 
 // plannedTypes are index types the project plans but this build may not
 // have yet: asking for them gives "not available" rather than "unknown".
-var plannedTypes = []string{"hnsw", "ivfflat", "ivfpq", "pq"}
+var plannedTypes = []string{"hnsw", "ivfflat", "ivfsq8", "ivfpq", "ivfpqfs", "pq"}
 
 // Available returns the registered index type names, sorted.
 func Available() []string {

@@ -202,6 +202,11 @@ func build(ctx context.Context, ds *dataset.Dataset, bc BuildConfig, threads int
 		if idx, err = bc.New(d, ds.Metric, n); err != nil {
 			return err
 		}
+		if bc.Prepare != nil {
+			if err := bc.Prepare(ctx, idx, ds.Base, prog); err != nil {
+				return err
+			}
+		}
 		for lo := 0; lo < n; lo += chunk {
 			hi := min(lo+chunk, n)
 			if err := idx.AddBatch(ctx, ids[lo:hi], ds.Base[lo*d:hi*d]); err != nil {

@@ -28,6 +28,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,8 @@ func run(args []string) error {
 		pqmS      = fs.String("m", "", "PQ number of sub-quantizers (comma list)")
 		efS       = fs.String("ef", "10,20,40,80,160,320", "HNSW search beam widths to sweep")
 		nprobeS   = fs.String("nprobe", "1,2,4,8,16,32,64", "IVF lists probed, to sweep")
+		rerankS   = fs.String("rerank", "", "IVF-PQ re-ranking factors to sweep, 0 = none (comma list)")
+		opq       = fs.Bool("opq", false, "IVF-PQ: OPQ rotation before product quantization")
 		k         = fs.Int("k", 10, "neighbours per query (recall@k)")
 		queries   = fs.Int("queries", 0, "use only the first N queries (0: all)")
 		threads   = fs.Int("threads", runtime.NumCPU(), "threads for builds and batched search (single-query QPS always uses one)")
@@ -109,6 +112,10 @@ func run(args []string) error {
 		}
 	}
 	p.Seed = *seed
+	if p.Rerank, err = parseNonNegInts(*rerankS); err != nil {
+		return fmt.Errorf("-rerank: %w", err)
+	}
+	p.OPQ = *opq
 	if *threads < 1 || *k < 1 || *queries < 0 || *minQ < 0 || *minTime < 0 {
 		return fmt.Errorf("%w: -threads, -k must be positive; -queries, -minqueries, -mintime not negative", errUsage)
 	}
@@ -148,7 +155,7 @@ func run(args []string) error {
 	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "M", "efc", "nlist", "m", "ef", "nprobe":
+		case "M", "efc", "nlist", "m", "ef", "nprobe", "rerank", "opq":
 			if !uses[f.Name] {
 				logf("note: -%s is not used by %s", f.Name, strings.Join(names, ","))
 			}
@@ -240,4 +247,20 @@ func run(args []string) error {
 	}
 	logf("done in %.1fs", time.Since(t0).Seconds())
 	return nil
+}
+
+// parseNonNegInts parses a comma list of integers ≥ 0 ("" gives nil).
+func parseNonNegInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 0 {
+			return nil, fmt.Errorf("%w: %q is not a non-negative integer", errUsage, f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

@@ -1,0 +1,41 @@
+package ivf
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/nearkit/nearkit"
+)
+
+// BenchmarkSearch measures one query at a time on clustered synthetic
+// data; run with -benchmem to see the steady-state allocations (0).
+func BenchmarkSearch(b *testing.B) {
+	const dim, n, nq = 64, 20000, 100
+	all := clustered(n+nq, dim, 64, 11)
+	data, queries := all[:n*dim], all[n*dim:]
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		opts nearkit.SearchOptions
+	}{
+		{"enc=flat", Config{Encoding: Flat}, nearkit.SearchOptions{NProbe: 8}},
+		{"enc=sq8", Config{Encoding: SQ8}, nearkit.SearchOptions{NProbe: 8}},
+		{"enc=pq", Config{Encoding: PQ, M: 16}, nearkit.SearchOptions{NProbe: 8}},
+		{"enc=pq/rerank=4", Config{Encoding: PQ, M: 16, KeepVectors: true}, nearkit.SearchOptions{NProbe: 8, Rerank: 4}},
+		{"enc=pqfs", Config{Encoding: PQFastScan, M: 16}, nearkit.SearchOptions{NProbe: 8}},
+		{"enc=pqfs/rerank=4", Config{Encoding: PQFastScan, M: 16, KeepVectors: true}, nearkit.SearchOptions{NProbe: 8, Rerank: 4}},
+	} {
+		cfg := tc.cfg
+		cfg.Dim, cfg.NList = dim, 64
+		x := build(b, cfg, data)
+		b.Run(fmt.Sprintf("%s/nprobe=%d", tc.name, tc.opts.NProbe), func(b *testing.B) {
+			b.ReportAllocs()
+			dst := make([]nearkit.Result, 0, 10)
+			i := 0
+			for b.Loop() {
+				dst, _ = x.Search(dst[:0], queries[(i%nq)*dim:(i%nq+1)*dim], 10, tc.opts)
+				i++
+			}
+		})
+	}
+}

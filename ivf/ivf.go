@@ -1,0 +1,201 @@
+package ivf
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/hnsw"
+	"github.com/nearkit/nearkit/pq"
+	"github.com/nearkit/nearkit/scalar"
+)
+
+// Index is an inverted-file index. Build it with New, Train, then Add or
+// AddBatch.
+//
+// All methods are safe for concurrent use. Searches run concurrently with
+// each other; Train, Add, AddBatch, Delete and Update take the index
+// exclusively, so a search waits for a running batch insert.
+type Index struct {
+	cfg  Config
+	kern distance.Kernels
+
+	mu      sync.RWMutex
+	trained bool
+	// centroids holds NList×Dim coarse centroids and cnorm their squared
+	// norms, for ‖q−c‖² = ‖q‖² − 2⟨q,c⟩ + ‖c‖².
+	centroids []float32
+	cnorm     []float32
+	graph     *hnsw.Index // coarse quantizer when cfg.Coarse == CoarseHNSW
+
+	sq  *scalar.SQ8
+	pq  *pq.ProductQuantizer // codebooks of the residuals (after rotation)
+	opq *pq.OPQ              // rotation, when cfg.OPQ
+	// precomp is, for L2 PQ encodings, the query-independent term
+	// ‖y‖² + 2⟨c,y⟩ for every list, subquantizer and codeword
+	// (NList×M×ksub).
+	precomp []float32
+	cb      []float32 // the PQ codebooks, M×ksub×dsub
+	ksub    int
+	dsub    int
+	nPairs  int // fast-scan subquantizer pairs
+
+	lists []list
+	// loc maps an ID to its list and position: list<<32 | pos.
+	loc map[uint64]uint64
+	n   int
+
+	// readOnly is set by Open; mapping is the mapped file whose bytes
+	// the lists view.
+	readOnly bool
+	mapping  []byte
+	mapped   bool
+
+	vectors atomic.Pointer[sourceBox]
+	pool    sync.Pool // *scratch
+}
+
+// list is one inverted list. Entries are contiguous in ids, codes and (for
+// Flat and KeepVectors) vecs; a list grows by appending, without touching
+// the other lists. For PQFastScan codes holds whole blocks of 32 entries.
+type list struct {
+	ids   []uint64
+	codes []byte
+	vecs  []float32
+}
+
+type sourceBox struct{ src VectorSource }
+
+// New validates cfg and returns an empty, untrained index. Errors wrap
+// nearkit.ErrInvalidConfig.
+func New(cfg Config) (*Index, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	x := &Index{cfg: cfg, kern: cfg.Metric.Kernels(), loc: map[uint64]uint64{}}
+	x.lists = make([]list, cfg.NList)
+	return x, nil
+}
+
+// Config returns the configuration with defaults filled in (Progress
+// excluded).
+func (x *Index) Config() Config {
+	c := x.cfg
+	c.Progress = nil
+	return c
+}
+
+// Trained reports whether Train (or Read) has set the quantizers.
+func (x *Index) Trained() bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.trained
+}
+
+// Len returns the number of vectors held.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.n
+}
+
+// Dim returns the vector dimension.
+func (x *Index) Dim() int { return x.cfg.Dim }
+
+// Metric returns the distance metric.
+func (x *Index) Metric() distance.Metric { return x.cfg.Metric }
+
+// Encoding returns how list entries are stored.
+func (x *Index) Encoding() Encoding { return x.cfg.Encoding }
+
+// MemoryUsage returns the bytes held by the index: lists (capacity),
+// centroids, codebooks and tables, and an estimate of the ID map. Vectors
+// of an external VectorSource are not counted.
+func (x *Index) MemoryUsage() int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var b int64
+	for i := range x.lists {
+		l := &x.lists[i]
+		b += int64(cap(l.ids))*8 + int64(cap(l.codes)) + int64(cap(l.vecs))*4
+	}
+	b += int64(len(x.lists)) * 72
+	b += int64(cap(x.centroids)+cap(x.cnorm)+cap(x.precomp)) * 4
+	if x.pq != nil {
+		b += int64(len(x.pq.Centroids())) * 4
+	}
+	if x.opq != nil {
+		b += int64(x.cfg.Dim*x.cfg.Dim) * 4
+	}
+	if x.sq != nil {
+		b += x.sq.MemoryUsage()
+	}
+	if x.graph != nil {
+		b += x.graph.MemoryUsage()
+	}
+	// A Go map of uint64 to uint64 costs about 24 bytes per entry at its
+	// usual load.
+	b += int64(len(x.loc)) * 24
+	return b
+}
+
+// Stats describes the inverted lists.
+type Stats struct {
+	Lists int
+	// Len is the number of vectors; Empty the number of empty lists.
+	Len, Empty int
+	// MinList and MaxList are the smallest and largest list lengths.
+	MinList, MaxList int
+	// Imbalance is FAISS's imbalance factor NList·Σ len² / (Σ len)²: 1
+	// for equal lists, higher when a few lists hold most vectors (a search
+	// then scans more than NProbe/NList of the index).
+	Imbalance float64
+	// CodeBytes is the bytes of one entry's code.
+	CodeBytes int
+}
+
+// Stats returns list statistics.
+func (x *Index) Stats() Stats {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	s := Stats{Lists: len(x.lists), Len: x.n, MinList: -1, CodeBytes: x.cfg.codeSize()}
+	var sq float64
+	for i := range x.lists {
+		n := len(x.lists[i].ids)
+		if n == 0 {
+			s.Empty++
+		}
+		if s.MinList < 0 || n < s.MinList {
+			s.MinList = n
+		}
+		s.MaxList = max(s.MaxList, n)
+		sq += float64(n) * float64(n)
+	}
+	if x.n > 0 {
+		s.Imbalance = float64(len(x.lists)) * sq / (float64(x.n) * float64(x.n))
+	}
+	return s
+}
+
+// ListLen returns the number of entries of list i (0 outside [0, NList)).
+func (x *Index) ListLen(i int) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if i < 0 || i >= len(x.lists) {
+		return 0
+	}
+	return len(x.lists[i].ids)
+}
+
+func (x *Index) checkTrained() error {
+	if !x.trained {
+		return fmt.Errorf("%w: ivf: index not trained (call Train first)", nearkit.ErrNotTrained)
+	}
+	return nil
+}
+
+// Compile-time check of the contract.
+var _ nearkit.Index = (*Index)(nil)

@@ -1,0 +1,437 @@
+package ivf
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/check"
+	"github.com/nearkit/nearkit/internal/heap"
+	"github.com/nearkit/nearkit/pq"
+	"github.com/nearkit/nearkit/scalar"
+)
+
+// scanRows is the number of list entries scored per kernel call: the
+// distances of a chunk stay in L1 while candidates are selected.
+const scanRows = 256
+
+// fsChunk is the number of fast-scan blocks (of 32 entries) per kernel
+// call.
+const fsChunk = 64
+
+// probe is a list chosen by the coarse quantizer and the query's coarse
+// term: ‖q−c‖² for L2, −⟨q,c⟩ for inner product, 1−⟨q,c⟩ for cosine.
+type probe struct {
+	list uint32
+	base float32
+}
+
+// scratch is the per-search working memory, pooled so that a search in
+// steady state does not allocate.
+type scratch struct {
+	q, rq  []float32 // the query (normalised), and rotated for OPQ
+	cd     []float32 // coarse distances
+	sel    heap.Max
+	items  []heap.Item
+	hres   []nearkit.Result
+	probes []probe
+	t3     []float32 // query term of the PQ tables: M×ksub
+	table  []float32 // one list's PQ table
+	out    []float32 // distances of a chunk
+	sums   []uint16
+	ftab   []float32 // fast scan: per probe, M×16 float tables
+	lut    []byte    // fast scan: per probe, quantized tables
+	bias   []float32 // fast scan: per probe, base + Σ mins
+	mins   []float32
+	sq     scalar.SQ8Query
+	cands  topk // fast scan: candidates by quantized distance
+	top    topk // candidates by code distance
+	fin    topk // re-ranked
+	vbuf   []float32
+	ncalls int64
+}
+
+func grow[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
+func (x *Index) getScratch() *scratch {
+	if s, ok := x.pool.Get().(*scratch); ok {
+		return s
+	}
+	return &scratch{}
+}
+
+// Search appends to dst the (at most) k nearest neighbours of q among the
+// entries of the opts.NProbe (default Config.NProbe) lists nearest to q,
+// in ascending distance, ties by ascending ID. With a filter, only allowed
+// IDs are returned, exactly k when the probed lists hold k allowed
+// vectors. Compressed encodings return code distances unless re-ranking
+// (opts.Rerank, default Config.Rerank) re-scores the best k×Rerank with
+// full vectors.
+//
+// Errors wrap nearkit.ErrDimension, nearkit.ErrInvalidVector,
+// nearkit.ErrInvalidK, nearkit.ErrNotTrained (on a non-empty untrained
+// index this cannot happen; an untrained index is empty and returns dst)
+// and nearkit.ErrInvalidConfig for a negative NProbe or Rerank, or a
+// re-ranking request without vectors.
+func (x *Index) Search(dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions) ([]nearkit.Result, error) {
+	return x.SearchWithStats(dst, q, k, opts, nil)
+}
+
+// SearchWithStats is Search that also counts distance computations
+// (centroids and list entries scored) into st when st is non-nil.
+func (x *Index) SearchWithStats(dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions, st *nearkit.SearchStats) ([]nearkit.Result, error) {
+	if err := check.K(k); err != nil {
+		return dst, err
+	}
+	if err := check.Vector(q, x.cfg.Dim); err != nil {
+		return dst, fmt.Errorf("ivf: %w", err)
+	}
+	if opts.NProbe < 0 || opts.Rerank < 0 {
+		return dst, fmt.Errorf("%w: ivf: negative NProbe or Rerank", nearkit.ErrInvalidConfig)
+	}
+	s := x.getScratch()
+	defer x.pool.Put(s)
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.n == 0 {
+		return dst, nil
+	}
+	var err error
+	dst, err = x.search(s, dst, q, k, opts)
+	if st != nil {
+		st.Distances += s.ncalls
+	}
+	return dst, err
+}
+
+// search runs one query with s; the caller holds the read lock, the index
+// is non-empty and the arguments are checked.
+func (x *Index) search(s *scratch, dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions) ([]nearkit.Result, error) {
+	nprobe := x.cfg.NProbe
+	if opts.NProbe > 0 {
+		nprobe = opts.NProbe
+	}
+	nprobe = min(nprobe, x.cfg.NList)
+	rerank := x.cfg.Rerank
+	if opts.Rerank > 0 {
+		rerank = opts.Rerank
+	}
+	if x.cfg.Encoding == Flat {
+		rerank = 0
+	}
+	var src VectorSource
+	if rerank > 0 && !x.cfg.KeepVectors {
+		if b := x.vectors.Load(); b != nil {
+			src = b.src
+		} else {
+			return dst, fmt.Errorf("%w: ivf: re-ranking needs vectors: set KeepVectors or call SetVectors", nearkit.ErrInvalidConfig)
+		}
+	}
+	k = min(k, x.n)
+	pool := k
+	if rerank > 0 {
+		pool = min(k*rerank, x.n)
+	}
+	s.ncalls = 0
+	s.q = grow(s.q, x.cfg.Dim)
+	copy(s.q, q)
+	if x.cfg.Metric.Normalizes() {
+		distance.Normalize(s.q)
+	}
+	x.probe(s, s.q, nprobe)
+	s.top.reset(pool)
+	f := opts.Filter
+	switch x.cfg.Encoding {
+	case Flat:
+		x.scanFlat(s, f)
+	case SQ8:
+		x.scanSQ8(s, f)
+	case PQ:
+		x.scanPQ(s, f)
+	case PQFastScan:
+		x.scanFastScan(s, f, pool)
+	}
+	res := &s.top
+	if rerank > 0 {
+		x.rerank(s, src, k)
+		res = &s.fin
+	}
+	for _, c := range res.sorted() {
+		dst = append(dst, nearkit.Result{ID: c.id, Distance: c.d})
+	}
+	return dst, nil
+}
+
+// probe sets s.probes to the nprobe lists nearest to q (normalised), in
+// ascending coarse distance.
+func (x *Index) probe(s *scratch, q []float32, nprobe int) {
+	s.probes = s.probes[:0]
+	if x.graph != nil {
+		ef := max(nprobe, 64)
+		s.hres, _ = x.graph.Search(s.hres[:0], q, nprobe, nearkit.SearchOptions{Ef: ef})
+		for _, r := range s.hres {
+			d := r.Distance
+			if x.cfg.Metric == distance.Cosine {
+				d++
+			}
+			s.probes = append(s.probes, probe{list: uint32(r.ID), base: d})
+		}
+		s.ncalls += int64(ef) * 8
+		return
+	}
+	nlist := x.cfg.NList
+	s.cd = grow(s.cd, nlist)
+	distance.DotBatch(q, x.centroids, x.cfg.Dim, s.cd)
+	s.ncalls += int64(nlist)
+	switch x.cfg.Metric {
+	case distance.L2:
+		qn := distance.Dot(q, q)
+		cn := x.cnorm[:len(s.cd)]
+		for i, d := range s.cd {
+			// Rounding can make the expansion slightly negative.
+			s.cd[i] = max(qn+cn[i]-2*d, 0)
+		}
+	case distance.InnerProduct:
+		for i, d := range s.cd {
+			s.cd[i] = -d
+		}
+	case distance.Cosine:
+		for i, d := range s.cd {
+			s.cd[i] = 1 - d
+		}
+	}
+	s.sel.Reset()
+	for i, d := range s.cd {
+		if s.sel.Len() < nprobe || d < s.sel.Top().Dist {
+			s.sel.PushBounded(heap.Item{Dist: d, ID: uint32(i)}, nprobe)
+		}
+	}
+	s.items = s.sel.DrainSorted(s.items[:0])
+	for _, it := range s.items {
+		s.probes = append(s.probes, probe{list: it.ID, base: it.Dist})
+	}
+}
+
+// offer pushes entry pos of list l with distance d, unless the filter
+// rejects its ID.
+func offer(t *topk, f nearkit.Filter, l *list, li uint32, pos int, d float32) {
+	if d > t.bound() {
+		return
+	}
+	id := l.ids[pos]
+	if f != nil && !f.Allowed(id) {
+		return
+	}
+	t.push(cand{d: d, list: li, pos: uint32(pos), id: id})
+}
+
+func (x *Index) scanFlat(s *scratch, f nearkit.Filter) {
+	dim := x.cfg.Dim
+	s.out = grow(s.out, scanRows)
+	for _, p := range s.probes {
+		l := &x.lists[p.list]
+		n := len(l.ids)
+		s.ncalls += int64(n)
+		for lo := 0; lo < n; lo += scanRows {
+			hi := min(lo+scanRows, n)
+			out := s.out[:hi-lo]
+			x.kern.Batch(s.q, l.vecs[lo*dim:hi*dim], dim, out)
+			for i, d := range out {
+				offer(&s.top, f, l, p.list, lo+i, d)
+			}
+		}
+	}
+}
+
+func (x *Index) scanSQ8(s *scratch, f nearkit.Filter) {
+	dim := x.cfg.Dim
+	// The query was checked and normalised, so PrepareQuery cannot fail.
+	_ = x.sq.PrepareQuery(&s.sq, s.q)
+	for _, p := range s.probes {
+		l := &x.lists[p.list]
+		n := len(l.ids)
+		s.ncalls += int64(n)
+		codes := l.codes[:n*dim]
+		for i := range n {
+			d := x.sq.DistanceUnchecked(&s.sq, codes[i*dim:(i+1)*dim])
+			offer(&s.top, f, l, p.list, i, d)
+		}
+	}
+}
+
+// queryTable sets s.t3 to the query term of the PQ tables: −2⟨q_s, y⟩ for
+// L2 (the rest is in precomp and the coarse term), −⟨q_s, y⟩ otherwise.
+func (x *Index) queryTable(s *scratch) {
+	m, ksub, dsub := x.cfg.M, x.ksub, x.dsub
+	q := s.q
+	if x.opq != nil {
+		s.rq = grow(s.rq, x.cfg.Dim)
+		x.opq.Rotate(s.rq, q)
+		q = s.rq
+	}
+	s.t3 = grow(s.t3, m*ksub)
+	cb := x.codebooks()
+	for sub := range m {
+		out := s.t3[sub*ksub : (sub+1)*ksub]
+		distance.DotBatch(q[sub*dsub:(sub+1)*dsub], cb[sub*ksub*dsub:(sub+1)*ksub*dsub], dsub, out)
+	}
+	c := float32(-1)
+	if x.cfg.Metric == distance.L2 {
+		c = -2
+	}
+	for i := range s.t3 {
+		s.t3[i] *= c
+	}
+}
+
+// listTable returns the PQ lookup table of list l: precomp + t3 for L2,
+// t3 alone otherwise (the list enters through the coarse term only).
+func (x *Index) listTable(s *scratch, l uint32) []float32 {
+	if x.precomp == nil {
+		return s.t3
+	}
+	n := len(s.t3)
+	s.table = grow(s.table, n)
+	pre := x.precomp[int(l)*n : (int(l)+1)*n]
+	t, t3 := s.table[:n], s.t3[:n]
+	for i := range t {
+		t[i] = pre[i] + t3[i]
+	}
+	return t
+}
+
+func (x *Index) scanPQ(s *scratch, f nearkit.Filter) {
+	m := x.cfg.M
+	x.queryTable(s)
+	s.out = grow(s.out, scanRows)
+	for _, p := range s.probes {
+		l := &x.lists[p.list]
+		n := len(l.ids)
+		if n == 0 {
+			continue
+		}
+		s.ncalls += int64(n)
+		table := x.listTable(s, p.list)
+		for lo := 0; lo < n; lo += scanRows {
+			hi := min(lo+scanRows, n)
+			out := s.out[:hi-lo]
+			distance.PQLookupSumBatch(table, l.codes[lo*m:hi*m], m, out)
+			for i, d := range out {
+				offer(&s.top, f, l, p.list, lo+i, d+p.base)
+			}
+		}
+	}
+}
+
+// scanFastScan scores the probed lists with 8-bit tables quantized with
+// one scale for every list, keeps the 2·pool best by quantized distance,
+// and re-scores those with the float32 tables into s.top.
+func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
+	m, np := x.cfg.M, x.nPairs
+	const ks = 16
+	x.queryTable(s)
+	nprobe := len(s.probes)
+	s.ftab = grow(s.ftab, nprobe*m*ks)
+	s.mins = grow(s.mins, nprobe*m)
+	s.bias = grow(s.bias, nprobe)
+	s.lut = grow(s.lut, nprobe*np*32)
+	var maxRange float32
+	for pi, p := range s.probes {
+		t := s.ftab[pi*m*ks : (pi+1)*m*ks]
+		copy(t, x.listTable(s, p.list))
+		bias := p.base
+		for sub := range m {
+			ts := t[sub*ks : (sub+1)*ks]
+			lo, hi := ts[0], ts[0]
+			for _, v := range ts {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+			s.mins[pi*m+sub] = lo
+			bias += lo
+			maxRange = max(maxRange, hi-lo)
+		}
+		s.bias[pi] = bias
+	}
+	scale := float32(1)
+	if maxRange > 0 {
+		scale = 255 / maxRange
+	}
+	inv := 1 / scale
+	s.cands.reset(max(2*pool, pool+16))
+	s.sums = grow(s.sums, fsChunk*32)
+	bs := np * 32
+	for pi, p := range s.probes {
+		l := &x.lists[p.list]
+		n := len(l.ids)
+		if n == 0 {
+			continue
+		}
+		s.ncalls += int64(n)
+		lut := s.lut[pi*bs : (pi+1)*bs]
+		pq.QuantizeFastScanLUT(lut, s.ftab[pi*m*ks:(pi+1)*m*ks], m, s.mins[pi*m:(pi+1)*m], scale)
+		bias := s.bias[pi]
+		nBlocks := (n + 31) / 32
+		for b0 := 0; b0 < nBlocks; b0 += fsChunk {
+			nb := min(fsChunk, nBlocks-b0)
+			pq.FastScanBlocks(l.codes[b0*bs:(b0+nb)*bs], lut, np, nb, s.sums)
+			base := b0 * 32
+			cnt := min(nb*32, n-base)
+			bound := s.cands.bound()
+			for i, sum := range s.sums[:cnt] {
+				d := bias + float32(sum)*inv
+				if d > bound {
+					continue
+				}
+				offer(&s.cands, f, l, uint32(pi), base+i, d)
+				bound = s.cands.bound()
+			}
+		}
+	}
+	for _, c := range s.cands.h {
+		p := s.probes[c.list]
+		l := &x.lists[p.list]
+		pos := int(c.pos)
+		blk := l.codes[pos/32*bs : (pos/32+1)*bs]
+		d := p.base + pq.FastScanEntryDistance(s.ftab[int(c.list)*m*ks:(int(c.list)+1)*m*ks], blk, m, pos%32)
+		s.top.push(cand{d: d, list: p.list, pos: c.pos, id: c.id})
+	}
+}
+
+// rerank re-scores s.top with full vectors into s.fin (k best).
+func (x *Index) rerank(s *scratch, src VectorSource, k int) {
+	dim := x.cfg.Dim
+	s.fin.reset(k)
+	s.vbuf = grow(s.vbuf, dim)
+	for _, c := range s.top.h {
+		var v []float32
+		if src == nil {
+			v = x.lists[c.list].vecs[int(c.pos)*dim : (int(c.pos)+1)*dim]
+		} else {
+			var ok bool
+			v, ok = src.Vector(c.id, s.vbuf)
+			if !ok || len(v) != dim {
+				continue
+			}
+		}
+		var d float32
+		switch {
+		case src != nil && x.cfg.Metric == distance.Cosine:
+			d = distance.CosineDistance(s.q, v)
+		default:
+			d = x.kern.Distance(s.q, v)
+		}
+		if math.IsNaN(float64(d)) {
+			continue
+		}
+		s.fin.push(cand{d: d, list: c.list, pos: c.pos, id: c.id})
+	}
+}
+
+// codebooks returns the PQ codebooks, copied once.
+func (x *Index) codebooks() []float32 { return x.cb }
