@@ -11,6 +11,7 @@ import (
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/record"
+	"github.com/nearkit/nearkit/internal/stripe"
 )
 
 // Updater is implemented by indexes that replace a vector in place
@@ -47,7 +48,7 @@ type Index struct {
 	cfg   Config
 	idx   nearkit.Index
 	dim   int
-	locks stripes
+	locks stripe.Locks
 	bufs  sync.Pool // *[]byte
 }
 
@@ -200,7 +201,7 @@ func (x *Index) one(op uint8, id uint64, vec []float32) error {
 	*b = record.AppendU8(*b, op)
 	*b = record.AppendU64(*b, id)
 	*b = record.AppendFloat32s(*b, vec)
-	l := x.locks.of(id)
+	l := x.locks.Of(id)
 	l.Lock()
 	defer l.Unlock()
 	err := x.st.Commit(*b, func() error {
@@ -240,7 +241,7 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 		b = record.AppendU32(b, uint32(len(pids)))
 		b = record.AppendUint64s(b, pids)
 		b = record.AppendFloat32s(b, pvecs)
-		unlock := x.locks.lockAll(pids)
+		unlock := x.locks.LockAll(pids)
 		err := x.st.Commit(b, func() error { return x.idx.AddBatch(context.Background(), pids, pvecs) })
 		unlock()
 		if err != nil {
@@ -255,7 +256,7 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 func (x *Index) Delete(id uint64) error {
 	var b [9]byte
 	rec := record.AppendU64(record.AppendU8(b[:0], opDelete), id)
-	l := x.locks.of(id)
+	l := x.locks.Of(id)
 	l.Lock()
 	defer l.Unlock()
 	return x.st.Commit(rec, func() error { return x.idx.Delete(id) })
@@ -306,33 +307,3 @@ func (x *Index) Recovery() Recovery { return x.st.Recovery() }
 // Close syncs the log and releases the directory; the wrapped index stays
 // usable for searches. It does not checkpoint.
 func (x *Index) Close() error { return x.st.Close() }
-
-// stripes serialises operations on the same ID (by hash) so that their
-// log order and apply order agree.
-type stripes [1024]sync.Mutex
-
-func (s *stripes) of(id uint64) *sync.Mutex {
-	return &s[(id*0x9e3779b97f4a7c15)>>54]
-}
-
-// lockAll locks the stripes of ids in ascending order (so batches cannot
-// deadlock with one another) and returns the function that unlocks them.
-func (s *stripes) lockAll(ids []uint64) func() {
-	var set [len(stripes{}) / 64]uint64
-	for _, id := range ids {
-		i := (id * 0x9e3779b97f4a7c15) >> 54
-		set[i/64] |= 1 << (i % 64)
-	}
-	for i := range len(s) {
-		if set[i/64]&(1<<(i%64)) != 0 {
-			s[i].Lock()
-		}
-	}
-	return func() {
-		for i := range len(s) {
-			if set[i/64]&(1<<(i%64)) != 0 {
-				s[i].Unlock()
-			}
-		}
-	}
-}

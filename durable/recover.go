@@ -21,8 +21,11 @@ import (
 //
 // The rules:
 //   - The newest snapshot that verifies (header and payload checksums, and
-//     the State's Restore) is loaded; a newer one that fails is renamed to
-//     *.damaged, reported in Damaged, and the next older one is tried.
+//     the State's Restore) is loaded; a newer one that is damaged (an error
+//     wrapping nearkit.ErrCorrupt) is renamed to *.damaged, reported in
+//     Damaged, and the next older one is tried. Any other error (such as
+//     nearkit.ErrIncompatible from a State opened with other parameters)
+//     fails Open and leaves the directory untouched.
 //   - The log records after the snapshot's LSN are replayed in order. Their
 //     LSNs must run on without a gap, across segments too: a gap is a
 //     missing segment and Open fails with an error wrapping
@@ -103,6 +106,11 @@ func (s *Store) recover(ctx context.Context) error {
 	for i := len(snaps) - 1; i >= 0; i-- {
 		name := snapshotName(snaps[i])
 		if err := s.loadSnapshot(name, snaps[i]); err != nil {
+			if !errors.Is(err, nearkit.ErrCorrupt) {
+				// Not damage (a snapshot of another kind of state, an I/O
+				// error): the directory is left as it is.
+				return fmt.Errorf("durable: %s: %w", name, err)
+			}
 			s.rec.Damaged = append(s.rec.Damaged, fmt.Errorf("%s: %w", name, err))
 			os.Rename(filepath.Join(s.dir, name), filepath.Join(s.dir, name+".damaged"))
 			continue
@@ -223,10 +231,9 @@ func (s *Store) loadSnapshot(name string, lsn uint64) error {
 		return fmt.Errorf("%w: snapshot holds %d payload bytes, the file %d", nearkit.ErrCorrupt, n, info.Size())
 	}
 	cr := &crcReader{r: io.LimitReader(br, int64(n))}
-	if err := s.state.Restore(cr); err != nil {
-		return err
-	}
-	// Whatever the state did not read still counts for the checksum.
+	rerr := s.state.Restore(cr)
+	// Whatever the state did not read still counts for the checksum, which
+	// decides whether a failed Restore met damage.
 	if _, err := io.Copy(io.Discard, cr); err != nil {
 		return err
 	}
@@ -237,7 +244,7 @@ func (s *Store) loadSnapshot(name string, lsn uint64) error {
 	if binary.LittleEndian.Uint32(t[:]) != cr.crc {
 		return fmt.Errorf("%w: snapshot payload checksum mismatch", nearkit.ErrCorrupt)
 	}
-	return nil
+	return rerr
 }
 
 type crcReader struct {
