@@ -1,0 +1,544 @@
+// Package collection is a document store for services: documents with
+// string keys, a vector, metadata and an opaque payload, searched by vector
+// with metadata filters, and kept durable by a write-ahead log and
+// checkpoints (package durable) in one directory.
+//
+//	c, err := collection.Open(ctx, dir, collection.Config{Dim: 384})
+//	err = c.Upsert(ctx, collection.Document{Key: "doc-1", Vector: v,
+//		Metadata: map[string]collection.Value{"category": collection.String("shoes"), "price": collection.Number(42)}})
+//	hits, err := c.Query(ctx, q, 10, collection.Where(collection.And(
+//		collection.Eq("category", collection.String("shoes")), collection.Less("price", 50))))
+//
+// Each document gets a dense internal ID (reused after deletion); the
+// index (HNSW by default, or flat, or any IndexType) is keyed by it.
+// Metadata filters are compiled to a bitmap of internal IDs: string and
+// bool values through per-field, per-value posting lists (internal/posting:
+// sorted arrays while sparse, bitmaps once dense), numbers through a
+// per-field column scanned for ranges. The compiled filter tells the index
+// how many documents it allows (nearkit.Counter), so HNSW's filtered search
+// chooses between an exact scan of the allowed documents and a filtered
+// graph search by selectivity.
+//
+// Keys, vectors, metadata and payloads go through the same log records
+// and the same snapshots as the index: one Upsert is one record, applied
+// whole or not at all after a crash, and a snapshot holds the documents and
+// the index as of the same log position.
+package collection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"iter"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/durable"
+	"github.com/nearkit/nearkit/internal/check"
+	"github.com/nearkit/nearkit/internal/posting"
+	"github.com/nearkit/nearkit/internal/stripe"
+)
+
+// Limits checked by Upsert (and on replay).
+const (
+	MaxKeyBytes     = 1 << 16
+	MaxPayloadBytes = 16 << 20
+	MaxFields       = 1 << 10
+	// maxDocs: internal IDs are uint32.
+	maxDocs = math.MaxUint32
+)
+
+// Config configures a collection. Dim is required; the zero value of every
+// other field means its default.
+type Config struct {
+	// Dim is the vector dimension.
+	Dim int
+	// Metric is the distance (distance.L2 by default).
+	Metric distance.Metric
+	// Index chooses the index: HNSW(hnsw.Config{}) by default, or Flat(),
+	// or any IndexType.
+	Index IndexType
+	// Sync is the log's durability policy (durable.SyncAlways by default).
+	Sync durable.SyncPolicy
+	// SegmentBytes, CheckpointBytes and CheckpointInterval are the
+	// durable.Options of the same names.
+	SegmentBytes       int64
+	CheckpointBytes    int64
+	CheckpointInterval time.Duration
+}
+
+// Document is one stored item.
+type Document struct {
+	// Key identifies the document (1 to MaxKeyBytes bytes).
+	Key string
+	// Vector has Config.Dim finite values.
+	Vector []float32
+	// Metadata are the fields filters test; names must be non-empty.
+	Metadata map[string]Value
+	// Payload is stored and returned as is (at most MaxPayloadBytes).
+	Payload []byte
+}
+
+// Collection is a durable set of documents. It is safe for concurrent use:
+// writes to different keys run in parallel (and share fsyncs), writes to
+// the same key are serialised, and queries run alongside writes.
+type Collection struct {
+	cfg  Config
+	st   *durable.Store
+	idx  nearkit.Index
+	upd  durable.Updater // nil when the index has no Update
+	seed maphash.Seed
+
+	locks stripe.Locks // by key hash
+
+	mu     sync.RWMutex
+	keys   map[string]uint32
+	docs   []doc     // by internal ID; key "" = free
+	vecs   []float32 // by internal ID, Dim values each
+	live   posting.Bits
+	n      int
+	next   uint32   // IDs below next have been handed out
+	free   []uint32 // free IDs below next, the smallest last
+	fields map[string]*field
+	broken error // an apply failed after its record was logged
+}
+
+type doc struct {
+	key     string
+	meta    map[string]Value
+	payload []byte
+}
+
+// field holds one metadata field's indexes.
+type field struct {
+	lists map[string]*posting.List // string and bool values
+	nums  []float64                // by internal ID; NaN where absent
+}
+
+// Open opens (creating if needed) the collection stored in dir and
+// recovers it: the newest valid snapshot and the log after it (see
+// durable.Recovery). It returns an error wrapping nearkit.ErrIncompatible
+// when the directory holds a collection of another dimension, metric or
+// index type, durable.ErrLocked when another process has it open, and one
+// wrapping nearkit.ErrCorrupt for a damaged log.
+func Open(ctx context.Context, dir string, cfg Config) (*Collection, error) {
+	if cfg.Dim <= 0 || cfg.Dim > 1<<20 {
+		return nil, fmt.Errorf("%w: collection: Dim=%d", nearkit.ErrInvalidConfig, cfg.Dim)
+	}
+	if !cfg.Metric.Valid() {
+		return nil, fmt.Errorf("%w: collection: metric %v", nearkit.ErrInvalidConfig, cfg.Metric)
+	}
+	if cfg.Index.Name == "" {
+		cfg.Index = HNSW(hnswDefaults)
+	}
+	if cfg.Index.New == nil || cfg.Index.Read == nil {
+		return nil, fmt.Errorf("%w: collection: IndexType %q needs New and Read", nearkit.ErrInvalidConfig, cfg.Index.Name)
+	}
+	c := &Collection{cfg: cfg, seed: maphash.MakeSeed()}
+	st, err := durable.Open(ctx, dir, durable.Options{
+		Sync:               cfg.Sync,
+		SegmentBytes:       cfg.SegmentBytes,
+		CheckpointBytes:    cfg.CheckpointBytes,
+		CheckpointInterval: cfg.CheckpointInterval,
+	}, (*state)(c))
+	if err != nil {
+		return nil, err
+	}
+	c.st = st
+	c.rebuildFree()
+	return c, nil
+}
+
+// reset empties the collection around a new index.
+func (c *Collection) reset(idx nearkit.Index) {
+	c.idx = idx
+	c.upd, _ = idx.(durable.Updater)
+	c.keys = make(map[string]uint32)
+	c.docs, c.vecs, c.live = nil, nil, nil
+	c.n, c.next, c.free = 0, 0, nil
+	c.fields = make(map[string]*field)
+}
+
+// rebuildFree lists the unused IDs below next (after recovery, where
+// replayed records carry their IDs and the free list is not kept).
+func (c *Collection) rebuildFree() {
+	c.free = c.free[:0]
+	for id := int(c.next) - 1; id >= 0; id-- {
+		if id >= len(c.docs) || c.docs[id].key == "" {
+			c.free = append(c.free, uint32(id))
+		}
+	}
+}
+
+func (c *Collection) hash(key string) uint64 { return maphash.String(c.seed, key) }
+
+// upsertOp is one document of an Upsert record, owned by the collection.
+type upsertOp struct {
+	id    uint32
+	isNew bool
+	doc   doc
+	vec   []float32
+}
+
+// Upsert inserts the documents, or replaces those whose keys exist
+// (vector, metadata and payload together). The whole call is one log
+// record: after a crash all of it is present or none. It returns once the
+// record is durable (per Config.Sync) and applied. Errors: a vector's
+// nearkit.ErrDimension or nearkit.ErrInvalidVector, nearkit.ErrInvalidConfig
+// for a bad key, metadata value or payload, nearkit.ErrDuplicateID for a
+// key given twice, and the log's.
+func (c *Collection) Upsert(ctx context.Context, docs ...Document) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	ops := make([]upsertOp, len(docs))
+	hs := make([]uint64, len(docs))
+	seen := make(map[string]struct{}, len(docs))
+	for i, d := range docs {
+		if err := c.checkDoc(d); err != nil {
+			return err
+		}
+		if _, dup := seen[d.Key]; dup {
+			return fmt.Errorf("collection: upsert: %w: key %q appears twice", nearkit.ErrDuplicateID, d.Key)
+		}
+		seen[d.Key] = struct{}{}
+		ops[i] = upsertOp{
+			doc: doc{key: d.Key, meta: maps.Clone(d.Metadata), payload: slices.Clone(d.Payload)},
+			vec: slices.Clone(d.Vector),
+		}
+		hs[i] = c.hash(d.Key)
+	}
+	unlock := c.locks.LockAll(hs)
+	defer unlock()
+	if err := c.assign(ops); err != nil {
+		return err
+	}
+	rec := c.encodeUpsert(ops)
+	return c.st.Commit(rec, func() error { return c.apply(func() error { return c.applyUpsert(ops) }) })
+}
+
+func (c *Collection) checkDoc(d Document) error {
+	if len(d.Key) == 0 || len(d.Key) > MaxKeyBytes {
+		return fmt.Errorf("%w: collection: key of %d bytes, want 1..%d", nearkit.ErrInvalidConfig, len(d.Key), MaxKeyBytes)
+	}
+	if err := check.Vector(d.Vector, c.cfg.Dim); err != nil {
+		return fmt.Errorf("collection: %q: %w", d.Key, err)
+	}
+	if len(d.Payload) > MaxPayloadBytes {
+		return fmt.Errorf("%w: collection: %q: payload of %d bytes exceeds %d", nearkit.ErrInvalidConfig, d.Key, len(d.Payload), MaxPayloadBytes)
+	}
+	if len(d.Metadata) > MaxFields {
+		return fmt.Errorf("%w: collection: %q: %d metadata fields exceed %d", nearkit.ErrInvalidConfig, d.Key, len(d.Metadata), MaxFields)
+	}
+	for f, v := range d.Metadata {
+		if f == "" || len(f) > MaxKeyBytes {
+			return fmt.Errorf("%w: collection: %q: metadata field name of %d bytes", nearkit.ErrInvalidConfig, d.Key, len(f))
+		}
+		if err := v.valid(); err != nil {
+			return fmt.Errorf("%w: collection: %q: field %q: %v", nearkit.ErrInvalidConfig, d.Key, f, err)
+		}
+	}
+	return nil
+}
+
+// assign gives each op its internal ID: the key's, or a free one. The
+// caller holds the keys' stripes, so no other write to them runs.
+func (c *Collection) assign(ops []upsertOp) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.broken != nil {
+		return c.broken
+	}
+	for i := range ops {
+		if id, ok := c.keys[ops[i].doc.key]; ok {
+			ops[i].id = id
+			continue
+		}
+		ops[i].isNew = true
+		if k := len(c.free); k > 0 {
+			ops[i].id = c.free[k-1]
+			c.free = c.free[:k-1]
+			continue
+		}
+		if c.next == maxDocs {
+			return fmt.Errorf("%w: collection: holds the maximum of %d documents", nearkit.ErrInvalidConfig, maxDocs)
+		}
+		ops[i].id = c.next
+		c.next++
+	}
+	return nil
+}
+
+// apply runs an apply step; an error after the record was logged means
+// memory and log disagree, so the collection refuses further writes
+// (reopening replays the log).
+func (c *Collection) apply(f func() error) error {
+	err := f()
+	if err != nil {
+		err = fmt.Errorf("collection: applying a logged change failed (reopen to recover): %w", err)
+		c.mu.Lock()
+		if c.broken == nil {
+			c.broken = err
+		}
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// applyUpsert changes the index, then the documents: a query that runs
+// meanwhile may find a new vector whose document is not registered yet
+// (and skips it), never a document without its vector.
+func (c *Collection) applyUpsert(ops []upsertOp) error {
+	var ids []uint64
+	var vecs []float32
+	for _, op := range ops {
+		if op.isNew {
+			ids = append(ids, uint64(op.id))
+			vecs = append(vecs, op.vec...)
+			continue
+		}
+		if err := c.updateIndex(uint64(op.id), op.vec); err != nil {
+			return err
+		}
+	}
+	switch len(ids) {
+	case 0:
+	case 1:
+		if err := c.idx.Add(ids[0], vecs); err != nil {
+			return err
+		}
+	default:
+		if err := c.idx.AddBatch(context.Background(), ids, vecs); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, op := range ops {
+		c.setDoc(op)
+	}
+	return nil
+}
+
+func (c *Collection) updateIndex(id uint64, vec []float32) error {
+	if c.upd != nil {
+		return c.upd.Update(id, vec)
+	}
+	if err := c.idx.Delete(id); err != nil {
+		return err
+	}
+	return c.idx.Add(id, vec)
+}
+
+// setDoc stores op's document under its ID. The caller holds mu.
+func (c *Collection) setDoc(op upsertOp) {
+	id := op.id
+	if int(id) >= len(c.docs) {
+		n := int(id) + 1
+		c.docs = slices.Grow(c.docs, n-len(c.docs))[:n]
+		c.vecs = slices.Grow(c.vecs, n*c.cfg.Dim-len(c.vecs))[:n*c.cfg.Dim]
+		if w := (n + 63) / 64; w > len(c.live) {
+			c.live = slices.Grow(c.live, w-len(c.live))[:w]
+		}
+	}
+	c.next = max(c.next, id+1)
+	old := &c.docs[id]
+	if old.key != "" {
+		c.unindex(id, old.meta)
+	} else {
+		c.n++
+		c.live.Set(id)
+	}
+	c.docs[id] = op.doc
+	c.keys[op.doc.key] = id
+	copy(c.vecs[int(id)*c.cfg.Dim:], op.vec)
+	for name, v := range op.doc.meta {
+		f := c.fields[name]
+		if f == nil {
+			f = &field{lists: make(map[string]*posting.List)}
+			c.fields[name] = f
+		}
+		if v.kind == KindNumber {
+			if int(id) >= len(f.nums) {
+				n := max(int(id)+1, len(c.docs))
+				old := len(f.nums)
+				f.nums = slices.Grow(f.nums, n-old)[:n]
+				for i := old; i < n; i++ {
+					f.nums[i] = math.NaN()
+				}
+			}
+			f.nums[id] = v.f
+			continue
+		}
+		l := f.lists[v.postingKey()]
+		if l == nil {
+			l = new(posting.List)
+			f.lists[v.postingKey()] = l
+		}
+		l.Add(id)
+	}
+}
+
+// unindex removes id from the indexes of its metadata. The caller holds
+// mu.
+func (c *Collection) unindex(id uint32, meta map[string]Value) {
+	for name, v := range meta {
+		f := c.fields[name]
+		if v.kind == KindNumber {
+			f.nums[id] = math.NaN()
+			continue
+		}
+		k := v.postingKey()
+		if l := f.lists[k]; l != nil {
+			l.Remove(id)
+			if l.Len() == 0 {
+				delete(f.lists, k)
+			}
+		}
+	}
+}
+
+// deleteOp is one document of a Delete record.
+type deleteOp struct {
+	id  uint32
+	key string
+}
+
+// Delete removes the documents with these keys; absent keys are ignored.
+// The call is one log record, like Upsert.
+func (c *Collection) Delete(ctx context.Context, keys ...string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	hs := make([]uint64, len(keys))
+	for i, k := range keys {
+		hs[i] = c.hash(k)
+	}
+	unlock := c.locks.LockAll(hs)
+	defer unlock()
+	var ops []deleteOp
+	c.mu.RLock()
+	if c.broken != nil {
+		c.mu.RUnlock()
+		return c.broken
+	}
+	for _, k := range keys {
+		if id, ok := c.keys[k]; ok && !slices.ContainsFunc(ops, func(o deleteOp) bool { return o.id == id }) {
+			ops = append(ops, deleteOp{id: id, key: k})
+		}
+	}
+	c.mu.RUnlock()
+	if len(ops) == 0 {
+		return nil
+	}
+	return c.st.Commit(c.encodeDelete(ops), func() error { return c.apply(func() error { return c.applyDelete(ops) }) })
+}
+
+func (c *Collection) applyDelete(ops []deleteOp) error {
+	for _, op := range ops {
+		if err := c.idx.Delete(uint64(op.id)); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, op := range ops {
+		d := &c.docs[op.id]
+		c.unindex(op.id, d.meta)
+		delete(c.keys, d.key)
+		*d = doc{}
+		c.live[op.id/64] &^= 1 << (op.id % 64)
+		c.n--
+		c.free = append(c.free, op.id)
+	}
+	return nil
+}
+
+// Get returns a copy of the document stored under key.
+func (c *Collection) Get(key string) (Document, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, ok := c.keys[key]
+	if !ok {
+		return Document{}, false
+	}
+	return c.document(id), true
+}
+
+// document copies the document with internal ID id. The caller holds mu.
+func (c *Collection) document(id uint32) Document {
+	d := &c.docs[id]
+	return Document{
+		Key:      d.key,
+		Vector:   slices.Clone(c.vecs[int(id)*c.cfg.Dim : int(id+1)*c.cfg.Dim]),
+		Metadata: maps.Clone(d.meta),
+		Payload:  slices.Clone(d.payload),
+	}
+}
+
+// Len returns the number of documents.
+func (c *Collection) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.n
+}
+
+// All walks the documents (copies) in internal-ID order. It takes the
+// collection's read lock only while copying each document, so the loop
+// body may write to the collection; documents changed during the walk are
+// seen either before or after the change, and one inserted meanwhile may
+// or may not be visited.
+func (c *Collection) All() iter.Seq2[string, Document] {
+	return func(yield func(string, Document) bool) {
+		for id := uint32(0); ; id++ {
+			c.mu.RLock()
+			for int(id) < len(c.docs) && c.docs[id].key == "" {
+				id++
+			}
+			if int(id) >= len(c.docs) {
+				c.mu.RUnlock()
+				return
+			}
+			d := c.document(id)
+			c.mu.RUnlock()
+			if !yield(d.Key, d) {
+				return
+			}
+		}
+	}
+}
+
+// Checkpoint snapshots the collection (documents and index together) and
+// drops the log it covers; see durable.Store.Checkpoint.
+func (c *Collection) Checkpoint(ctx context.Context) error { return c.st.Checkpoint(ctx) }
+
+// Sync makes every write so far durable, whatever the policy.
+func (c *Collection) Sync() error { return c.st.Sync() }
+
+// Stats returns the log's and checkpoints' counters.
+func (c *Collection) Stats() durable.Stats { return c.st.Stats() }
+
+// Recovery reports what Open found in the directory.
+func (c *Collection) Recovery() durable.Recovery { return c.st.Recovery() }
+
+// Close syncs the log, releases the directory and closes the index (when
+// it has a Close method). It does not checkpoint.
+func (c *Collection) Close() error {
+	err := c.st.Close()
+	if cl, ok := c.idx.(io.Closer); ok {
+		if cerr := cl.Close(); err == nil && cerr != nil && !errors.Is(cerr, durable.ErrClosed) {
+			err = cerr
+		}
+	}
+	return err
+}

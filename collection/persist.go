@@ -1,0 +1,307 @@
+package collection
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/durable"
+	"github.com/nearkit/nearkit/internal/record"
+)
+
+// Log records (payloads of durable frames), little-endian:
+//
+//	upsert: u8 1, u32 n, n × {u32 id, u8 new, key, dim × f32 vector,
+//	        metadata, payload}
+//	delete: u8 2, u32 n, n × {u32 id, key}
+//
+// where a key or payload is a u32 length and its bytes, and metadata is a
+// u32 count of {field (u32 length, bytes), u8 kind, value: string as
+// u32 length + bytes, number as f64, bool as u8}.
+//
+// Snapshot (the durable snapshot's payload):
+//
+//	u64 length of the document section, then that section:
+//	  [8]byte "NKCOLL\0\0", u32 version (1), u32 dim, u8 metric,
+//	  index type name (u32 length, bytes), u32 next ID, u32 count,
+//	  count × {u32 id, key, dim × f32 vector, metadata, payload}
+//	  in ascending ID order,
+//	then the index as its WriteTo wrote it, to the end.
+//
+// Integrity is the durable layer's: frames and snapshots carry CRC-32C.
+const (
+	opUpsert = 1
+	opDelete = 2
+
+	collMagic   = "NKCOLL\x00\x00"
+	collVersion = 1
+)
+
+func (c *Collection) encodeUpsert(ops []upsertOp) []byte {
+	size := 5
+	for _, op := range ops {
+		size += 13 + len(op.doc.key) + 4*len(op.vec) + len(op.doc.payload) + 16*len(op.doc.meta)
+	}
+	b := make([]byte, 0, size)
+	b = record.AppendU8(b, opUpsert)
+	b = record.AppendU32(b, uint32(len(ops)))
+	for _, op := range ops {
+		b = record.AppendU32(b, op.id)
+		nw := uint8(0)
+		if op.isNew {
+			nw = 1
+		}
+		b = record.AppendU8(b, nw)
+		b = c.appendDoc(b, op.doc, op.vec)
+	}
+	return b
+}
+
+// appendDoc appends key, vector, metadata and payload.
+func (c *Collection) appendDoc(b []byte, d doc, vec []float32) []byte {
+	b = record.AppendString(b, d.key)
+	b = record.AppendFloat32s(b, vec)
+	b = record.AppendU32(b, uint32(len(d.meta)))
+	// Sorted field order keeps the bytes deterministic.
+	for _, name := range sortedKeys(d.meta) {
+		v := d.meta[name]
+		b = record.AppendString(b, name)
+		b = record.AppendU8(b, uint8(v.kind))
+		switch v.kind {
+		case KindString:
+			b = record.AppendString(b, v.s)
+		case KindNumber:
+			b = record.AppendF64(b, v.f)
+		case KindBool:
+			b = record.AppendU8(b, uint8(v.f))
+		}
+	}
+	return record.AppendBytes(b, d.payload)
+}
+
+func (c *Collection) encodeDelete(ops []deleteOp) []byte {
+	b := record.AppendU8(nil, opDelete)
+	b = record.AppendU32(b, uint32(len(ops)))
+	for _, op := range ops {
+		b = record.AppendU32(b, op.id)
+		b = record.AppendString(b, op.key)
+	}
+	return b
+}
+
+// readDoc decodes what appendDoc wrote, validating it as Upsert would.
+func (c *Collection) readDoc(d *record.Decoder) (doc, []float32) {
+	var out doc
+	out.key = d.String()
+	if d.Err() == nil && (len(out.key) == 0 || len(out.key) > MaxKeyBytes) {
+		d.Fail("key of %d bytes", len(out.key))
+	}
+	vec := make([]float32, c.cfg.Dim)
+	if d.Left() < 4*len(vec) {
+		d.Fail("vector cut short")
+		return out, nil
+	}
+	d.Float32s(vec)
+	for _, x := range vec {
+		if x-x != 0 {
+			d.Fail("non-finite vector value")
+			break
+		}
+	}
+	nm := d.Count(6, MaxFields)
+	if nm > 0 {
+		out.meta = make(map[string]Value, nm)
+	}
+	for range nm {
+		name := d.String()
+		var v Value
+		v.kind = Kind(d.U8())
+		switch v.kind {
+		case KindString:
+			v.s = d.String()
+		case KindNumber:
+			v.f = d.F64()
+		case KindBool:
+			if d.U8() != 0 {
+				v.f = 1
+			}
+		}
+		if d.Err() != nil {
+			break
+		}
+		if err := v.valid(); err != nil || name == "" {
+			d.Fail("metadata field %q: %v", name, err)
+			break
+		}
+		out.meta[name] = v
+	}
+	if p := d.Bytes(); len(p) > 0 {
+		if len(p) > MaxPayloadBytes {
+			d.Fail("payload of %d bytes", len(p))
+		}
+		out.payload = append([]byte(nil), p...)
+	}
+	return out, vec
+}
+
+// state is the Collection as the durable Store's State.
+type state Collection
+
+func (s *state) Restore(r io.Reader) error {
+	c := (*Collection)(s)
+	if r == nil {
+		idx, err := c.cfg.Index.New(c.cfg.Dim, c.cfg.Metric)
+		if err != nil {
+			return err
+		}
+		c.reset(idx)
+		return nil
+	}
+	var lb [8]byte
+	if _, err := io.ReadFull(r, lb[:]); err != nil {
+		return fmt.Errorf("%w: collection snapshot: %v", nearkit.ErrCorrupt, err)
+	}
+	n := binary.LittleEndian.Uint64(lb[:])
+	// ReadAll grows with the bytes present, whatever n claims.
+	sec, err := io.ReadAll(io.LimitReader(r, int64(min(n, math.MaxInt64))))
+	if err != nil {
+		return err
+	}
+	if uint64(len(sec)) != n {
+		return fmt.Errorf("%w: collection snapshot: document section cut short", nearkit.ErrCorrupt)
+	}
+	d := record.NewDecoder(sec)
+	var magic [8]byte
+	for i := range magic {
+		magic[i] = d.U8()
+	}
+	if d.Err() == nil && string(magic[:]) != collMagic {
+		return fmt.Errorf("%w: not a collection snapshot", nearkit.ErrIncompatible)
+	}
+	if v := d.U32(); d.Err() == nil && v != collVersion {
+		return fmt.Errorf("%w: collection snapshot version %d, want %d", nearkit.ErrIncompatible, v, collVersion)
+	}
+	dim, metric, name := int(d.U32()), distance.Metric(d.U8()), d.String()
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if dim != c.cfg.Dim || metric != c.cfg.Metric || name != c.cfg.Index.Name {
+		return fmt.Errorf("%w: collection holds %d-d %v vectors in a %q index; opened as %d-d %v, %q",
+			nearkit.ErrIncompatible, dim, metric, name, c.cfg.Dim, c.cfg.Metric, c.cfg.Index.Name)
+	}
+	next := d.U32()
+	count := d.Count(13+4*dim, maxDocs)
+	c.reset(nil)
+	last := -1
+	for range count {
+		id := d.U32()
+		if d.Err() == nil && (int(id) <= last || id >= next) {
+			d.Fail("document id %d out of order or beyond %d", id, next)
+		}
+		dc, vec := c.readDoc(d)
+		if err := d.Err(); err != nil {
+			return err
+		}
+		if _, dup := c.keys[dc.key]; dup {
+			return fmt.Errorf("%w: collection snapshot: key %q twice", nearkit.ErrCorrupt, dc.key)
+		}
+		last = int(id)
+		c.setDoc(upsertOp{id: id, isNew: true, doc: dc, vec: vec})
+	}
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	c.next = next
+	idx, err := c.cfg.Index.Read(r)
+	if err != nil {
+		return err
+	}
+	if idx.Dim() != dim || idx.Metric() != metric || idx.Len() != c.n {
+		return fmt.Errorf("%w: collection snapshot: index of %d %d-d %v vectors beside %d documents", nearkit.ErrCorrupt, idx.Len(), idx.Dim(), idx.Metric(), c.n)
+	}
+	c.idx = idx
+	c.upd, _ = idx.(durable.Updater)
+	return nil
+}
+
+// WriteTo writes the snapshot. The Store calls it with no commit in
+// flight, so documents and index agree.
+func (s *state) WriteTo(w io.Writer) (int64, error) {
+	c := (*Collection)(s)
+	c.mu.RLock()
+	b := make([]byte, 8, 64+c.n*(16+4*c.cfg.Dim))
+	b = append(b, collMagic...)
+	b = record.AppendU32(b, collVersion)
+	b = record.AppendU32(b, uint32(c.cfg.Dim))
+	b = record.AppendU8(b, uint8(c.cfg.Metric))
+	b = record.AppendString(b, c.cfg.Index.Name)
+	b = record.AppendU32(b, c.next)
+	b = record.AppendU32(b, uint32(c.n))
+	for id := range c.docs {
+		d := c.docs[id]
+		if d.key == "" {
+			continue
+		}
+		b = record.AppendU32(b, uint32(id))
+		b = c.appendDoc(b, d, c.vecs[id*c.cfg.Dim:(id+1)*c.cfg.Dim])
+	}
+	c.mu.RUnlock()
+	binary.LittleEndian.PutUint64(b, uint64(len(b)-8))
+	n, err := w.Write(b)
+	if err != nil {
+		return int64(n), err
+	}
+	m, err := c.idx.WriteTo(w)
+	return int64(n) + m, err
+}
+
+// Replay applies one logged Upsert or Delete.
+func (s *state) Replay(rec []byte) error {
+	c := (*Collection)(s)
+	d := record.NewDecoder(rec)
+	switch op := d.U8(); op {
+	case opUpsert:
+		n := d.Count(13+4*c.cfg.Dim, maxDocs)
+		ops := make([]upsertOp, 0, n)
+		for range n {
+			var op upsertOp
+			op.id = d.U32()
+			op.isNew = d.U8() != 0
+			op.doc, op.vec = c.readDoc(d)
+			if err := d.Err(); err != nil {
+				return err
+			}
+			id, held := c.keys[op.doc.key]
+			if op.isNew == held || (held && id != op.id) || (op.isNew && int(op.id) < len(c.docs) && c.docs[op.id].key != "") {
+				return fmt.Errorf("%w: collection: upsert of %q as id %d (new=%v) disagrees with the state", nearkit.ErrCorrupt, op.doc.key, op.id, op.isNew)
+			}
+			ops = append(ops, op)
+		}
+		if err := d.Finish(); err != nil {
+			return err
+		}
+		return c.applyUpsert(ops)
+	case opDelete:
+		n := d.Count(8, maxDocs)
+		ops := make([]deleteOp, 0, n)
+		for range n {
+			op := deleteOp{id: d.U32(), key: d.String()}
+			if err := d.Err(); err != nil {
+				return err
+			}
+			if id, ok := c.keys[op.key]; !ok || id != op.id {
+				return fmt.Errorf("%w: collection: delete of %q (id %d) disagrees with the state", nearkit.ErrCorrupt, op.key, op.id)
+			}
+			ops = append(ops, op)
+		}
+		if err := d.Finish(); err != nil {
+			return err
+		}
+		return c.applyDelete(ops)
+	default:
+		return fmt.Errorf("%w: collection: unknown record type %d", nearkit.ErrCorrupt, op)
+	}
+}

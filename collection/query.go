@@ -1,0 +1,203 @@
+package collection
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/internal/check"
+	"github.com/nearkit/nearkit/internal/posting"
+)
+
+// Hit is one query result.
+type Hit struct {
+	Key      string
+	Distance float32
+	// Metadata and Payload are copies, filled when the query asked for
+	// them (WithMetadata, WithPayload).
+	Metadata map[string]Value
+	Payload  []byte
+}
+
+// QueryOption adjusts a Query.
+type QueryOption func(*queryOptions)
+
+type queryOptions struct {
+	where         Cond
+	meta, payload bool
+	ef            int
+}
+
+// Where restricts a query to the documents matching c.
+func Where(c Cond) QueryOption { return func(o *queryOptions) { o.where = c } }
+
+// WithMetadata fills each Hit's Metadata.
+func WithMetadata() QueryOption { return func(o *queryOptions) { o.meta = true } }
+
+// WithPayload fills each Hit's Payload.
+func WithPayload() QueryOption { return func(o *queryOptions) { o.payload = true } }
+
+// Ef sets the HNSW beam width of the search (nearkit.SearchOptions.Ef).
+func Ef(ef int) QueryOption { return func(o *queryOptions) { o.ef = ef } }
+
+// Query returns the (at most) k documents nearest to vec that match the
+// Where condition, nearest first. It returns nearkit.ErrInvalidK for
+// k ≤ 0, the vector's nearkit.ErrDimension or nearkit.ErrInvalidVector,
+// and nearkit.ErrInvalidConfig for a malformed condition.
+func (c *Collection) Query(ctx context.Context, vec []float32, k int, opts ...QueryOption) ([]Hit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := check.K(k); err != nil {
+		return nil, err
+	}
+	if err := check.Vector(vec, c.cfg.Dim); err != nil {
+		return nil, err
+	}
+	var o queryOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := o.where.check(); err != nil {
+		return nil, fmt.Errorf("%w: collection: where: %v", nearkit.ErrInvalidConfig, err)
+	}
+	so := nearkit.SearchOptions{Ef: o.ef}
+	c.mu.RLock()
+	k = min(k, c.n)
+	if o.where.op != condAll {
+		f, n := c.compile(o.where)
+		so.Filter = f
+		k = min(k, n)
+	}
+	c.mu.RUnlock()
+	if k == 0 {
+		return nil, nil
+	}
+	res, err := c.idx.Search(nil, vec, k, so)
+	if err != nil {
+		return nil, err
+	}
+	hits := make([]Hit, 0, len(res))
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, r := range res {
+		if r.ID >= uint64(len(c.docs)) || c.docs[r.ID].key == "" {
+			continue // inserted or deleted while the search ran
+		}
+		d := &c.docs[r.ID]
+		h := Hit{Key: d.key, Distance: r.Distance}
+		if o.meta {
+			h.Metadata = maps.Clone(d.meta)
+		}
+		if o.payload {
+			h.Payload = slices.Clone(d.payload)
+		}
+		hits = append(hits, h)
+	}
+	return hits, nil
+}
+
+// Count returns the number of documents matching cond.
+func (c *Collection) Count(cond Cond) (int, error) {
+	if err := cond.check(); err != nil {
+		return 0, fmt.Errorf("%w: collection: where: %v", nearkit.ErrInvalidConfig, err)
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if cond.op == condAll {
+		return c.n, nil
+	}
+	return c.eval(cond).Count(), nil
+}
+
+// bitsFilter is a compiled condition handed to the index.
+type bitsFilter struct {
+	b posting.Bits
+	n int
+}
+
+func (f *bitsFilter) Allowed(id uint64) bool { return f.b.Has(id) }
+func (f *bitsFilter) Count() int             { return f.n }
+
+// sparseFraction: a filter allowing fewer than 1/sparseFraction of the
+// documents goes to the index as a nearkit.AllowList, whose IDs an index
+// can walk (HNSW's exact strategy looks each one up instead of testing
+// every slot); a denser one as the bitmap itself, which the index only
+// tests. HNSW walks AllowLists below 1/8 of its slots.
+const sparseFraction = 8
+
+// compile evaluates cond into a filter and returns it with the number of
+// documents it allows. The caller holds mu.
+func (c *Collection) compile(cond Cond) (nearkit.Filter, int) {
+	b := c.eval(cond)
+	n := b.Count()
+	if n*sparseFraction >= c.n {
+		return &bitsFilter{b: b, n: n}, n
+	}
+	al := nearkit.NewAllowList(uint64(len(b)) * 64)
+	for id := range b.All {
+		al.Set(id)
+	}
+	return al, n
+}
+
+// eval evaluates cond over the live documents. The caller holds mu.
+func (c *Collection) eval(cond Cond) posting.Bits {
+	switch cond.op {
+	case condAll:
+		return slices.Clone(c.live)
+	case condIn:
+		b := posting.NewBits(len(c.docs))
+		f := c.fields[cond.field]
+		if f == nil {
+			return b
+		}
+		for _, v := range cond.vals {
+			if v.kind == KindNumber {
+				f.scan(b, v.f, v.f)
+			} else if l := f.lists[v.postingKey()]; l != nil {
+				l.OrInto(b)
+			}
+		}
+		return b
+	case condRange:
+		b := posting.NewBits(len(c.docs))
+		if f := c.fields[cond.field]; f != nil && cond.lo <= cond.hi {
+			f.scan(b, cond.lo, cond.hi)
+		}
+		return b
+	case condAnd:
+		if len(cond.subs) == 0 {
+			return slices.Clone(c.live)
+		}
+		b := c.eval(cond.subs[0])
+		for _, s := range cond.subs[1:] {
+			b.And(c.eval(s))
+		}
+		return b
+	case condOr:
+		b := posting.NewBits(len(c.docs))
+		for _, s := range cond.subs {
+			b.Or(c.eval(s))
+		}
+		return b
+	case condNot:
+		b := slices.Clone(c.live)
+		b.AndNot(c.eval(cond.subs[0]))
+		return b
+	}
+	panic("collection: unknown condition")
+}
+
+// scan sets in b the documents whose number lies in [lo, hi] (absent
+// values are NaN and never do).
+func (f *field) scan(b posting.Bits, lo, hi float64) {
+	nums := f.nums
+	for i, x := range nums {
+		if x >= lo && x <= hi {
+			b[i/64] |= 1 << (uint(i) % 64)
+		}
+	}
+}

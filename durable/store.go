@@ -1,0 +1,457 @@
+package durable
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nearkit/nearkit"
+)
+
+var (
+	// ErrLocked: another process (or another Open in this one) holds the
+	// directory.
+	ErrLocked = errors.New("durable: directory is locked by another user")
+	// ErrClosed: the Store was closed.
+	ErrClosed = errors.New("durable: closed")
+)
+
+// State is what a Store makes durable: an in-memory state machine that
+// changes only through records committed to the log.
+type State interface {
+	// Restore replaces the whole state with a snapshot written by WriteTo,
+	// or with the empty state when r is nil. Open calls it before any
+	// Replay, and again with an older snapshot if it fails; it must not
+	// keep r.
+	Restore(r io.Reader) error
+	// Replay applies one record read back from the log, in log order. It
+	// is called only from Open, never concurrently.
+	Replay(rec []byte) error
+	// WriteTo writes a snapshot of the state. Checkpoint calls it while no
+	// commit is in flight (see Store.Commit), so it sees exactly the
+	// records up to one log position.
+	io.WriterTo
+}
+
+// Options configure a Store. The zero value is usable: SyncAlways,
+// 64 MiB segments, a checkpoint after every 256 MiB of log.
+type Options struct {
+	// Sync is the durability policy (default SyncAlways).
+	Sync SyncPolicy
+	// SegmentBytes is the size at which the log moves to a new segment
+	// file. Default 64 MiB.
+	SegmentBytes int64
+	// CheckpointBytes starts an automatic checkpoint (in the background)
+	// when the log written since the last one exceeds it. Default 256 MiB;
+	// negative disables.
+	CheckpointBytes int64
+	// CheckpointInterval starts an automatic checkpoint this long after
+	// the last one if records were committed since. 0 disables.
+	CheckpointInterval time.Duration
+}
+
+const (
+	defaultSegmentBytes    = 64 << 20
+	defaultCheckpointBytes = 256 << 20
+	// flushBytes is the buffer size at which SyncNever and SyncInterval
+	// write the buffered records to the file.
+	flushBytes = 1 << 20
+)
+
+func (o *Options) fill() error {
+	if !o.Sync.valid() {
+		return fmt.Errorf("%w: durable: sync policy %v", nearkit.ErrInvalidConfig, o.Sync)
+	}
+	if o.SegmentBytes < 0 || o.CheckpointInterval < 0 {
+		return fmt.Errorf("%w: durable: SegmentBytes=%d CheckpointInterval=%v", nearkit.ErrInvalidConfig, o.SegmentBytes, o.CheckpointInterval)
+	}
+	if o.SegmentBytes == 0 {
+		o.SegmentBytes = defaultSegmentBytes
+	}
+	if o.CheckpointBytes == 0 {
+		o.CheckpointBytes = defaultCheckpointBytes
+	}
+	return nil
+}
+
+// segment is one log file the store knows of.
+type segment struct {
+	first uint64
+	size  int64
+}
+
+// Store is a directory holding a State's snapshots and its write-ahead
+// log: records are committed to the log before they change the state, and
+// Open rebuilds the state from the newest valid snapshot and the records
+// after it.
+//
+// A Store is safe for concurrent use. Commits run in parallel and share
+// fsyncs; Checkpoint holds commits off only while the state writes its
+// snapshot to memory.
+type Store struct {
+	dir   string
+	opts  Options
+	state State
+	lock  *os.File
+	rec   Recovery
+
+	// gate is held shared by every commit from its append until its apply
+	// returns, and exclusively by Checkpoint while it takes the snapshot:
+	// so the snapshot holds exactly the records up to the log position it
+	// records.
+	gate sync.RWMutex
+
+	mu       sync.Mutex
+	cond     sync.Cond // signalled when a flush ends
+	f        *os.File  // the active segment
+	dirty    bool      // the active segment was created since the directory's last fsync
+	segs     []segment // live segments, ascending; the last is active
+	buf      []byte    // frames appended but not yet written
+	spare    []byte
+	last     uint64 // LSN of the newest record appended
+	written  uint64 // LSN of the newest record written to the file
+	synced   uint64 // LSN of the newest record fsynced
+	flushing bool   // a flush is writing or syncing outside mu
+	err      error  // sticky I/O error: the log's state on disk is unknown
+	closed   bool
+	stats    Stats
+	snapLSN  uint64 // newest snapshot
+	prevLSN  uint64 // the snapshot before it (0: none); its log is kept
+	// since counts what was appended after the newest snapshot.
+	sinceRecords, sinceBytes int64
+
+	ckMu   sync.Mutex // one checkpoint at a time
+	wake   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup
+	ckWant bool // an automatic checkpoint was requested and not yet started
+}
+
+// Open opens (creating if needed) the store in dir and recovers state from
+// it: see Recovery for what it reports and recover.go for the rules. It
+// returns an error wrapping ErrLocked when another Store holds dir, and
+// one wrapping nearkit.ErrCorrupt when the log is damaged anywhere but at
+// its tail or a segment is missing.
+func Open(ctx context.Context, dir string, opts Options, state State) (*Store, error) {
+	if err := opts.fill(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("durable: %w", err)
+	}
+	lock, err := lockFile(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, opts: opts, state: state, lock: lock, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s.cond.L = &s.mu
+	if err := s.recover(ctx); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if opts.Sync.mode == syncInterval {
+		s.wg.Go(s.syncLoop)
+	}
+	if opts.CheckpointBytes > 0 || opts.CheckpointInterval > 0 {
+		s.wg.Go(s.checkpointLoop)
+	}
+	return s, nil
+}
+
+// Recovery returns what Open found and did.
+func (s *Store) Recovery() Recovery { return s.rec }
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Commit appends rec to the log, waits until it is durable as the sync
+// policy says, and then calls apply (when not nil) and returns its error.
+// apply is where the caller changes its state to match the record; a
+// record whose apply fails stays in the log and is replayed, so apply must
+// fail (or succeed) the same way on replay: the caller serialises
+// conflicting commits (two on the same key, say) around Commit so that log
+// order and apply order agree.
+//
+// Under SyncAlways a change is visible only once it is durable. rec is
+// not retained. Commit returns ErrClosed after Close, an error wrapping
+// nearkit.ErrInvalidConfig for a record over MaxRecordBytes, and the I/O
+// error of a failed write or fsync, which sticks: every later commit
+// returns it too, since the log's contents on disk are then unknown.
+func (s *Store) Commit(rec []byte, apply func() error) error {
+	if len(rec) > MaxRecordBytes {
+		return fmt.Errorf("%w: durable: a %d-byte record exceeds MaxRecordBytes (%d)", nearkit.ErrInvalidConfig, len(rec), MaxRecordBytes)
+	}
+	partial := payloadCRC(rec)
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	lsn, err := s.append(rec, partial)
+	if err != nil {
+		return err
+	}
+	if s.opts.Sync.mode == syncAlways {
+		if err := s.waitSynced(lsn); err != nil {
+			return err
+		}
+	}
+	if apply == nil {
+		return nil
+	}
+	return apply()
+}
+
+func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	s.last++
+	lsn := s.last
+	s.buf = appendFrame(s.buf, lsn, partial, rec)
+	n := int64(frameHeader + len(rec))
+	s.segs[len(s.segs)-1].size += n
+	s.sinceRecords++
+	s.sinceBytes += n
+	if s.opts.Sync.mode != syncAlways && len(s.buf) >= flushBytes && !s.flushing {
+		s.flushLocked(false)
+	}
+	if b := s.opts.CheckpointBytes; b > 0 && s.sinceBytes >= b && !s.ckWant {
+		s.ckWant = true
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return lsn, s.err
+}
+
+// waitSynced waits until lsn is fsynced, leading the next fsync itself
+// when none is running: the group commit.
+func (s *Store) waitSynced(lsn uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.synced < lsn {
+		if s.err != nil {
+			return s.err
+		}
+		if !s.flushing {
+			s.flushLocked(true)
+			continue
+		}
+		s.cond.Wait()
+	}
+	return nil
+}
+
+// flushLocked writes the buffered frames to the active segment and, when
+// sync is set, fsyncs it, with mu released during the I/O (appends go on
+// into the other buffer). The caller holds mu and no flush is running. A
+// segment grown past SegmentBytes is closed and a new one started.
+func (s *Store) flushLocked(sync bool) {
+	s.flushing = true
+	buf, upto := s.buf, s.last
+	s.buf = s.spare[:0]
+	f, dirty := s.f, s.dirty
+	s.mu.Unlock()
+
+	var err error
+	if len(buf) > 0 {
+		_, err = f.Write(buf)
+	}
+	var took time.Duration
+	if err == nil && sync {
+		t := time.Now()
+		err = datasync(f)
+		if err == nil && dirty {
+			err = syncDir(s.dir)
+		}
+		took = time.Since(t)
+	}
+
+	s.mu.Lock()
+	s.spare = buf[:0]
+	s.flushing = false
+	if err != nil {
+		s.fail(fmt.Errorf("durable: log write: %w", err))
+	} else {
+		s.written = upto
+		if sync {
+			s.stats.Fsyncs++
+			s.stats.SyncedRecords += int64(upto - s.synced)
+			s.stats.FsyncLatency.add(took)
+			s.synced = upto
+			if dirty && s.f == f {
+				s.dirty = false
+			}
+		}
+		if s.segs[len(s.segs)-1].size-int64(len(s.buf)) >= s.opts.SegmentBytes {
+			s.rotateLocked()
+		}
+	}
+	s.cond.Broadcast()
+}
+
+func (s *Store) fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// rotateLocked starts a new segment after the last record written to the
+// active one; frames still buffered will go to the new one. The active
+// segment is fsynced first if needed, so a later segment can never be
+// durable while an earlier one is not (recovery would take that for a
+// missing segment). The caller holds mu and no flush runs.
+func (s *Store) rotateLocked() {
+	if s.synced < s.written {
+		t := time.Now()
+		if err := datasync(s.f); err != nil {
+			s.fail(fmt.Errorf("durable: log sync: %w", err))
+			return
+		}
+		s.stats.Fsyncs++
+		s.stats.SyncedRecords += int64(s.written - s.synced)
+		s.stats.FsyncLatency.add(time.Since(t))
+		s.synced = s.written
+	}
+	first := s.written + 1
+	f, err := createSegment(s.dir, first)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	if err := s.f.Close(); err != nil {
+		f.Close()
+		s.fail(fmt.Errorf("durable: close segment: %w", err))
+		return
+	}
+	pending := int64(len(s.buf))
+	s.segs[len(s.segs)-1].size -= pending
+	s.f, s.dirty = f, true
+	s.segs = append(s.segs, segment{first: first, size: segHeaderSize + pending})
+}
+
+// syncLocked flushes and fsyncs everything appended so far, waiting for a
+// running flush first. The caller holds mu.
+func (s *Store) syncLocked() error {
+	for s.err == nil && (s.synced < s.last || s.dirty) {
+		if s.flushing {
+			s.cond.Wait()
+			continue
+		}
+		s.flushLocked(true)
+	}
+	return s.err
+}
+
+// Sync makes every record committed so far durable, whatever the policy.
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.syncLocked()
+}
+
+// syncLoop is SyncInterval's background fsync.
+func (s *Store) syncLoop() {
+	t := time.NewTicker(s.opts.Sync.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		if !s.flushing && (s.synced < s.last || s.dirty) && s.err == nil {
+			s.flushLocked(true)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Stats returns the log's and checkpoints' counters.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Segments = len(s.segs)
+	for _, g := range s.segs {
+		st.LogBytes += g.size
+	}
+	st.LastLSN = s.last
+	st.RecordsSinceCheckpoint = s.sinceRecords
+	st.BytesSinceCheckpoint = s.sinceBytes
+	return st
+}
+
+// Close syncs the log and releases the directory. It does not checkpoint:
+// the next Open replays the log written since the last checkpoint. Commits
+// after Close return ErrClosed; Close waits for a running checkpoint.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.mu.Unlock()
+	close(s.done)
+	s.wg.Wait()
+	s.ckMu.Lock()
+	defer s.ckMu.Unlock()
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.syncLocked()
+	s.closed = true
+	if cerr := s.f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if cerr := s.lock.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir fsyncs a directory, so entries created or renamed in it are
+// durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func segmentName(first uint64) string { return fmt.Sprintf("wal-%016x.log", first) }
+
+func snapshotName(lsn uint64) string { return fmt.Sprintf("snap-%016x.nks", lsn) }
+
+// createSegment creates (or empties) the segment whose first record is
+// first and writes its header.
+func createSegment(dir string, first uint64) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, segmentName(first)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("durable: create segment: %w", err)
+	}
+	if _, err := f.Write(segmentHeader(first)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("durable: create segment: %w", err)
+	}
+	return f, nil
+}
