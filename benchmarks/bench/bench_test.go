@@ -277,8 +277,8 @@ func TestRunErrors(t *testing.T) {
 	if err := Run(context.Background(), ds, gt, quickConfig("nosuch"), emit); !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "unknown") {
 		t.Errorf("unknown index: %v", err)
 	}
-	if err := Run(context.Background(), ds, gt, quickConfig("ivfpq"), emit); !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "not available") {
-		t.Errorf("planned index: %v", err)
+	if err := Run(context.Background(), ds, gt, quickConfig("ivfpq"), emit); !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "divide Dim") {
+		t.Errorf("ivfpq with m=16 on 8 dimensions: %v", err)
 	}
 	cfg := quickConfig("flat")
 	cfg.K = 101
@@ -362,7 +362,12 @@ func TestRunHNSWSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := quickConfig("hnsw")
-	cfg.Params = Params{M: []int{8, 12}, EfC: []int{64}, Ef: []int{10, 200}, Seed: 1}
+	cfg.Params = Params{Seed: 1}
+	for name, v := range map[string]string{"M": "8,12", "efc": "64", "ef": "10,200"} {
+		if err := cfg.Params.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var pts []Point
 	if err := Run(context.Background(), ds, gt, cfg, func(p Point) error { pts = append(pts, p); return nil }); err != nil {
 		t.Fatal(err)
@@ -384,6 +389,58 @@ func TestRunHNSWSweep(t *testing.T) {
 	for _, i := range []int{1, 3} {
 		if pts[i].Recall < 0.95 || pts[i].Recall < pts[i-1].Recall {
 			t.Errorf("M=%v: recall %v at ef=10, %v at ef=200", pts[i].BuildParams["M"], pts[i-1].Recall, pts[i].Recall)
+		}
+	}
+}
+
+func TestRegistryFlags(t *testing.T) {
+	owners := map[string][]string{}
+	for _, f := range Flags() {
+		owners[f.Name] = f.Owners
+	}
+	if !slices.Equal(owners["ef"], []string{"hnsw", "hnsw-sq8"}) || owners["nosuch"] != nil {
+		t.Errorf("flag owners %v", owners)
+	}
+	if err := CheckFlags([]string{"flat", "hnsw"}, []string{"M", "ef"}); err != nil {
+		t.Error(err)
+	}
+	err := CheckFlags([]string{"flat"}, []string{"ef"})
+	if !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "-ef belongs to hnsw, hnsw-sq8") {
+		t.Errorf("flag of an unchosen index: %v", err)
+	}
+	var p Params
+	if got := p.Ints("M"); !slices.Equal(got, []int{16}) {
+		t.Errorf("default M = %v", got)
+	}
+	for _, bad := range [][2]string{{"M", "0"}, {"M", ""}, {"ef", "10,x"}, {"nosuch", "1"}} {
+		if err := p.Set(bad[0], bad[1]); !errors.Is(err, nearkit.ErrInvalidConfig) {
+			t.Errorf("Set(%q, %q): %v", bad[0], bad[1], err)
+		}
+	}
+	if err := p.Set("M", "8, 24"); err != nil || !slices.Equal(p.Ints("M"), []int{8, 24}) {
+		t.Errorf("Set M: %v %v", err, p.Ints("M"))
+	}
+}
+
+func TestWriteVerdict(t *testing.T) {
+	pts := []Point{
+		{Index: "flat", Recall: 1, QPS: 500},
+		{Index: "hnsw", BuildParams: map[string]any{"M": 16}, SearchParams: map[string]any{"ef": 10}, Recall: 0.93, QPS: 20000},
+		{Index: "hnsw", BuildParams: map[string]any{"M": 16}, SearchParams: map[string]any{"ef": 40}, Recall: 0.995, QPS: 8000},
+		{Index: "hnsw-sq8", BuildParams: map[string]any{"M": 4}, SearchParams: map[string]any{"ef": 10}, Recall: 0.5, QPS: 30000},
+	}
+	var sb strings.Builder
+	if err := WriteVerdict(&sb, pts); err != nil {
+		t.Fatal(err)
+	}
+	out := sb.String()
+	for _, want := range []string{
+		"flat is exact (recall 1) at 500 QPS",
+		"hnsw M=16: ef=10 reaches recall 0.930 at 20.0k QPS (40.0× flat); ef=40 reaches recall 0.995 at 8000 QPS (16.0× flat).",
+		"hnsw-sq8 M=4: best recall 0.500 (ef=10)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verdict lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -1,10 +1,19 @@
 package bench
 
 import (
+	"strconv"
+
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/hnsw"
 )
+
+// hnswFlags are shared by every HNSW variant.
+var hnswFlags = []Flag{
+	{Name: "M", Kind: Positive, Default: "16", Usage: "HNSW links per node (comma list: one build per value)"},
+	{Name: "efc", Kind: Positive, Default: "200", Usage: "HNSW construction beam width (comma list)"},
+	{Name: "ef", Kind: Positive, Default: "10,20,40,80,160,320", Usage: "HNSW search beam widths to sweep (default " + strconv.Itoa(hnsw.DefaultEfSearch) + " in the library)"},
+}
 
 func init() {
 	registerHNSW("hnsw", hnsw.NoQuantization)
@@ -15,19 +24,19 @@ func init() {
 
 func registerHNSW(name string, quant hnsw.Quantization) {
 	Register(&Builder{
-		Name: name,
-		Uses: []string{"M", "efc", "ef"},
+		Name:  name,
+		Flags: hnswFlags,
 		Configs: func(p Params) ([]BuildConfig, error) {
 			var sweep []SearchPoint
-			for _, ef := range orDefault(p.Ef, hnsw.DefaultEfSearch) {
+			for _, ef := range p.Ints("ef") {
 				sweep = append(sweep, SearchPoint{
 					Params: map[string]any{"ef": ef},
 					Opts:   nearkit.SearchOptions{Ef: ef},
 				})
 			}
 			var out []BuildConfig
-			for _, m := range orDefault(p.M, 16) {
-				for _, efc := range orDefault(p.EfC, 200) {
+			for _, m := range p.Ints("M") {
+				for _, efc := range p.Ints("efc") {
 					cfg := hnsw.Config{M: m, EfConstruction: efc, Seed: p.Seed, Quantization: quant}
 					out = append(out, BuildConfig{
 						Params: map[string]any{"M": m, "efc": efc},

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
@@ -25,19 +27,32 @@ type ivfTrainer interface {
 	Train(ctx context.Context, samples []float32) error
 }
 
+// ivfFlags are read by every IVF variant; ivfPQFlags only by the PQ ones.
+var (
+	ivfFlags = []Flag{
+		{Name: "nlist", Kind: Positive, Default: "256", Usage: "IVF number of lists (comma list: one build per value)"},
+		{Name: "nprobe", Kind: Positive, Default: "1,2,4,8,16,32,64", Usage: "IVF lists probed, to sweep (default " + strconv.Itoa(ivf.DefaultNProbe) + " in the library)"},
+	}
+	ivfPQFlags = []Flag{
+		{Name: "m", Kind: Positive, Default: "16", Usage: "IVF-PQ number of sub-quantizers (comma list)"},
+		{Name: "rerank", Kind: NonNegative, Default: "0", Usage: "IVF-PQ re-ranking factors to sweep, 0 = none (comma list)"},
+		{Name: "opq", Kind: Switch, Default: "false", Usage: "IVF-PQ: OPQ rotation before product quantization"},
+	}
+)
+
 func registerIVF(name string, enc ivf.Encoding) {
 	pqEnc := enc == ivf.PQ || enc == ivf.PQFastScan
-	uses := []string{"nlist", "nprobe"}
+	fl := ivfFlags
 	if pqEnc {
-		uses = append(uses, "m", "rerank", "opq")
+		fl = append(slices.Clip(ivfFlags), ivfPQFlags...)
 	}
 	Register(&Builder{
-		Name: name,
-		Uses: uses,
+		Name:  name,
+		Flags: fl,
 		Configs: func(p Params) ([]BuildConfig, error) {
 			reranks := []int{0}
-			if pqEnc && len(p.Rerank) > 0 {
-				reranks = p.Rerank
+			if pqEnc {
+				reranks = p.Ints("rerank")
 			}
 			keep := false
 			for _, r := range reranks {
@@ -45,13 +60,14 @@ func registerIVF(name string, enc ivf.Encoding) {
 			}
 			ms := []int{0}
 			if pqEnc {
-				ms = orDefault(p.PQM, 16)
+				ms = p.Ints("m")
 			}
+			opq := pqEnc && p.Bool("opq")
 			var out []BuildConfig
-			for _, nlist := range orDefault(p.NList, 256) {
+			for _, nlist := range p.Ints("nlist") {
 				var sweep []SearchPoint
 				for _, r := range reranks {
-					for _, np := range orDefault(p.NProbe, ivf.DefaultNProbe) {
+					for _, np := range p.Ints("nprobe") {
 						sp := map[string]any{"nprobe": np}
 						if pqEnc {
 							sp["rerank"] = r
@@ -60,7 +76,7 @@ func registerIVF(name string, enc ivf.Encoding) {
 					}
 				}
 				for _, m := range ms {
-					cfg := ivf.Config{NList: nlist, Encoding: enc, M: m, OPQ: p.OPQ && pqEnc, KeepVectors: keep && pqEnc, Seed: p.Seed}
+					cfg := ivf.Config{NList: nlist, Encoding: enc, M: m, OPQ: opq, KeepVectors: keep && pqEnc, Seed: p.Seed}
 					bp := map[string]any{"nlist": nlist}
 					if pqEnc {
 						bp["m"] = m

@@ -25,6 +25,9 @@ const GTDepth = 100
 type GroundTruth struct {
 	IDs []int32
 	K   int
+	// Path is the file it was read from or cached in by
+	// EnsureGroundTruth ("" when it was not saved).
+	Path string
 }
 
 // Row returns query q's neighbours.
@@ -172,7 +175,7 @@ func EnsureGroundTruth(ctx context.Context, ds *dataset.Dataset, k int, logf fun
 			logf("ignoring ground truth %s: %v", p, err)
 			continue
 		}
-		gt := &GroundTruth{IDs: ids, K: gk}
+		gt := &GroundTruth{IDs: ids, K: gk, Path: p}
 		if err := CheckGroundTruth(ds, gt, k); err != nil {
 			logf("ignoring ground truth %s: %v", p, err)
 			continue
@@ -192,6 +195,7 @@ func EnsureGroundTruth(ctx context.Context, ds *dataset.Dataset, k int, logf fun
 		} else if err := dataset.SaveIvecs(ds.GTSave, gt.IDs, gt.K); err != nil {
 			logf("not caching ground truth: %v", err)
 		} else {
+			gt.Path = ds.GTSave
 			logf("ground truth cached in %s", ds.GTSave)
 		}
 	}

@@ -171,3 +171,91 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 	}
 	return ticks
 }
+
+// Legend explains the columns of WriteTable.
+const Legend = "recall: recall@k, the share of each query's true k nearest returned.  QPS: queries/s, one at a time on 1 thread.\n" +
+	"QPS batch: SearchBatch on -threads threads.  p50/p95/p99 µs: single-query latency percentiles.  build s: build time\n" +
+	"(1t: on one thread).  mem MB: the index's own accounting; heap MB: Go heap growth.  dist/q: distances computed per query."
+
+// verdictRecalls are the recall targets the verdict speaks of.
+var verdictRecalls = []float64{0.9, 0.95, 0.99}
+
+// WriteVerdict prints a few plain sentences about points: for each index
+// configuration with a sweep, the fastest setting reaching each recall
+// target, and its speed relative to flat (exact search) when flat was run.
+func WriteVerdict(w io.Writer, points []Point) error {
+	var flatQPS float64
+	type config struct {
+		name string
+		pts  []Point
+	}
+	var configs []*config
+	byName := map[string]*config{}
+	for _, p := range points {
+		if p.Index == "flat" {
+			flatQPS = max(flatQPS, p.QPS)
+			continue
+		}
+		name := p.Index
+		if bp := FormatParams(p.BuildParams); bp != "-" {
+			name += " " + bp
+		}
+		c := byName[name]
+		if c == nil {
+			c = &config{name: name}
+			byName[name] = c
+			configs = append(configs, c)
+		}
+		c.pts = append(c.pts, p)
+	}
+	var sb strings.Builder
+	sb.WriteString("Verdict:\n")
+	if flatQPS > 0 {
+		fmt.Fprintf(&sb, "  flat is exact (recall 1) at %.0f QPS: the baseline every approximate index must beat.\n", flatQPS)
+	}
+	for _, c := range configs {
+		var parts []string
+		best := c.pts[0]
+		for _, target := range verdictRecalls {
+			var hit *Point
+			for i := range c.pts {
+				p := &c.pts[i]
+				if p.Recall >= target && (hit == nil || p.QPS > hit.QPS) {
+					hit = p
+				}
+			}
+			if hit == nil {
+				continue
+			}
+			s := fmt.Sprintf("%s reaches recall %.3f at %s QPS", FormatParams(hit.SearchParams), hit.Recall, formatQPS(hit.QPS))
+			if flatQPS > 0 {
+				s += fmt.Sprintf(" (%.1f× flat)", hit.QPS/flatQPS)
+			}
+			if len(parts) == 0 || !strings.HasPrefix(parts[len(parts)-1], FormatParams(hit.SearchParams)+" ") {
+				parts = append(parts, s)
+			}
+		}
+		for _, p := range c.pts {
+			if p.Recall > best.Recall {
+				best = p
+			}
+		}
+		if len(parts) == 0 {
+			fmt.Fprintf(&sb, "  %s: best recall %.3f (%s); widen the search to reach 0.9.\n", c.name, best.Recall, FormatParams(best.SearchParams))
+			continue
+		}
+		fmt.Fprintf(&sb, "  %s: %s.\n", c.name, strings.Join(parts, "; "))
+	}
+	if len(configs) > 0 {
+		sb.WriteString("  A wider search (ef, nprobe) buys recall with speed: pick the cheapest setting that meets your recall target.\n")
+	}
+	_, err := io.WriteString(w, sb.String())
+	return err
+}
+
+func formatQPS(q float64) string {
+	if q >= 10000 {
+		return fmt.Sprintf("%.1fk", q/1000)
+	}
+	return fmt.Sprintf("%.0f", q)
+}

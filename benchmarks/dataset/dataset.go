@@ -70,6 +70,10 @@ type Options struct {
 	CacheDir string
 	// FashionDir overrides FashionMNISTDir.
 	FashionDir string
+	// FileMetric, when set, lets a data set that names its own metric (an
+	// ann-benchmarks .hdf5 file's distance attribute) use it instead of
+	// Metric.
+	FileMetric bool
 }
 
 // DefaultCacheDir returns $XDG_CACHE_HOME/nearkit-data, falling back to

@@ -28,7 +28,6 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -60,14 +59,6 @@ func run(args []string) error {
 		dsName    = fs.String("dataset", "synthetic", "synthetic, fashion-mnist, or a path prefix X (X_base.fvecs, X_query.fvecs, X_gt.ivecs)")
 		metricS   = fs.String("metric", "l2", "distance metric: l2, ip or cosine")
 		indexS    = fs.String("index", "", "comma-separated index types (default: "+strings.Join(defaultIndexes, ",")+", those available)")
-		mS        = fs.String("M", "16", "HNSW links per node (comma list: one build per value)")
-		efcS      = fs.String("efc", "200", "HNSW construction beam width (comma list)")
-		nlistS    = fs.String("nlist", "", "IVF number of lists (comma list)")
-		pqmS      = fs.String("m", "", "PQ number of sub-quantizers (comma list)")
-		efS       = fs.String("ef", "10,20,40,80,160,320", "HNSW search beam widths to sweep")
-		nprobeS   = fs.String("nprobe", "1,2,4,8,16,32,64", "IVF lists probed, to sweep")
-		rerankS   = fs.String("rerank", "", "IVF-PQ re-ranking factors to sweep, 0 = none (comma list)")
-		opq       = fs.Bool("opq", false, "IVF-PQ: OPQ rotation before product quantization")
 		k         = fs.Int("k", 10, "neighbours per query (recall@k)")
 		queries   = fs.Int("queries", 0, "use only the first N queries (0: all)")
 		threads   = fs.Int("threads", runtime.NumCPU(), "threads for builds and batched search (single-query QPS always uses one)")
@@ -83,6 +74,13 @@ func run(args []string) error {
 		synthNQ   = fs.Int("nq", 1000, "synthetic: number of queries generated")
 		noProgBar = fs.Bool("noprogress", false, "no progress bar even on a terminal")
 	)
+	// Every flag a registered index type owns, defined once.
+	idxFlags := map[string]*indexFlag{}
+	for _, f := range bench.Flags() {
+		v := &indexFlag{kind: f.Kind, value: f.Default}
+		idxFlags[f.Name] = v
+		fs.Var(v, f.Name, fmt.Sprintf("%s [%s]", f.Usage, strings.Join(f.Owners, ", ")))
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nearbench [flags]\n\nIndex types available: %s\n\nFlags:\n", strings.Join(bench.Available(), ", "))
 		fs.PrintDefaults()
@@ -101,21 +99,17 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	var p bench.Params
-	for _, f := range []struct {
-		name string
-		s    string
-		dst  *[]int
-	}{{"M", *mS, &p.M}, {"efc", *efcS, &p.EfC}, {"nlist", *nlistS, &p.NList}, {"m", *pqmS, &p.PQM}, {"ef", *efS, &p.Ef}, {"nprobe", *nprobeS, &p.NProbe}} {
-		if *f.dst, err = bench.ParseInts(f.s); err != nil {
-			return fmt.Errorf("-%s: %w", f.name, err)
+	p := bench.Params{Seed: *seed}
+	var setFlags []string
+	fs.Visit(func(f *flag.Flag) {
+		if v, ok := idxFlags[f.Name]; ok && err == nil {
+			setFlags = append(setFlags, f.Name)
+			err = p.Set(f.Name, v.value)
 		}
+	})
+	if err != nil {
+		return err
 	}
-	p.Seed = *seed
-	if p.Rerank, err = parseNonNegInts(*rerankS); err != nil {
-		return fmt.Errorf("-rerank: %w", err)
-	}
-	p.OPQ = *opq
 	if *threads < 1 || *k < 1 || *queries < 0 || *minQ < 0 || *minTime < 0 {
 		return fmt.Errorf("%w: -threads, -k must be positive; -queries, -minqueries, -mintime not negative", errUsage)
 	}
@@ -134,15 +128,13 @@ func run(args []string) error {
 			}
 		}
 	}
-	uses := map[string]bool{}
 	for _, n := range names {
-		b, err := bench.Lookup(n)
-		if err != nil {
+		if _, err := bench.Lookup(n); err != nil {
 			return err
 		}
-		for _, u := range b.Uses {
-			uses[u] = true
-		}
+	}
+	if err := bench.CheckFlags(names, setFlags); err != nil {
+		return err
 	}
 
 	var pb *bar
@@ -155,10 +147,6 @@ func run(args []string) error {
 	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "M", "efc", "nlist", "m", "ef", "nprobe", "rerank", "opq":
-			if !uses[f.Name] {
-				logf("note: -%s is not used by %s", f.Name, strings.Join(names, ","))
-			}
 		case "n", "dim", "nq":
 			if *dsName != "synthetic" {
 				logf("note: -%s only applies to -dataset synthetic", f.Name)
@@ -233,6 +221,10 @@ func run(args []string) error {
 		if werr := bench.WriteTable(os.Stdout, points); werr != nil && err == nil {
 			err = werr
 		}
+		fmt.Printf("\n%s\n\n", bench.Legend)
+		if werr := bench.WriteVerdict(os.Stdout, points); werr != nil && err == nil {
+			err = werr
+		}
 		if *plotPath != "" {
 			title := fmt.Sprintf("%s (%d×%d, %v), recall@%d", ds.Name, ds.N(), ds.Dim, metric, *k)
 			if perr := bench.Plot(*plotPath, title, points); perr != nil && err == nil {
@@ -245,22 +237,28 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if gt.Path != "" {
+		logf("ground truth cache: %s", gt.Path)
+	}
 	logf("done in %.1fs", time.Since(t0).Seconds())
 	return nil
 }
 
-// parseNonNegInts parses a comma list of integers ≥ 0 ("" gives nil).
-func parseNonNegInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		v, err := strconv.Atoi(f)
-		if err != nil || v < 0 {
-			return nil, fmt.Errorf("%w: %q is not a non-negative integer", errUsage, f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+// indexFlag is the flag.Value of an index type's flag: the text is kept
+// and parsed by bench.Params.Set once the flags are known.
+type indexFlag struct {
+	kind  bench.FlagKind
+	value string
 }
+
+func (f *indexFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.value
+}
+
+func (f *indexFlag) Set(s string) error { f.value = s; return nil }
+
+// IsBoolFlag lets a switch be given as -opq without a value.
+func (f *indexFlag) IsBoolFlag() bool { return f.kind == bench.Switch }
