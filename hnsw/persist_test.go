@@ -352,6 +352,12 @@ func FuzzReadFrom(f *testing.F) {
 func TestRoundTripSQ8(t *testing.T) {
 	n, dim := scaled(2000), 32
 	x, data := churned(t, Config{Dim: dim, M: 8, Seed: 6, Quantization: SQ8}, n)
+	if !x.Trained() {
+		// Scaled below TrainSize (race runs): train on the data explicitly.
+		if err := x.Train(context.Background(), data[:n*dim]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	path := filepath.Join(t.TempDir(), "sq8.hnsw")
 	if err := x.Save(path); err != nil {
 		t.Fatal(err)
