@@ -15,7 +15,8 @@ import (
 // search of one level, written once for every representation a search can
 // score (scorer.go). Insertion walks the float32 vectors with them; the
 // filtered graph strategy (filter.go) uses the descent and its own beam
-// loop, which differs in what it collects.
+// loop, which differs in what it admits. Every walk gathers a node's
+// unvisited neighbours through collect, the one neighbour loop.
 
 // prefetchBytes is how much of each neighbour's vector is prefetched
 // before scoring. Measured on Fashion-MNIST (784-d, 3 KB vectors): the
