@@ -236,8 +236,7 @@ func (x *Index) exactFiltered(sc *scratch, q []float32, k int, f nearkit.Filter)
 func graphFiltered[S scorers](x *Index, sc *scratch, s *S, ef int, f nearkit.Filter, est int, budget int64) bool {
 	cur, curD := enterGraph(x, sc, s)
 	d := x.dir.Load()
-	vis := sc.nextPass(int(x.nslots.Load()))
-	gen := sc.gen
+	sc.nextPass(int(x.nslots.Load()))[cur] = sc.gen
 	top, cand := &sc.top, &sc.cand
 	top.Reset()
 	cand.Reset()
@@ -247,9 +246,6 @@ func graphFiltered[S scorers](x *Index, sc *scratch, s *S, ef int, f nearkit.Fil
 		lower = curD
 	}
 	cand.Push(heap.Item{Dist: curD, ID: cur})
-	vis[cur] = gen
-	shift := x.shift
-	linkBytes := uintptr(x.stride0) * 4
 	pf := prefetchSpec(s)
 	var checks, bridged int64
 	first, correlated := true, false
@@ -262,57 +258,21 @@ func graphFiltered[S scorers](x *Index, sc *scratch, s *S, ef int, f nearkit.Fil
 			return false
 		}
 		cand.Pop()
-		list, cnt := x.neighbours(d, c.ID, 0)
-		ids, hop := sc.ids[:0], sc.hop[:0]
+		sc.ids, sc.hop = sc.ids[:0], sc.hop[:0]
+		d, cnt := collect(x, sc, d, c.ID, 0, pf, f, true)
 		checks += int64(cnt)
-		for j := 1; j <= cnt; j++ {
-			id := atomic.LoadUint32(&list[j])
-			if int(id) >= len(vis) {
-				vis = sc.growVisited(x)
-			}
-			if vis[id] == gen {
-				continue
-			}
-			if int(id>>shift) >= len(d.chunks) {
-				d = x.dir.Load()
-			}
-			if x.admit(d, id, f) {
-				vis[id] = gen
-				prefetch.Range(x.slotAddr(d, id, pf), pf.n)
-				ids = append(ids, id)
-			} else {
-				hop = append(hop, id)
-				prefetch.Range(x.links0Addr(d, id), linkBytes)
-			}
-		}
 		// Two hops: through disallowed neighbours, until 2M candidates.
 		expanded := 0
-		for _, h := range hop {
-			if len(ids) >= x.m0 {
+		for _, h := range sc.hop {
+			if len(sc.ids) >= x.m0 {
 				break
 			}
-			vis[h] = gen
+			sc.vis[h] = sc.gen
 			expanded++
-			hl, hc := x.neighbours(d, h, 0)
-			checks += int64(hc)
-			for j := 1; j <= hc; j++ {
-				id := atomic.LoadUint32(&hl[j])
-				if int(id) >= len(vis) {
-					vis = sc.growVisited(x)
-				}
-				if vis[id] == gen {
-					continue
-				}
-				if int(id>>shift) >= len(d.chunks) {
-					d = x.dir.Load()
-				}
-				if x.admit(d, id, f) {
-					vis[id] = gen
-					prefetch.Range(x.slotAddr(d, id, pf), pf.n)
-					ids = append(ids, id)
-				}
-			}
+			d, cnt = collect(x, sc, d, h, 0, pf, f, false)
+			checks += int64(cnt)
 		}
+		ids, hop := sc.ids, sc.hop
 		if first && len(ids) == 0 && float64(checks)*float64(est) >= correlatedHits*float64(x.nslots.Load()) {
 			// Nothing allowed within two hops of the node nearest the
 			// query: a filter correlated with the space, whose allowed
@@ -327,10 +287,10 @@ func graphFiltered[S scorers](x *Index, sc *scratch, s *S, ef int, f nearkit.Fil
 			correlated = true
 			ef = min(ef*widenFactor, MaxEf)
 			for _, sd := range sc.seeds {
-				if vis[sd] == gen || !x.admit(d, sd, f) {
+				if sc.vis[sd] == sc.gen || !x.admit(d, sd, f) {
 					continue
 				}
-				vis[sd] = gen
+				sc.vis[sd] = sc.gen
 				dd := score(s, d, sd)
 				sc.ndist++
 				cand.Push(heap.Item{Dist: dd, ID: sd})

@@ -17,6 +17,12 @@ import (
 // inline; nor would a per-distance helper holding the switch, whose cost
 // exceeds the inliner's budget.) Scoring a node's neighbours as one batch
 // is also the shape that batch codecs (4-bit fast-scan, RaBitQ) want.
+//
+// A new representation plugs in with a value type holding the index and
+// its prepared query, a member of the scorers union, a case in scoreAll
+// (its batch distance loop) and a case in prefetchSpec (what of a slot it
+// reads first); descend, searchLayer and the filtered walk then serve it
+// unchanged.
 
 // floatScorer scores the float32 vectors with the index's metric kernel.
 type floatScorer struct {

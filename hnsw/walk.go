@@ -15,7 +15,8 @@ import (
 // search of one level, written once for every representation a search can
 // score (scorer.go). Insertion walks the float32 vectors with them; the
 // filtered graph strategy (filter.go) uses the descent and its own beam
-// loop, which differs in what it collects.
+// loop, which differs in what it admits. Every walk gathers a node's
+// unvisited neighbours through collect, the one neighbour loop.
 
 // prefetchBytes is how much of each neighbour's vector is prefetched
 // before scoring. Measured on Fashion-MNIST (784-d, 3 KB vectors): the
@@ -131,26 +132,12 @@ func descend[S scorers](x *Index, sc *scratch, s *S, ep uint32, epD float32, top
 // are skipped this way.
 func greedy[S scorers](x *Index, sc *scratch, s *S, cur uint32, curD float32, l int) (uint32, float32) {
 	d := x.dir.Load()
-	vis, gen := sc.vis, sc.gen
 	pf := prefetchSpec(s)
 	for changed := true; changed; {
 		changed = false
-		list, n := x.neighbours(d, cur, l)
-		ids := sc.ids[:0]
-		for j := 1; j <= n; j++ {
-			id := atomic.LoadUint32(&list[j])
-			if int(id) >= len(vis) {
-				vis = sc.growVisited(x)
-			}
-			if vis[id] == gen {
-				continue
-			}
-			vis[id] = gen
-			d = x.dirFor(d, id)
-			prefetch.Range(x.slotAddr(d, id, pf), pf.n)
-			ids = append(ids, id)
-		}
-		sc.ids = ids
+		sc.ids = sc.ids[:0]
+		d, _ = collect(x, sc, d, cur, l, pf, nil, false)
+		ids := sc.ids
 		sc.dists = scoreAll(s, d, ids, sc.dists)
 		sc.ndist += int64(len(ids))
 		for i, dd := range sc.dists {
@@ -163,6 +150,52 @@ func greedy[S scorers](x *Index, sc *scratch, s *S, cur uint32, curD float32, l 
 		}
 	}
 	return cur, curD
+}
+
+// collect appends to sc.ids the neighbours of slot c at level l that the
+// current pass (sc.vis, sc.gen) has not visited, marks them visited, and
+// prefetches what the scorer reads of each (pf, from prefetchSpec). It is
+// the neighbour loop of every walk: greedy, searchLayer and both hops of
+// the filtered walk. It returns d, reloaded when a neighbour lives in a
+// chunk added since d was loaded; sc.vis grows for slots added since the
+// pass began. The second result is the number of neighbours read.
+//
+// With a filter f, only admitted neighbours (live, allowed) are collected
+// and marked; a disallowed one stays unmarked, so another hop may still
+// expand it, and when hops is set it is appended to sc.hop and its
+// level-0 list prefetched. Without a filter every unvisited neighbour is
+// collected, tombstones included (the walk decides what to admit).
+//
+// The loop is not generic: pf carries all it needs of the scorer, so the
+// walk's instantiations share it, and the test of f is one predictable
+// branch per neighbour.
+func collect(x *Index, sc *scratch, d *directory, c uint32, l int, pf slotPrefetch, f nearkit.Filter, hops bool) (*directory, int) {
+	list, n := x.neighbours(d, c, l)
+	list = list[1 : 1+n]
+	vis, gen := sc.vis, sc.gen
+	ids, hop := sc.ids, sc.hop
+	for j := range list {
+		id := atomic.LoadUint32(&list[j])
+		if int(id) >= len(vis) {
+			vis = sc.growVisited(x)
+		}
+		if vis[id] == gen {
+			continue
+		}
+		d = x.dirFor(d, id)
+		if f != nil && !x.admit(d, id, f) {
+			if hops {
+				hop = append(hop, id)
+				prefetch.Range(x.links0Addr(d, id), uintptr(x.stride0)*4)
+			}
+			continue
+		}
+		vis[id] = gen
+		prefetch.Range(x.slotAddr(d, id, pf), pf.n)
+		ids = append(ids, id)
+	}
+	sc.ids, sc.hop = ids, hop
+	return d, n
 }
 
 // prefetchLists asks for the lists of slot s at levels l and l-1, which
@@ -198,8 +231,7 @@ func (x *Index) links0Addr(d *directory, s uint32) unsafe.Pointer {
 // codes prefetched, then scored, so their cache misses overlap.
 func searchLayer[S scorers](x *Index, sc *scratch, s *S, ep uint32, epD float32, l, ef int, checked bool, f nearkit.Filter) {
 	d := x.dir.Load()
-	vis := sc.nextPass(int(x.nslots.Load()))
-	gen := sc.gen
+	sc.nextPass(int(x.nslots.Load()))[ep] = sc.gen
 	top, cand := &sc.top, &sc.cand
 	top.Reset()
 	cand.Reset()
@@ -209,7 +241,6 @@ func searchLayer[S scorers](x *Index, sc *scratch, s *S, ep uint32, epD float32,
 		lower = epD
 	}
 	cand.Push(heap.Item{Dist: epD, ID: ep})
-	vis[ep] = gen
 	pf := prefetchSpec(s)
 	for cand.Len() > 0 {
 		c := cand.Top()
@@ -217,22 +248,9 @@ func searchLayer[S scorers](x *Index, sc *scratch, s *S, ep uint32, epD float32,
 			break
 		}
 		cand.Pop()
-		list, n := x.neighbours(d, c.ID, l)
-		ids := sc.ids[:0]
-		for j := 1; j <= n; j++ {
-			id := atomic.LoadUint32(&list[j])
-			if int(id) >= len(vis) {
-				vis = sc.growVisited(x)
-			}
-			if vis[id] == gen {
-				continue
-			}
-			vis[id] = gen
-			d = x.dirFor(d, id)
-			prefetch.Range(x.slotAddr(d, id, pf), pf.n)
-			ids = append(ids, id)
-		}
-		sc.ids = ids
+		sc.ids = sc.ids[:0]
+		d, _ = collect(x, sc, d, c.ID, l, pf, nil, false)
+		ids := sc.ids
 		sc.ndist += int64(len(ids))
 		sc.dists = scoreAll(s, d, ids, sc.dists)
 		for i, dd := range sc.dists {
