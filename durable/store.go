@@ -220,7 +220,10 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 	s.segs[len(s.segs)-1].size += n
 	s.sinceRecords++
 	s.sinceBytes += n
-	if s.opts.Sync.mode != syncAlways && len(s.buf) >= flushBytes && !s.flushing {
+	full := len(s.buf) >= flushBytes || s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes
+	if s.opts.Sync.mode != syncAlways && full && !s.flushing {
+		// The buffer is written out (and the segment rotated once full)
+		// here, since no fsync will come to do it.
 		s.flushLocked(false)
 	}
 	if b := s.opts.CheckpointBytes; b > 0 && s.sinceBytes >= b && !s.ckWant {
@@ -233,22 +236,11 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 	return lsn, s.err
 }
 
-// waitSynced waits until lsn is fsynced, leading the next fsync itself
-// when none is running: the group commit.
+// waitSynced waits until lsn is fsynced (see syncToLocked).
 func (s *Store) waitSynced(lsn uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.synced < lsn {
-		if s.err != nil {
-			return s.err
-		}
-		if !s.flushing {
-			s.flushLocked(true)
-			continue
-		}
-		s.cond.Wait()
-	}
-	return nil
+	return s.syncToLocked(lsn)
 }
 
 // flushLocked writes the buffered frames to the active segment and, when
@@ -341,8 +333,14 @@ func (s *Store) rotateLocked() {
 
 // syncLocked flushes and fsyncs everything appended so far, waiting for a
 // running flush first. The caller holds mu.
-func (s *Store) syncLocked() error {
-	for s.err == nil && (s.synced < s.last || s.dirty) {
+func (s *Store) syncLocked() error { return s.syncToLocked(s.last) }
+
+// syncToLocked waits until every record up to lsn is fsynced (and the
+// active segment's directory entry is), leading an fsync itself when none
+// is running: the group commit. Records appended while it waits do not
+// keep it waiting. The caller holds mu.
+func (s *Store) syncToLocked(lsn uint64) error {
+	for s.err == nil && (s.synced < lsn || s.dirty) {
 		if s.flushing {
 			s.cond.Wait()
 			continue
@@ -372,10 +370,12 @@ func (s *Store) syncLoop() {
 			return
 		case <-t.C:
 		}
+		// Everything acknowledged before the tick is synced before the loop
+		// waits again, even when a buffer flush (which does not sync) is
+		// running at the tick: so the loss window is one interval plus one
+		// fsync, never two intervals.
 		s.mu.Lock()
-		if !s.flushing && (s.synced < s.last || s.dirty) && s.err == nil {
-			s.flushLocked(true)
-		}
+		s.syncToLocked(s.last)
 		s.mu.Unlock()
 	}
 }
@@ -390,6 +390,7 @@ func (s *Store) Stats() Stats {
 		st.LogBytes += g.size
 	}
 	st.LastLSN = s.last
+	st.SyncedLSN = s.synced
 	st.RecordsSinceCheckpoint = s.sinceRecords
 	st.BytesSinceCheckpoint = s.sinceBytes
 	return st
