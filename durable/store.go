@@ -117,6 +117,14 @@ type Store struct {
 	written  uint64 // LSN of the newest record written to the file
 	synced   uint64 // LSN of the newest record fsynced
 	flushing bool   // a flush is writing or syncing outside mu
+	// lastGroup is the number of records the last fsync made durable.
+	lastGroup uint64
+	// gathering is set while a group-commit leader waits for records
+	// (gatherLocked), which append signals through gathered; gatherGen
+	// tells its timeout from an earlier round's.
+	gathering bool
+	gathered  sync.Cond
+	gatherGen uint64
 	err      error  // sticky I/O error: the log's state on disk is unknown
 	closed   bool
 	stats    Stats
@@ -150,6 +158,7 @@ func Open(ctx context.Context, dir string, opts Options, state State) (*Store, e
 	}
 	s := &Store{dir: dir, opts: opts, state: state, lock: lock, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.cond.L = &s.mu
+	s.gathered.L = &s.mu
 	if err := s.recover(ctx); err != nil {
 		lock.Close()
 		return nil, err
@@ -220,6 +229,9 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 	s.segs[len(s.segs)-1].size += n
 	s.sinceRecords++
 	s.sinceBytes += n
+	if s.gathering {
+		s.gathered.Signal()
+	}
 	full := len(s.buf) >= flushBytes || s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes
 	if s.opts.Sync.mode != syncAlways && full && !s.flushing {
 		// The buffer is written out (and the segment rotated once full)
@@ -279,6 +291,7 @@ func (s *Store) flushLocked(sync bool) {
 			s.stats.Fsyncs++
 			s.stats.SyncedRecords += int64(upto - s.synced)
 			s.stats.FsyncLatency.add(took)
+			s.lastGroup = upto - s.synced
 			s.synced = upto
 			if dirty && s.f == f {
 				s.dirty = false
@@ -345,9 +358,46 @@ func (s *Store) syncToLocked(lsn uint64) error {
 			s.cond.Wait()
 			continue
 		}
+		if s.opts.Sync.mode == syncAlways {
+			s.gatherLocked()
+		}
 		s.flushLocked(true)
 	}
 	return s.err
+}
+
+// gatherLocked lets the writers the last fsync released append their next
+// records before the next fsync starts. Without it a leader starts the
+// next fsync the moment the last ends, while the writers it released are
+// still applying and encoding: each fsync then carries only about half of
+// N writers and each writer rides every other fsync. The leader waits
+// until as many records are buffered as the last fsync carried, or half a
+// mean fsync at most, so a lone writer never waits and a slow writer costs
+// the others a bounded delay. The caller holds mu and no flush runs; mu
+// is released while waiting, with flushing set so no one else leads.
+func (s *Store) gatherLocked() {
+	want := s.lastGroup
+	if want <= 1 || s.last-s.written >= want {
+		return
+	}
+	s.flushing = true
+	s.gathering = true
+	s.gatherGen++
+	gen := s.gatherGen
+	t := time.AfterFunc(s.stats.FsyncLatency.Mean()/2, func() {
+		s.mu.Lock()
+		if s.gathering && s.gatherGen == gen {
+			s.gathering = false
+			s.gathered.Signal()
+		}
+		s.mu.Unlock()
+	})
+	for s.gathering && s.last-s.written < want && s.err == nil {
+		s.gathered.Wait()
+	}
+	t.Stop()
+	s.gathering = false
+	s.flushing = false
 }
 
 // Sync makes every record committed so far durable, whatever the policy.
