@@ -125,11 +125,11 @@ type Store struct {
 	gathering bool
 	gathered  sync.Cond
 	gatherGen uint64
-	err      error  // sticky I/O error: the log's state on disk is unknown
-	closed   bool
-	stats    Stats
-	snapLSN  uint64 // newest snapshot
-	prevLSN  uint64 // the snapshot before it (0: none); its log is kept
+	err       error // sticky I/O error: the log's state on disk is unknown
+	closed    bool
+	stats     Stats
+	snapLSN   uint64 // newest snapshot
+	prevLSN   uint64 // the snapshot before it (0: none); its log is kept
 	// since counts what was appended after the newest snapshot.
 	sinceRecords, sinceBytes int64
 
