@@ -5,7 +5,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"testing"
-
 )
 
 func fuzzCollection(t testing.TB) *Collection {
@@ -84,4 +83,3 @@ func FuzzRestore(f *testing.F) {
 		}
 	})
 }
-
