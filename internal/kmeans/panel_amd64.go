@@ -9,11 +9,6 @@ import "golang.org/x/sys/cpu"
 // off.
 var usePanel = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasAVX512F
 
-// panelArgminAVX512 is documented in panel_amd64.s.
-//
-//go:noescape
-func panelArgminAVX512(x *float32, dim int, panels *float32, npanels int, norms *float32, base int32, bestV *float32, bestI *int32)
-
 func panelArgmin(x []float32, dim int, panels []float32, npanels int, norms []float32, base int32, bestV []float32, bestI []int32) {
 	if len(x) < panelRows*dim || len(panels) < npanels*panelWidth*dim || len(norms) < npanels*panelWidth ||
 		len(bestV) < panelRows*panelWidth || len(bestI) < panelRows*panelWidth || npanels <= 0 || dim <= 0 {
