@@ -14,7 +14,10 @@
 // Metadata filters are compiled to a bitmap of internal IDs: string and
 // bool values through per-field, per-value posting lists (internal/posting:
 // sorted arrays while sparse, bitmaps once dense), numbers through a
-// per-field column scanned for ranges. The compiled filter tells the index
+// per-field column scanned for ranges. A conjunction is planned: its
+// posting-list conditions are evaluated first, and a range in it then
+// tests only the documents left when they are few, rather than scanning
+// its column. The compiled filter tells the index
 // how many documents it allows (nearkit.Counter), so HNSW's filtered search
 // chooses between an exact scan of the allowed documents and a filtered
 // graph search by selectivity.

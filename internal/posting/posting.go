@@ -2,6 +2,19 @@
 // posting list per field value (List: a sorted array while sparse, a
 // bitmap once dense) and the dense bitmaps (Bits) that filters are
 // evaluated into.
+//
+// Why not RoaringBitmap: the root module keeps to a short list of
+// dependencies, and what the filters need is narrow. A compiled filter is
+// tested once per candidate by the index's search (nearkit.Filter's
+// Allowed), where a dense bitmap answers with one word load and a Roaring
+// Contains with a container search first; building the dense bitmap costs
+// N/8 bytes per query (7.5 KB for Fashion-MNIST's 60,000 documents),
+// next to a search's own scratch. The posting lists take Roaring's main
+// idea, an array while sparse and a bitmap once dense, over the whole ID
+// range rather than per 2¹⁶-ID chunk, which is what the collection's dense,
+// reused internal IDs allow. Roaring itself was not measured here; its
+// run containers and compressed serialisation would matter for
+// collections far sparser or larger than internal IDs allow.
 package posting
 
 import (
