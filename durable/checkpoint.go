@@ -95,6 +95,21 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	defer s.ckMu.Unlock()
 	start := time.Now()
 
+	// Sync first, outside the pause, so that the fsync inside it covers
+	// only what is appended meanwhile.
+	s.mu.Lock()
+	if !s.closed {
+		s.syncLocked()
+	}
+	hint := s.stats.LastCheckpointBytes
+	s.mu.Unlock()
+	var buf bytes.Buffer
+	// Sized like the last snapshot, so that writing this one does not
+	// copy the growing buffer inside the pause.
+	buf.Grow(int(min(hint+hint/8, 1<<34)))
+
+	// Writers are held off from here: a waiting Lock stops new commits.
+	pauseStart := time.Now()
 	s.gate.Lock()
 	s.mu.Lock()
 	s.ckWant = false
@@ -119,12 +134,11 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	since, sinceBytes := s.sinceRecords, s.sinceBytes
 	s.sinceRecords, s.sinceBytes = 0, 0
 	s.mu.Unlock()
-	var buf bytes.Buffer
 	if err == nil {
 		_, err = s.state.WriteTo(&buf)
 	}
 	s.gate.Unlock()
-	pause := time.Since(start)
+	pause := time.Since(pauseStart)
 
 	if err == nil {
 		err = nearkit.SaveFile(filepath.Join(s.dir, snapshotName(lsn)), snapshotFile{ctx: ctx, lsn: lsn, data: buf.Bytes()})
