@@ -111,11 +111,11 @@ func recallLive(t testing.TB, x *Index, ls *liveSet, queries []float32, k, ef in
 	return float64(hits) / float64(total)
 }
 
-// TestChurn is the churn test: build n, then 10 rounds of deleting
+// TestChurn is the churn test: build n, then 10 rounds of deleting
 // 10 % and inserting as many new vectors; recall@10 at a fixed ef must stay
 // within 0.01 of a fresh build of the final set, memory within 1.15×.
 func TestChurn(t *testing.T) {
-	// The size is 50,000 (NEARKIT_CHURN_N=50000, about 65 s on
+	// The reference size is 50,000 (NEARKIT_CHURN_N=50000, about 65 s on
 	// one core); 20,000 keeps the package's test time reasonable and shows
 	// the same.
 	n, nq := 20000, 500
@@ -593,7 +593,7 @@ func degreeStats(x *Index) (avg0 float64, full0 float64, avgU float64) {
 	return float64(sum) / float64(cnt), float64(full) / float64(cnt), float64(sumU) / float64(max(cntU, 1))
 }
 
-// TestFashionLifecycle produces the figures on Fashion-MNIST
+// TestFashionLifecycle measures the index's lifecycle on Fashion-MNIST
 // (60,000 × 784, L2): Open versus Load of a saved index (time, heap,
 // identical results, single-thread QPS), and the churn test on real data
 // (build 50,000, 10 rounds of deleting 10 % and inserting as many; the
