@@ -599,7 +599,7 @@ func degreeStats(x *Index) (avg0 float64, full0 float64, avgU float64) {
 // (build 50,000, 10 rounds of deleting 10 % and inserting as many; the
 // vectors of deleted items come back later under new IDs). It takes a few
 // minutes and runs only with NEARKIT_FASHION_LIFECYCLE=1 and the Debian
-// package dataset-fashion-mnist:
+// package dataset-fashion-mnist; -short (as in CI) builds 10,000 instead:
 //
 //	NEARKIT_FASHION_LIFECYCLE=1 go test -run FashionLifecycle -v -timeout 30m ./hnsw
 func TestFashionLifecycle(t *testing.T) {
@@ -627,8 +627,11 @@ func TestFashionLifecycle(t *testing.T) {
 		return float64(nq) / time.Since(start).Seconds()
 	}
 
-	// Build 50,000 (kept for the churn part).
-	const n, rounds = 50000, 10
+	// Build 50,000 (10,000 with -short, as in CI), kept for the churn part.
+	n, rounds := 50000, 10
+	if testing.Short() {
+		n = 10000
+	}
 	x, _ := New(Config{Dim: dim, Seed: 1, Capacity: n})
 	ids := make([]uint64, n)
 	for i := range ids {
