@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -442,5 +443,22 @@ func TestWriteVerdict(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("verdict lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestHDF5GroundTruth checks that an ann-benchmarks file's own neighbours
+// pass the spot check and are used as they are.
+func TestHDF5GroundTruth(t *testing.T) {
+	ds, err := dataset.Load("../dataset/hdf5/testdata/ann_angular.hdf5", dataset.Options{FileMetric: true, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	gt, err := EnsureGroundTruth(context.Background(), ds, 10, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gt.Path != "" || gt.K != 20 || len(lines) != 1 || !strings.Contains(lines[0], "own") {
+		t.Errorf("ground truth from %q, K %d; log %q", gt.Path, gt.K, lines)
 	}
 }

@@ -40,7 +40,32 @@ def write(path, libver="earliest", dtype_f=np.float32, dtype_i=np.int32, attr_ki
         f.create_dataset("distances", data=distances.astype(dtype_f), **ds_kw)
 
 
+def annbench(path, metric):
+    """A file as ann-benchmarks writes one, with true neighbours."""
+    rng = np.random.default_rng(7)
+    train = rng.standard_normal((200, 8)).astype(np.float32)
+    test = rng.standard_normal((10, 8)).astype(np.float32)
+    if metric == "angular":
+        tn = train / np.linalg.norm(train, axis=1, keepdims=True)
+        qn = test / np.linalg.norm(test, axis=1, keepdims=True)
+        d = 1 - qn.astype(np.float64) @ tn.T.astype(np.float64)
+    else:
+        d = ((test[:, None, :].astype(np.float64) - train[None, :, :]) ** 2).sum(-1) ** 0.5
+    nb = np.argsort(d, axis=1, kind="stable")[:, :20]
+    with h5py.File(path, "w") as f:
+        f.attrs["type"] = "dense"
+        f.attrs["distance"] = metric
+        f.attrs["dimension"] = 8
+        f.attrs["point_type"] = "float"
+        f.create_dataset("train", data=train)
+        f.create_dataset("test", data=test)
+        f.create_dataset("neighbors", data=nb.astype(np.int32))
+        f.create_dataset("distances", data=np.take_along_axis(d, nb, 1).astype(np.float32))
+
+
 def main(out):
+    annbench(f"{out}/ann_angular.hdf5", "angular")
+    annbench(f"{out}/ann_euclidean.hdf5", "euclidean")
     write(f"{out}/contiguous.hdf5")
     write(f"{out}/contiguous_latest.hdf5", libver="latest")
     write(f"{out}/float64_int64.hdf5", dtype_f=np.float64, dtype_i=np.int64, attr_kind="bytes")
