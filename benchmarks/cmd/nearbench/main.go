@@ -16,7 +16,8 @@
 // prefix X naming X_base.fvecs and X_query.fvecs (or .bvecs), with ground
 // truth in X_gt.ivecs; missing ground truth is computed with flat and
 // saved there.
-// The table goes to stdout, notes to stderr, a progress bar to stderr when
+// With -annresults DIR every point is also written as an ann-benchmarks
+// result file, for its plot.py. The table goes to stdout, notes to stderr, a progress bar to stderr when
 // it is a terminal, one JSON object per point to -json.
 package main
 
@@ -66,6 +67,7 @@ func run(args []string) error {
 		queries   = fs.Int("queries", 0, "use only the first N queries (0: all)")
 		threads   = fs.Int("threads", runtime.NumCPU(), "threads for builds and batched search (single-query QPS always uses one)")
 		jsonPath  = fs.String("json", "", "append one JSON object per point to `FILE`")
+		annDir    = fs.String("annresults", "", "also write each point as an ann-benchmarks result file under `DIR` (DIR/<dataset>/<k>/nearkit-<index>/<params>.hdf5)")
 		plotPath  = fs.String("plot", "", "write a recall vs QPS chart to `FILE` (.png, .svg or .pdf)")
 		minTime   = fs.Duration("mintime", time.Second, "least time per single-thread and per batched measurement")
 		minQ      = fs.Int("minqueries", 1000, "least number of single-thread queries per measurement")
@@ -207,8 +209,17 @@ func run(args []string) error {
 	err = bench.Run(ctx, ds, gt, bench.Config{
 		Indexes: names, Params: p, K: *k, Threads: *threads,
 		MinTime: *minTime, MinQueries: *minQ, Build1: *build1,
+		Answers:  *annDir != "",
 		Progress: prog, Logf: logf,
 	}, func(pt bench.Point) error {
+		if *annDir != "" {
+			path, err := bench.WriteANNResult(*annDir, pt)
+			if err != nil {
+				return err
+			}
+			logf("ann-benchmarks result: %s", path)
+			pt.Answers = nil
+		}
 		points = append(points, pt)
 		if jsonOut == nil {
 			return nil
