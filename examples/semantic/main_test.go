@@ -26,7 +26,9 @@ func start(t *testing.T, dir string) (string, *expvar.Map, func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	vars := new(expvar.Map).Init()
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, ln, dir, collection.Config{Dim: 3, CheckpointInterval: time.Hour}, vars, t.Logf) }()
+	go func() {
+		done <- serve(ctx, ln, dir, collection.Config{Dim: 3, CheckpointInterval: time.Hour}, vars, t.Logf)
+	}()
 	url := "http://" + ln.Addr().String()
 	for i := 0; ; i++ { // wait until the collection is open and serving
 		resp, err := http.Get(url + "/stats")
@@ -107,8 +109,8 @@ func TestServiceOverHTTP(t *testing.T) {
 
 	// Bad input: clear 4xx errors, never a crash.
 	for _, c := range []struct{ method, path, body string }{
-		{"POST", "/docs", `{"documents":[{"key":"x","vector":[1,2]}]}`},       // dimension
-		{"POST", "/docs", `{"documents":[{"key":"","vector":[1,2,3]}]}`},      // empty key
+		{"POST", "/docs", `{"documents":[{"key":"x","vector":[1,2]}]}`},  // dimension
+		{"POST", "/docs", `{"documents":[{"key":"","vector":[1,2,3]}]}`}, // empty key
 		{"POST", "/docs", `{"documents":[{"key":"x","vector":[1,2,3],"metadata":{"a":[1]}}]}`},
 		{"POST", "/search", `{"vector":[1,0,0],"k":100000}`},
 		{"POST", "/search", `{"vector":[1,0,0],"where":{"year":{"near":3}}}`},
