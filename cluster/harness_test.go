@@ -112,6 +112,9 @@ func newTestCluster(t testing.TB, n int, cfg RouterConfig) *testCluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
+	if err := r.Bootstrap(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	c.r = r
 	return c
 }

@@ -46,10 +46,29 @@ type MoveReport struct {
 func (r *Router) Rebalance(ctx context.Context) (*MoveReport, error) {
 	r.moveMu.Lock()
 	defer r.moveMu.Unlock()
-	cur := r.state.Load()
 	r.sync()
-	live := memberNames(r.members.Members())
+	return r.rebalance(ctx, memberNames(r.members.Members()))
+}
+
+// RebalanceTo is Rebalance onto the given members rather than all live
+// ones: to take a node out gracefully, rebalance onto the others while it
+// still serves, then stop it. Every name must be a live member.
+func (r *Router) RebalanceTo(ctx context.Context, nodes []string) (*MoveReport, error) {
+	r.moveMu.Lock()
+	defer r.moveMu.Unlock()
+	r.sync()
+	for _, n := range nodes {
+		if r.node(n) == nil {
+			return nil, fmt.Errorf("%w: %q is not a live member", ErrNodeDown, n)
+		}
+	}
+	return r.rebalance(ctx, slices.Clone(nodes))
+}
+
+func (r *Router) rebalance(ctx context.Context, live []string) (*MoveReport, error) {
+	cur := r.state.Load()
 	slices.Sort(live)
+	live = slices.Compact(live)
 	next := cur.p
 	var plan []Move
 	if !slices.Equal(live, cur.p.nodes) {
@@ -81,6 +100,13 @@ func (r *Router) Rebalance(ctx context.Context) (*MoveReport, error) {
 	copies = append(slices.Clip(copies), repairs...)
 	if next == cur.p && len(copies) == 0 {
 		return rep, nil
+	}
+	// A node receiving a copy of a shard cannot be a source of it.
+	for i := range copies {
+		m := &copies[i]
+		m.From = slices.DeleteFunc(slices.Clone(m.From), func(f string) bool {
+			return slices.ContainsFunc(copies, func(o Move) bool { return o.Shard == m.Shard && o.To == f })
+		})
 	}
 
 	// 2. Start the copies and route writes to them.
@@ -238,4 +264,42 @@ func (r *Router) abort(ctx context.Context, cur *routeState, started []Move) {
 			n.Drop(ctx, m.Shard)
 		}
 	}
+}
+
+// ErrInitialized: Bootstrap found a node that already holds shards.
+var ErrInitialized = errors.New("cluster: nodes already hold shards")
+
+// Bootstrap creates every logical shard, empty, on its owners. Call it
+// once, when the cluster is new: a node answers for a shard only once it
+// holds it, so that a node restarted empty fails over instead of
+// answering with nothing. It fails with ErrInitialized when any member
+// already holds a shard (then the data is there, and Rebalance repairs
+// what is missing).
+func (r *Router) Bootstrap(ctx context.Context) error {
+	r.moveMu.Lock()
+	defer r.moveMu.Unlock()
+	r.sync()
+	p := r.state.Load().p
+	for _, name := range p.nodes {
+		n := r.node(name)
+		if n == nil {
+			return fmt.Errorf("%w: %s", ErrNodeDown, name)
+		}
+		held, err := n.Held(ctx)
+		if err != nil {
+			return fmt.Errorf("cluster: list shards of %s: %w", name, err)
+		}
+		if len(held) > 0 {
+			return fmt.Errorf("%w: %s holds %d", ErrInitialized, name, len(held))
+		}
+	}
+	var owners []string
+	for sh := range p.Shards() {
+		for _, o := range p.Owners(owners[:0], sh) {
+			if err := r.node(o).FinishImport(ctx, sh); err != nil {
+				return fmt.Errorf("cluster: create shard %d on %s: %w", sh, o, err)
+			}
+		}
+	}
+	return nil
 }

@@ -63,7 +63,7 @@ func (h *Histogram) add(d time.Duration) {
 }
 
 // Mean returns the average duration, 0 for an empty histogram.
-func (h *Histogram) Mean() time.Duration {
+func (h Histogram) Mean() time.Duration {
 	if h.Count == 0 {
 		return 0
 	}
@@ -72,7 +72,7 @@ func (h *Histogram) Mean() time.Duration {
 
 // Quantile returns an upper bound of the q-quantile (0 ≤ q ≤ 1): the upper
 // edge of the bucket holding it, capped by Max.
-func (h *Histogram) Quantile(q float64) time.Duration {
+func (h Histogram) Quantile(q float64) time.Duration {
 	if h.Count == 0 {
 		return 0
 	}

@@ -61,6 +61,9 @@ const (
 	// flushBytes is the buffer size at which SyncNever and SyncInterval
 	// write the buffered records to the file.
 	flushBytes = 1 << 20
+	// maxBuffered is the buffer size at which a writer stops leaving the
+	// write to the flusher and does it itself.
+	maxBuffered = 16 << 20
 )
 
 func (o *Options) fill() error {
@@ -133,11 +136,12 @@ type Store struct {
 	// since counts what was appended after the newest snapshot.
 	sinceRecords, sinceBytes int64
 
-	ckMu   sync.Mutex // one checkpoint at a time
-	wake   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup
-	ckWant bool // an automatic checkpoint was requested and not yet started
+	ckMu      sync.Mutex // one checkpoint at a time
+	flushWake chan struct{}
+	wake      chan struct{}
+	done      chan struct{}
+	wg        sync.WaitGroup
+	ckWant    bool // an automatic checkpoint was requested and not yet started
 }
 
 // Open opens (creating if needed) the store in dir and recovers state from
@@ -156,7 +160,7 @@ func Open(ctx context.Context, dir string, opts Options, state State) (*Store, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, state: state, lock: lock, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &Store{dir: dir, opts: opts, state: state, lock: lock, wake: make(chan struct{}, 1), flushWake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.cond.L = &s.mu
 	s.gathered.L = &s.mu
 	if err := s.recover(ctx); err != nil {
@@ -165,6 +169,9 @@ func Open(ctx context.Context, dir string, opts Options, state State) (*Store, e
 	}
 	if opts.Sync.mode == syncInterval {
 		s.wg.Go(s.syncLoop)
+	}
+	if opts.Sync.mode != syncAlways {
+		s.wg.Go(s.flushLoop)
 	}
 	if opts.CheckpointBytes > 0 || opts.CheckpointInterval > 0 {
 		s.wg.Go(s.checkpointLoop)
@@ -232,11 +239,21 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 	if s.gathering {
 		s.gathered.Signal()
 	}
-	full := len(s.buf) >= flushBytes || s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes
-	if s.opts.Sync.mode != syncAlways && full && !s.flushing {
-		// The buffer is written out (and the segment rotated once full)
-		// here, since no fsync will come to do it.
-		s.flushLocked(false)
+	if s.opts.Sync.mode != syncAlways && s.bufferFullLocked() {
+		// No fsync will come to write the buffer out: the flusher does,
+		// so the writer does not wait for the write. A writer far ahead
+		// of it writes the buffer itself, which bounds the memory the
+		// buffer takes.
+		select {
+		case s.flushWake <- struct{}{}:
+		default:
+		}
+		// A full segment is rotated here, so segments keep to
+		// SegmentBytes whatever the flusher's timing.
+		segFull := s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes
+		if (segFull || len(s.buf) >= maxBuffered) && !s.flushing {
+			s.flushLocked(false)
+		}
 	}
 	if b := s.opts.CheckpointBytes; b > 0 && s.sinceBytes >= b && !s.ckWant {
 		s.ckWant = true
@@ -246,6 +263,29 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 		}
 	}
 	return lsn, s.err
+}
+
+// bufferFullLocked reports whether the buffer is due to be written: it
+// holds flushBytes, or the active segment has reached SegmentBytes.
+func (s *Store) bufferFullLocked() bool {
+	return len(s.buf) >= flushBytes || s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes
+}
+
+// flushLoop writes the buffer out for SyncNever and SyncInterval when
+// append finds it full.
+func (s *Store) flushLoop() {
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.flushWake:
+		}
+		s.mu.Lock()
+		for !s.flushing && s.err == nil && len(s.buf) > 0 && s.bufferFullLocked() {
+			s.flushLocked(false)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // waitSynced waits until lsn is fsynced (see syncToLocked).

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"hash/crc32"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -167,3 +167,102 @@ func putF32(b []byte, f float32) {
 }
 
 func isCorrupt(err error) bool { return err != nil && errors.Is(err, nearkit.ErrCorrupt) }
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	res := attack.Run(func(io.Reader) error { f(); return nil }, nil)
+	return res.Allocated
+}
+
+// TestHostileArguments: huge capacities, huge k, huge IDs and invalid
+// vectors give an error or a clamped correct answer, never a process-
+// killing allocation.
+func TestHostileArguments(t *testing.T) {
+	if got := allocated(func() {
+		if _, err := New(Config{Dim: 8, Capacity: 1 << 30}); err != nil {
+			t.Fatal(err)
+		}
+	}); got > 128<<20 {
+		t.Fatalf("New with Capacity 1<<30 allocated %d bytes", got)
+	}
+	if _, err := New(Config{Dim: 8, Capacity: -1}); !errors.Is(err, nearkit.ErrInvalidConfig) {
+		t.Fatalf("negative Capacity: %v", err)
+	}
+	for _, cfg := range []Config{{Dim: 8, Seed: 1}, {Dim: 8, Seed: 1, Metric: distance.Cosine}, {Dim: 8, Seed: 1, Quantization: SQ8}} {
+		x, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		const n = 300
+		ids := make([]uint64, n)
+		vecs := make([]float32, n*8)
+		for i := range ids {
+			ids[i] = math.MaxUint64 - uint64(i)*0x9E3779B97F4A7C15 // hashed IDs
+		}
+		for i := range vecs {
+			vecs[i] = r.Float32()*2 - 1
+		}
+		if err := x.AddBatch(context.Background(), ids, vecs); err != nil {
+			t.Fatal(err)
+		}
+		q := vecs[:8]
+		for _, k := range []int{n + 1, 1 << 40, math.MaxInt} {
+			if got := allocated(func() {
+				res, err := x.SearchBatch(context.Background(), vecs[:4*8], k, nearkit.SearchOptions{})
+				if err != nil || len(res) != 4 || len(res[0]) != n {
+					t.Fatalf("SearchBatch k=%d: %d results, %v", k, len(res[0]), err)
+				}
+				one, err := x.Search(nil, q, k, nearkit.SearchOptions{})
+				if err != nil || len(one) != n {
+					t.Fatalf("Search k=%d: %d results, %v", k, len(one), err)
+				}
+			}); got > 16<<20 {
+				t.Fatalf("k=%d allocated %d bytes", k, got)
+			}
+		}
+		for _, k := range []int{0, -1, math.MinInt} {
+			if _, err := x.Search(nil, q, k, nearkit.SearchOptions{}); !errors.Is(err, nearkit.ErrInvalidK) {
+				t.Fatalf("k=%d: %v", k, err)
+			}
+			if _, err := x.SearchBatch(context.Background(), q, k, nearkit.SearchOptions{}); !errors.Is(err, nearkit.ErrInvalidK) {
+				t.Fatalf("SearchBatch k=%d: %v", k, err)
+			}
+		}
+		bad := []float32{1, 2, 3, float32(math.NaN()), 5, 6, 7, 8}
+		if _, err := x.Search(nil, bad, 3, nearkit.SearchOptions{}); !errors.Is(err, nearkit.ErrInvalidVector) {
+			t.Fatalf("NaN query: %v", err)
+		}
+		if err := x.Add(1, bad); !errors.Is(err, nearkit.ErrInvalidVector) {
+			t.Fatalf("NaN vector: %v", err)
+		}
+		if err := x.Add(2, bad[:3]); !errors.Is(err, nearkit.ErrDimension) {
+			t.Fatalf("short vector: %v", err)
+		}
+		if err := x.Delete(12345); !errors.Is(err, nearkit.ErrUnknownID) {
+			t.Fatalf("unknown id: %v", err)
+		}
+		if err := x.Delete(ids[7]); err != nil {
+			t.Fatal(err)
+		}
+		// A finite vector whose float32 squared norm overflows must rank
+		// as its direction says, not first for every query.
+		huge := make([]float32, 8)
+		for i := range huge {
+			huge[i] = -5e18
+		}
+		if err := x.Add(42, huge); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Metric == distance.Cosine {
+			res, err := x.Search(nil, []float32{1, 1, 1, 1, 1, 1, 1, 1}, 1, nearkit.SearchOptions{})
+			if err != nil || len(res) != 1 || res[0].ID == 42 || math.IsInf(float64(res[0].Distance), 0) {
+				t.Fatalf("overflowing norm ranks first or infinite: %v %v", res, err)
+			}
+			res, err = x.Search(nil, []float32{-1, -1, -1, -1, -1, -1, -1, -1}, 1, nearkit.SearchOptions{})
+			if err != nil || len(res) != 1 || res[0].ID != 42 || res[0].Distance < -1e-3 {
+				t.Fatalf("overflowing-norm vector not found by its direction: %v %v", res, err)
+			}
+		}
+	}
+}

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Closing measurements for durable and collection. Run on a quiet machine,
-# from the repository root; NEARKIT_BENCH_DIR picks the disk the logs go to
-# (default: $TMPDIR). -count alternates the sub-benchmarks of each
-# benchmark, so ratios between them are paired; compare medians
-# (benchstat -col /writers, /log, /index).
+# from anywhere; NEARKIT_BENCH_DIR picks the disk the logs go to (default:
+# $TMPDIR). go test -count repeats each sub-benchmark back to back, so the
+# rounds here are separate -count=1 runs: the variants of one benchmark
+# alternate (A B C, A B C, …) and their ratios are paired. Compare medians,
+# e.g. benchstat -col /writers durable-writers.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-count=${COUNT:-6}
-go test -run '^$' -bench 'SyncAlwaysWriters' -benchtime 2s -count "$count" ./durable
-go test -run '^$' -bench 'Overhead' -benchtime 3000x -count "$count" ./durable
-go test -run '^$' -bench 'Recovery|CheckpointPause' -count "$count" ./durable
-go test -run '^$' -bench 'Query' -count "$count" ./collection
+rounds=${ROUNDS:-6}
+out=${OUT:-.}
+go test -c -o /tmp/durable.bench ./durable
+go test -c -o /tmp/collection.bench ./collection
+for i in $(seq "$rounds"); do
+  /tmp/durable.bench -test.run '^$' -test.bench 'SyncAlwaysWriters' -test.benchtime 2s >> "$out/durable-writers.txt"
+  /tmp/durable.bench -test.run '^$' -test.bench 'Overhead' -test.benchtime 3000x >> "$out/durable-overhead.txt"
+  /tmp/durable.bench -test.run '^$' -test.bench 'Recovery|CheckpointPause' >> "$out/durable-recovery.txt"
+  /tmp/collection.bench -test.run '^$' -test.bench '.' >> "$out/collection.txt"
+done
+grep -h Benchmark "$out"/durable-*.txt "$out"/collection.txt

@@ -305,7 +305,7 @@ func BenchmarkAssign(b *testing.B) {
 	}
 }
 
-// BenchmarkTrain is the reference workload: 1,024 centroids on
+// BenchmarkTrain is the reference workload: 1,024 centroids on
 // 100,000×128 clustered vectors, 10 iterations (compare with
 // pq/testdata/faiss_compare.py kmeans).
 func BenchmarkTrain(b *testing.B) {
