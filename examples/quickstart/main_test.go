@@ -12,6 +12,9 @@ import (
 // copy finds its original, the filter and the delete exclude it, and the
 // reopened file answers like the index it was saved from.
 func TestQuickstart(t *testing.T) {
+	if raceEnabled {
+		t.Skip("single-threaded program; too slow under -race")
+	}
 	t.Setenv("TMPDIR", t.TempDir())
 	r, w, err := os.Pipe()
 	if err != nil {

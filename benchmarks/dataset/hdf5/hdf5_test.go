@@ -194,3 +194,29 @@ func FuzzRead(f *testing.F) {
 		readAll(b)
 	})
 }
+
+// TestPagedFixedArray reads a dataset whose fixed-array chunk index spans
+// several pages.
+func TestPagedFixedArray(t *testing.T) {
+	f, err := Open("testdata/paged_latest.hdf5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := f.Dataset("train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range got {
+		if x != float32(i) {
+			t.Fatalf("element %d = %v", i, x)
+		}
+	}
+	if len(got) != 48*48 {
+		t.Fatalf("%d elements", len(got))
+	}
+}

@@ -63,7 +63,15 @@ def annbench(path, metric):
         f.create_dataset("distances", data=np.take_along_axis(d, nb, 1).astype(np.float32))
 
 
+def paged(path):
+    """A 48x48 dataset in 1x1 chunks: 2304 fixed-array entries, more than
+    one 1024-entry page."""
+    with h5py.File(path, "w", libver="latest") as f:
+        f.create_dataset("train", data=np.arange(48 * 48, dtype=np.float32).reshape(48, 48), chunks=(1, 1))
+
+
 def main(out):
+    paged(f"{out}/paged_latest.hdf5")
     annbench(f"{out}/ann_angular.hdf5", "angular")
     annbench(f"{out}/ann_euclidean.hdf5", "euclidean")
     write(f"{out}/contiguous.hdf5")
