@@ -44,7 +44,11 @@ func TestQGraphRecall(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 1))
 	data := clustered(rng, n+nq, dim)
 	base, queries := data[:n*dim], data[n*dim:]
-	for _, m := range []distance.Metric{distance.L2, distance.InnerProduct, distance.Cosine} {
+	metrics := []distance.Metric{distance.L2, distance.InnerProduct, distance.Cosine}
+	if testing.Short() {
+		metrics = metrics[:1]
+	}
+	for _, m := range metrics {
 		t.Run(m.String(), func(t *testing.T) {
 			fx := build(t, Config{Dim: dim, Metric: m, Seed: 1}, base)
 			qx := buildQ(t, Config{Dim: dim, Metric: m, Seed: 1, Quantization: QGraph}, base)
@@ -56,7 +60,10 @@ func TestQGraphRecall(t *testing.T) {
 				rf := recallAt(t, fx, base, queries, k, ef)
 				rq := recallAt(t, qx, base, queries, k, ef)
 				t.Logf("recall@%d ef=%d: float32 %.3f, qgraph %.3f", k, ef, rf, rq)
-				if rq < rf-0.05 || (ef == 128 && rq < 0.9) {
+				// At equal ef the beam ordered by estimates finds
+				// less (the cost per ef is lower); at a wide beam the
+				// recall must match float32's.
+				if (ef == 128 && rq < rf-0.01) || rq < 0.75 {
 					t.Errorf("ef=%d: qgraph recall %.3f, float32 %.3f", ef, rq, rf)
 				}
 			}
@@ -130,7 +137,7 @@ func TestQGraphConfigErrors(t *testing.T) {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
 	}
-	for dim, want := range map[int]int{1: 1, 7: 1, 100: 50, 128: 64, 784: 196, 960: 240, 1536: 192} {
+	for dim, want := range map[int]int{1: 1, 7: 1, 100: 50, 128: 64, 784: 196, 960: 240, 1536: 256} {
 		if got := defaultQGSubspaces(dim); got != want {
 			t.Errorf("defaultQGSubspaces(%d) = %d, want %d", dim, got, want)
 		}
@@ -155,12 +162,13 @@ func TestQGraphChurn(t *testing.T) {
 	}
 	checkBlocks(t, x)
 	// Every live vector finds itself; deleted ones never appear.
-	hits := 0
+	hits, total := 0, 0
 	for i := 1; i < n; i += 7 {
 		id := uint64(i)*3 + 1
 		if _, ok := x.ids[id]; !ok {
 			continue
 		}
+		total++
 		v := data[i*dim : (i+1)*dim]
 		if i%9 == 1 {
 			v = data[(n+n/8+i/9)*dim:][:dim] // updated
@@ -178,8 +186,8 @@ func TestQGraphChurn(t *testing.T) {
 			hits++
 		}
 	}
-	if total := (n + 6) / 7; hits < total*9/10 {
-		t.Errorf("%d of about %d live vectors found themselves", hits, total)
+	if hits < total*95/100 {
+		t.Errorf("%d of %d live vectors found themselves", hits, total)
 	}
 }
 
