@@ -148,7 +148,8 @@ func TestQGraphConfigErrors(t *testing.T) {
 // Optimize keep every block equal to its list's codes, and the searches
 // exclude what they must.
 func TestQGraphChurn(t *testing.T) {
-	n := scaled(2000)
+	// Enough vectors that the first AddBatch trains the quantizer.
+	n := max(scaled(2000), TrainSize+300)
 	cfg := Config{Dim: 16, M: 8, EfConstruction: 64, Seed: 3, Quantization: QGraph}
 	x, data := churned(t, cfg, n)
 	checkBlocks(t, x)
@@ -194,7 +195,7 @@ func TestQGraphChurn(t *testing.T) {
 // WriteTo/Read and Open give back the same QGraph index: the same
 // results and the same bytes.
 func TestQGraphPersist(t *testing.T) {
-	n := scaled(1500)
+	n := TrainSize + 300 // the first AddBatch trains the quantizer
 	cfg := Config{Dim: 16, M: 8, EfConstruction: 64, Seed: 4, Quantization: QGraph}
 	x, data := churned(t, cfg, n)
 	queries := data[len(data)-20*cfg.Dim:]
