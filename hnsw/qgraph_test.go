@@ -50,8 +50,8 @@ func TestQGraphRecall(t *testing.T) {
 	}
 	for _, m := range metrics {
 		t.Run(m.String(), func(t *testing.T) {
-			fx := build(t, Config{Dim: dim, Metric: m, Seed: 1}, base)
-			qx := buildQ(t, Config{Dim: dim, Metric: m, Seed: 1, Quantization: QGraph}, base)
+			fx := build(t, Config{Dim: dim, Metric: m, Seed: 1, EfConstruction: 100}, base)
+			qx := buildQ(t, Config{Dim: dim, Metric: m, Seed: 1, EfConstruction: 100, Quantization: QGraph}, base)
 			if got := qx.Config(); got.Quantization != QGraph || got.QGraphSubspaces != 16 {
 				t.Fatalf("Config() = %+v", got)
 			}
@@ -97,7 +97,7 @@ func TestQGraphRecall(t *testing.T) {
 func TestQGraphTrainsItself(t *testing.T) {
 	const dim = 8
 	data := clustered(rand.New(rand.NewPCG(16, 2)), TrainSize+50, dim)
-	x, err := New(Config{Dim: dim, M: 8, Quantization: QGraph})
+	x, err := New(Config{Dim: dim, M: 8, EfConstruction: 32, Quantization: QGraph})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,11 @@ func TestQGraphPersist(t *testing.T) {
 		t.Fatalf("untrained: config %+v, trained %v", v.Config(), v.Trained())
 	}
 	// Truncations never panic.
-	for cut := 0; cut < len(b); cut += len(b)/97 + 1 {
+	cuts := 97
+	if raceEnabled {
+		cuts = 13
+	}
+	for cut := 0; cut < len(b); cut += len(b)/cuts + 1 {
 		if _, err := Read(bytes.NewReader(b[:cut])); err == nil {
 			t.Fatalf("truncated at %d of %d: no error", cut, len(b))
 		}
@@ -245,7 +249,7 @@ func TestQGraphFilterAndEf(t *testing.T) {
 	n, _ := sizes()
 	const dim = 16
 	data := clustered(rand.New(rand.NewPCG(16, 5)), n, dim)
-	x := buildQ(t, Config{Dim: dim, M: 8, Quantization: QGraph}, data)
+	x := buildQ(t, Config{Dim: dim, M: 8, EfConstruction: 48, Quantization: QGraph}, data)
 	allow := nearkit.NewAllowList(uint64(3 * n))
 	for i := 0; i < n; i += 5 {
 		allow.Set(uint64(i)*3 + 1)
