@@ -398,14 +398,14 @@ func TestRegistryFlags(t *testing.T) {
 	for _, f := range Flags() {
 		owners[f.Name] = f.Owners
 	}
-	if !slices.Equal(owners["ef"], []string{"hnsw", "hnsw-sq8"}) || owners["nosuch"] != nil {
+	if !slices.Equal(owners["ef"], []string{"hnsw", "hnsw-qg", "hnsw-sq8"}) || owners["nosuch"] != nil {
 		t.Errorf("flag owners %v", owners)
 	}
 	if err := CheckFlags([]string{"flat", "hnsw"}, []string{"M", "ef"}); err != nil {
 		t.Error(err)
 	}
 	err := CheckFlags([]string{"flat"}, []string{"ef"})
-	if !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "-ef belongs to hnsw, hnsw-sq8") {
+	if !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "-ef belongs to hnsw, hnsw-qg, hnsw-sq8") {
 		t.Errorf("flag of an unchosen index: %v", err)
 	}
 	var p Params
