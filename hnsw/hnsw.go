@@ -41,7 +41,9 @@
 // linking), search.go (Search, SearchBatch), walk.go (the one greedy
 // descent and beam search), scorer.go (what the walk scores: float32
 // vectors or SQ8 codes), quantized.go (SQ8 training, encoding,
-// re-ranking), filter.go (filtered search strategies), delete.go (Delete,
+// re-ranking), qgraph.go, qgraph_search.go and qgraph_persist.go (the
+// QGraph mode: neighbour codes in fast-scan blocks per node, its walk,
+// its file sections), filter.go (filtered search strategies), delete.go (Delete,
 // Vacuum), update.go (Update), lifecycle.go (grace periods, Close),
 // storage.go and layout.go (chunks, records, link lists), optimize.go
 // (Optimize), persist.go (files, Open).
