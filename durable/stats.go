@@ -12,8 +12,11 @@ type Stats struct {
 	LogBytes int64
 	// Segments is the number of live segment files.
 	Segments int
-	// LastLSN is the log sequence number of the newest record.
-	LastLSN uint64
+	// LastLSN is the log sequence number of the newest record, SyncedLSN
+	// that of the newest one known to be on stable storage: under
+	// SyncInterval the records between them are the loss window.
+	LastLSN   uint64
+	SyncedLSN uint64
 	// RecordsSinceCheckpoint and BytesSinceCheckpoint count what the log
 	// holds after the newest snapshot (what recovery would replay).
 	RecordsSinceCheckpoint int64

@@ -117,11 +117,19 @@ type Store struct {
 	written  uint64 // LSN of the newest record written to the file
 	synced   uint64 // LSN of the newest record fsynced
 	flushing bool   // a flush is writing or syncing outside mu
-	err      error  // sticky I/O error: the log's state on disk is unknown
-	closed   bool
-	stats    Stats
-	snapLSN  uint64 // newest snapshot
-	prevLSN  uint64 // the snapshot before it (0: none); its log is kept
+	// lastGroup is the number of records the last fsync made durable.
+	lastGroup uint64
+	// gathering is set while a group-commit leader waits for records
+	// (gatherLocked), which append signals through gathered; gatherGen
+	// tells its timeout from an earlier round's.
+	gathering bool
+	gathered  sync.Cond
+	gatherGen uint64
+	err       error // sticky I/O error: the log's state on disk is unknown
+	closed    bool
+	stats     Stats
+	snapLSN   uint64 // newest snapshot
+	prevLSN   uint64 // the snapshot before it (0: none); its log is kept
 	// since counts what was appended after the newest snapshot.
 	sinceRecords, sinceBytes int64
 
@@ -150,6 +158,7 @@ func Open(ctx context.Context, dir string, opts Options, state State) (*Store, e
 	}
 	s := &Store{dir: dir, opts: opts, state: state, lock: lock, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.cond.L = &s.mu
+	s.gathered.L = &s.mu
 	if err := s.recover(ctx); err != nil {
 		lock.Close()
 		return nil, err
@@ -220,7 +229,13 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 	s.segs[len(s.segs)-1].size += n
 	s.sinceRecords++
 	s.sinceBytes += n
-	if s.opts.Sync.mode != syncAlways && len(s.buf) >= flushBytes && !s.flushing {
+	if s.gathering {
+		s.gathered.Signal()
+	}
+	full := len(s.buf) >= flushBytes || s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes
+	if s.opts.Sync.mode != syncAlways && full && !s.flushing {
+		// The buffer is written out (and the segment rotated once full)
+		// here, since no fsync will come to do it.
 		s.flushLocked(false)
 	}
 	if b := s.opts.CheckpointBytes; b > 0 && s.sinceBytes >= b && !s.ckWant {
@@ -233,22 +248,11 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 	return lsn, s.err
 }
 
-// waitSynced waits until lsn is fsynced, leading the next fsync itself
-// when none is running: the group commit.
+// waitSynced waits until lsn is fsynced (see syncToLocked).
 func (s *Store) waitSynced(lsn uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.synced < lsn {
-		if s.err != nil {
-			return s.err
-		}
-		if !s.flushing {
-			s.flushLocked(true)
-			continue
-		}
-		s.cond.Wait()
-	}
-	return nil
+	return s.syncToLocked(lsn)
 }
 
 // flushLocked writes the buffered frames to the active segment and, when
@@ -287,6 +291,7 @@ func (s *Store) flushLocked(sync bool) {
 			s.stats.Fsyncs++
 			s.stats.SyncedRecords += int64(upto - s.synced)
 			s.stats.FsyncLatency.add(took)
+			s.lastGroup = upto - s.synced
 			s.synced = upto
 			if dirty && s.f == f {
 				s.dirty = false
@@ -341,15 +346,58 @@ func (s *Store) rotateLocked() {
 
 // syncLocked flushes and fsyncs everything appended so far, waiting for a
 // running flush first. The caller holds mu.
-func (s *Store) syncLocked() error {
-	for s.err == nil && (s.synced < s.last || s.dirty) {
+func (s *Store) syncLocked() error { return s.syncToLocked(s.last) }
+
+// syncToLocked waits until every record up to lsn is fsynced (and the
+// active segment's directory entry is), leading an fsync itself when none
+// is running: the group commit. Records appended while it waits do not
+// keep it waiting. The caller holds mu.
+func (s *Store) syncToLocked(lsn uint64) error {
+	for s.err == nil && (s.synced < lsn || s.dirty) {
 		if s.flushing {
 			s.cond.Wait()
 			continue
 		}
+		if s.opts.Sync.mode == syncAlways {
+			s.gatherLocked()
+		}
 		s.flushLocked(true)
 	}
 	return s.err
+}
+
+// gatherLocked lets the writers the last fsync released append their next
+// records before the next fsync starts. Without it a leader starts the
+// next fsync the moment the last ends, while the writers it released are
+// still applying and encoding: each fsync then carries only about half of
+// N writers and each writer rides every other fsync. The leader waits
+// until as many records are buffered as the last fsync carried, or half a
+// mean fsync at most, so a lone writer never waits and a slow writer costs
+// the others a bounded delay. The caller holds mu and no flush runs; mu
+// is released while waiting, with flushing set so no one else leads.
+func (s *Store) gatherLocked() {
+	want := s.lastGroup
+	if want <= 1 || s.last-s.written >= want {
+		return
+	}
+	s.flushing = true
+	s.gathering = true
+	s.gatherGen++
+	gen := s.gatherGen
+	t := time.AfterFunc(s.stats.FsyncLatency.Mean()/2, func() {
+		s.mu.Lock()
+		if s.gathering && s.gatherGen == gen {
+			s.gathering = false
+			s.gathered.Signal()
+		}
+		s.mu.Unlock()
+	})
+	for s.gathering && s.last-s.written < want && s.err == nil {
+		s.gathered.Wait()
+	}
+	t.Stop()
+	s.gathering = false
+	s.flushing = false
 }
 
 // Sync makes every record committed so far durable, whatever the policy.
@@ -372,10 +420,12 @@ func (s *Store) syncLoop() {
 			return
 		case <-t.C:
 		}
+		// Everything acknowledged before the tick is synced before the loop
+		// waits again, even when a buffer flush (which does not sync) is
+		// running at the tick: so the loss window is one interval plus one
+		// fsync, never two intervals.
 		s.mu.Lock()
-		if !s.flushing && (s.synced < s.last || s.dirty) && s.err == nil {
-			s.flushLocked(true)
-		}
+		s.syncToLocked(s.last)
 		s.mu.Unlock()
 	}
 }
@@ -390,6 +440,7 @@ func (s *Store) Stats() Stats {
 		st.LogBytes += g.size
 	}
 	st.LastLSN = s.last
+	st.SyncedLSN = s.synced
 	st.RecordsSinceCheckpoint = s.sinceRecords
 	st.BytesSinceCheckpoint = s.sinceBytes
 	return st

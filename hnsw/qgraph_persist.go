@@ -72,9 +72,26 @@ func (x *Index) qgWriteSections(bw *binfmt.Writer, d *directory, n int, pad func
 	pad()
 }
 
-// qgReadSections reads the sections qgWriteSections wrote into chunks.
-func (x *Index) qgReadSections(br *binfmt.Reader, chunks []*chunk, n int, pad func()) {
+// qgSections holds the two sections read before the chunks exist
+// (decode allocates chunks after the section that dominates their size).
+type qgSections struct {
+	codes  []byte
+	blocks []uint32
+}
+
+// qgReadSections reads the sections qgWriteSections wrote: into chunks
+// when decode has made them, else into growing slices it returns for
+// qgFillChunk.
+func (x *Index) qgReadSections(br *binfmt.Reader, chunks []*chunk, n int, pad func()) qgSections {
 	g, per := x.qg, 1<<x.shift
+	var q qgSections
+	if chunks == nil {
+		q.codes = br.Bytes(n * g.cs)
+		pad()
+		q.blocks = br.Uint32s(n * g.bwords)
+		pad()
+		return q
+	}
 	for ci, c := range chunks {
 		copy(c.qcodes, br.Bytes(min(per, n-ci*per)*g.cs))
 	}
@@ -83,6 +100,18 @@ func (x *Index) qgReadSections(br *binfmt.Reader, chunks []*chunk, n int, pad fu
 		br.ReadUint32s(c.qblk[:min(per, n-ci*per)*g.bwords])
 	}
 	pad()
+	return q
+}
+
+// qgFillChunk copies chunk ci's part of sections read ahead of it.
+func (x *Index) qgFillChunk(c *chunk, q qgSections, ci int) {
+	g, per := x.qg, 1<<x.shift
+	if lo := ci * per * g.cs; lo < len(q.codes) {
+		copy(c.qcodes, q.codes[lo:])
+	}
+	if lo := ci * per * g.bwords; lo < len(q.blocks) {
+		copy(c.qblk, q.blocks[lo:])
+	}
 }
 
 // qgSectionSizes returns the byte sizes of the two sections for n slots.

@@ -195,8 +195,16 @@ func TestQGraphChurn(t *testing.T) {
 // WriteTo/Read and Open give back the same QGraph index: the same
 // results and the same bytes.
 func TestQGraphPersist(t *testing.T) {
+	// M=8 gives level-0 lists longer than the vectors, M=4 shorter: Read
+	// allocates chunks at a different section in each.
+	for _, m := range []int{8, 4} {
+		t.Run(fmt.Sprint("M=", m), func(t *testing.T) { testQGraphPersist(t, m) })
+	}
+}
+
+func testQGraphPersist(t *testing.T, m int) {
 	n := TrainSize + 300 // the first AddBatch trains the quantizer
-	cfg := Config{Dim: 16, M: 8, EfConstruction: 64, Seed: 4, Quantization: QGraph}
+	cfg := Config{Dim: 16, M: m, EfConstruction: 64, Seed: 4, Quantization: QGraph}
 	x, data := churned(t, cfg, n)
 	queries := data[len(data)-20*cfg.Dim:]
 	b := fileBytes(t, x)

@@ -1,0 +1,169 @@
+package hnsw
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"hash/crc32"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/attack"
+	"github.com/nearkit/nearkit/internal/binfmt"
+)
+
+// readIndex is Read as an attack.Reader.
+func readIndex(r io.Reader) error {
+	_, err := Read(r)
+	return err
+}
+
+// chunkBudget allows one storage chunk (at most 64 slots of the largest
+// record, or chunkBytes) beyond a small multiple of the bytes read.
+var chunkBudget = attack.Budget{PerByte: 6, Fixed: 48 << 20}
+
+// forged returns the start of a version-2 file for dim, M and n slots: the
+// header, then the sections whose byte counts are given (labels, meta,
+// vectors, links), each filled with plausible values, then nothing — a
+// file that claims far more than it holds.
+func forged(dim, m, n int, sections ...int) []byte {
+	var buf bytes.Buffer
+	cw := &countingWriter{w: &buf}
+	w := binfmt.NewWriter(cw, magic, fileVersion)
+	w.U32(uint32(dim))
+	w.U8(uint8(distance.L2))
+	w.U32(uint32(m))
+	w.U32(100)
+	w.U32(50)
+	w.U64(1)
+	w.U8(0)
+	st, _ := rand.NewPCG(1, 2).MarshalBinary()
+	w.U64(uint64(len(st)))
+	w.Bytes(st)
+	w.U64(0) // codec
+	w.U64(uint64(n))
+	w.U64(packEntry(0, 0))
+	w.U64(0) // upper words
+	w.Bytes(zeros[:padLen(cw.n)])
+	for _, size := range sections {
+		w.Bytes(make([]byte, size))
+		w.Bytes(zeros[:padLen(cw.n)])
+	}
+	w.Finish() // the checksum lands mid-section: the stream is cut short
+	return buf.Bytes()
+}
+
+// TestReadAllocatesAsDataArrives: a file claiming many slots but holding
+// only part of them allocates in proportion to what it holds, whether its
+// chunks are dominated by vectors (big dim) or by level-0 lists (big M).
+func TestReadAllocatesAsDataArrives(t *testing.T) {
+	const n = 4096
+	for _, tc := range []struct {
+		name     string
+		dim, m   int
+		sections []int
+	}{
+		{"labels-only/dim=65536", MaxDim, 2, []int{8 * n}},
+		{"labels+meta/dim=65536", MaxDim, 2, []int{8 * n, 4 * n}},
+		{"labels+meta/dim=1/M=2048", 1, MaxM, []int{8 * n, 4 * n}},
+		{"vectors/dim=1/M=2048", 1, MaxM, []int{8 * n, 4 * n, 4 * n}},
+		{"vectors/dim=784", 784, 16, []int{8 * n, 4 * n, 4 * n * 784 / 8}},
+		{"huge-count", 16, 16, []int{8 * n}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := forged(tc.dim, tc.m, n, tc.sections...)
+			if tc.name == "huge-count" {
+				data = forged(tc.dim, tc.m, maxSlots, tc.sections...)
+			}
+			res := attack.Run(readIndex, data)
+			attack.Check(t, tc.name, res, chunkBudget, true, nearkit.ErrCorrupt)
+		})
+	}
+}
+
+// TestReadHostileStreams: every truncation and single-bit flip of a real
+// file (float, SQ8 and cosine, with tombstones and free slots) is refused
+// within the allocation budget.
+func TestReadHostileStreams(t *testing.T) {
+	for _, cfg := range []Config{
+		{Dim: 4, M: 2, Seed: 1},
+		{Dim: 8, M: 4, Seed: 2, Metric: distance.Cosine},
+		{Dim: 8, M: 4, Seed: 3, Quantization: SQ8},
+	} {
+		x, _ := churned(t, cfg, 64)
+		if cfg.Quantization == SQ8 {
+			if x.codec() == nil {
+				continue
+			}
+		}
+		var buf bytes.Buffer
+		if _, err := x.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		tried := attack.Stream(t, readIndex, buf.Bytes(), chunkBudget, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+		t.Logf("%v %v: %d hostile streams refused", cfg.Metric, cfg.Quantization, tried)
+	}
+}
+
+// resum rewrites the trailing checksum of a whole file after a forgery.
+func resum(b []byte) []byte {
+	body := len(b) - 4
+	c := crc32.Checksum(b[:body], crc32.MakeTable(crc32.Castagnoli))
+	b[body], b[body+1], b[body+2], b[body+3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+	return b
+}
+
+// TestReadRejectsInvalidVectors: vectors that Add would have refused (NaN,
+// Inf, or not unit length under cosine) are refused by Read and by Open
+// with VerifyChecksum even when the checksum is valid.
+func TestReadRejectsInvalidVectors(t *testing.T) {
+	for _, tc := range []struct {
+		metric distance.Metric
+		val    float32
+	}{
+		{distance.L2, float32(math.NaN())},
+		{distance.L2, float32(math.Inf(1))},
+		{distance.Cosine, float32(math.NaN())},
+		{distance.Cosine, 5e18},
+	} {
+		t.Run(fmt.Sprintf("%v/%v", tc.metric, tc.val), func(t *testing.T) {
+			x, err := New(Config{Dim: 4, M: 4, Metric: tc.metric, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := x.AddBatch(context.Background(), []uint64{1, 2, 3}, []float32{1, 2, 3, 4, 4, 3, 2, 1, 1, 1, 1, 1}); err != nil {
+				t.Fatal(err)
+			}
+			b := fileBytes(t, x)
+			// The vectors section follows labels and meta; find slot 1's
+			// first element by its bytes.
+			v := x.vecOf(x.dir.Load(), 1)
+			pat := make([]byte, 4)
+			putF32(pat, v[0])
+			i := bytes.Index(b, pat)
+			if i < 0 {
+				t.Fatal("vector not found in the file")
+			}
+			putF32(b[i:], tc.val)
+			resum(b)
+			if _, err := Read(bytes.NewReader(b)); !isCorrupt(err) {
+				t.Fatalf("Read: %v", err)
+			}
+			if _, err := openMapped(alignedCopy(b), OpenOptions{VerifyChecksum: true}); !isCorrupt(err) {
+				t.Fatalf("Open with VerifyChecksum: %v", err)
+			}
+		})
+	}
+}
+
+func putF32(b []byte, f float32) {
+	u := math.Float32bits(f)
+	b[0], b[1], b[2], b[3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+}
+
+func isCorrupt(err error) bool { return err != nil && errors.Is(err, nearkit.ErrCorrupt) }
