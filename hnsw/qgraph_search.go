@@ -1,6 +1,7 @@
 package hnsw
 
 import (
+	"math"
 	"sync/atomic"
 	"unsafe"
 
@@ -62,7 +63,9 @@ func (x *Index) qgPrepare(sc *qgScratch, p *pq.ProductQuantizer, q []float32) (i
 // one kernel call. Every node of the final beam has been expanded (the
 // walk stops only when the nearest unexpanded estimate is beyond the
 // ef-th), so res, the ef nearest expanded nodes by exact distance, holds
-// the answer. checked turns on the admission test (tombstones).
+// the answer. checked turns on the admission test (tombstones): as in
+// searchLayer, top then holds only admitted nodes, so the walk goes on
+// through tombstones until ef admitted nodes are found.
 //
 // Its neighbour loop is its own, not collect's: a neighbour's estimate is
 // found by its position in the list, which collect's compaction loses,
@@ -82,9 +85,12 @@ func (x *Index) searchQG(sc *scratch, p *pq.ProductQuantizer, q []float32, ef in
 	cand.Reset()
 	res.Reset()
 	epE := p.Distance(qs.table, x.qgCode(d, ep))
-	top.Push(heap.Item{Dist: epE, ID: ep})
+	lower := float32(math.Inf(1))
+	if !checked || x.admit(d, ep, nil) {
+		top.Push(heap.Item{Dist: epE, ID: ep})
+		lower = epE
+	}
 	cand.Push(heap.Item{Dist: epE, ID: ep})
-	lower := epE
 	exactKnown, known := ep, epD
 	bs := g.np * 32
 	for cand.Len() > 0 {
@@ -123,8 +129,12 @@ func (x *Index) searchQG(sc *scratch, p *pq.ProductQuantizer, q []float32, ef in
 			e := float32(sum)*inv + bias
 			if top.Len() < ef || e < lower {
 				cand.Push(heap.Item{Dist: e, ID: id})
-				top.PushBounded(heap.Item{Dist: e, ID: id}, ef)
-				lower = top.Top().Dist
+				if !checked || x.admit(x.dirFor(d, id), id, nil) {
+					top.PushBounded(heap.Item{Dist: e, ID: id}, ef)
+				}
+				if top.Len() > 0 {
+					lower = top.Top().Dist
+				}
 			}
 		}
 		if cand.Len() > 0 {

@@ -178,6 +178,9 @@ func TestQGraphChurn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(res) != 3 {
+			t.Fatalf("%d results", len(res))
+		}
 		for _, r := range res {
 			if _, ok := x.ids[r.ID]; !ok {
 				t.Fatalf("deleted id %d returned", r.ID)
@@ -370,4 +373,28 @@ func ExampleConfig_qgraph() {
 	res, _ := x.Search(nil, data[42*dim:43*dim], 1, nearkit.SearchOptions{})
 	fmt.Println(res[0].ID, res[0].Distance)
 	// Output: 42 0
+}
+
+// With most nodes tombstoned the walk goes on through them until it has
+// ef live results.
+func TestQGraphManyTombstones(t *testing.T) {
+	const dim, n = 16, 1500
+	data := clustered(rand.New(rand.NewPCG(16, 8)), n, dim)
+	x := buildQ(t, Config{Dim: dim, M: 8, EfConstruction: 48, Quantization: QGraph}, data)
+	for i := range n {
+		if i%10 != 0 {
+			x.Delete(uint64(i)*3 + 1)
+		}
+	}
+	for i := range 20 {
+		res, err := x.Search(nil, data[i*dim:(i+1)*dim], 10, nearkit.SearchOptions{Ef: 20})
+		if err != nil || len(res) != 10 {
+			t.Fatalf("query %d: %d results, %v", i, len(res), err)
+		}
+		for _, r := range res {
+			if (r.ID-1)/3%10 != 0 {
+				t.Fatalf("deleted id %d returned", r.ID)
+			}
+		}
+	}
 }
