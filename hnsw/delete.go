@@ -368,6 +368,9 @@ func (x *Index) repair(sc *scratch, rb *repairBufs, d *directory, p uint32, l in
 		old = append(old, atomic.LoadUint32(&list[j]))
 	}
 	rb.old = old
+	if l == 0 {
+		sc.qg.buf = x.qgStoreList(d, p, sel, sc.qg.buf)
+	}
 	storeList(list, sel)
 	mu.Unlock()
 	gained := rb.gained[:0]

@@ -41,7 +41,9 @@
 // linking), search.go (Search, SearchBatch), walk.go (the one greedy
 // descent and beam search), scorer.go (what the walk scores: float32
 // vectors or SQ8 codes), quantized.go (SQ8 training, encoding,
-// re-ranking), filter.go (filtered search strategies), delete.go (Delete,
+// re-ranking), qgraph.go, qgraph_search.go and qgraph_persist.go (the
+// QGraph mode: neighbour codes in fast-scan blocks per node, its walk,
+// its file sections), filter.go (filtered search strategies), delete.go (Delete,
 // Vacuum), update.go (Update), lifecycle.go (grace periods, Close),
 // storage.go and layout.go (chunks, records, link lists), optimize.go
 // (Optimize), persist.go (files, Open).
@@ -118,6 +120,11 @@ type Config struct {
 	// distance package's uint8 kernels, final candidates re-ranked with the
 	// float32 vectors). See quantized.go.
 	Quantization Quantization
+	// QGraphSubspaces is the number of 4-bit subquantizers of a QGraph
+	// index's codes (a divisor of Dim, at most 256); 0 picks two
+	// dimensions per subquantizer up to 256 dimensions, four beyond.
+	// Other modes require 0.
+	QGraphSubspaces int
 }
 
 // Index is an HNSW graph index. It implements nearkit.Index and
@@ -166,6 +173,7 @@ type Index struct {
 	life lifecycle // deletion, slot reuse, Close, read-only mode (lifecycle.go)
 
 	quant *quantState // nil unless Config.Quantization is SQ8
+	qg    *qgState    // nil unless Config.Quantization is QGraph (qgraph.go)
 
 	// filterPath forces a filter strategy (filterExact, filterGraph): a
 	// hook for tests, set before the index is shared; 0 in every index
@@ -225,6 +233,16 @@ func (c *Config) fill() error {
 	if !c.Quantization.valid() {
 		return bad("unknown Quantization %d", c.Quantization)
 	}
+	if c.Quantization == QGraph {
+		if c.QGraphSubspaces == 0 {
+			c.QGraphSubspaces = defaultQGSubspaces(c.Dim)
+		}
+		if err := checkQGSubspaces(c.QGraphSubspaces, c.Dim); err != nil {
+			return bad("%v", err)
+		}
+	} else if c.QGraphSubspaces != 0 {
+		return bad("QGraphSubspaces=%d without QGraph quantization", c.QGraphSubspaces)
+	}
 	return nil
 }
 
@@ -257,6 +275,7 @@ func (x *Index) init(cfg Config) {
 		x.dist = distance.SquaredL2
 	}
 	x.quant = newQuantState(cfg)
+	x.qg = newQGState(cfg)
 	x.setLayout(x.quant == nil)
 	// About chunkBytes of vectors and lists per chunk: big enough that the
 	// directory stays tiny and in cache and that huge pages apply, small
@@ -293,7 +312,7 @@ func (x *Index) Metric() distance.Metric { return x.metric }
 
 // Config returns the configuration with defaults filled in.
 func (x *Index) Config() Config {
-	return Config{Dim: x.dim, Metric: x.metric, M: x.m, EfConstruction: x.efc, EfSearch: x.efs, Seed: x.seed, Quantization: x.quantization()}
+	return Config{Dim: x.dim, Metric: x.metric, M: x.m, EfConstruction: x.efc, EfSearch: x.efs, Seed: x.seed, Quantization: x.quantization(), QGraphSubspaces: x.qgSubspaces()}
 }
 
 // MemoryUsage returns the bytes held by the index: vector and link chunks
@@ -318,7 +337,7 @@ func (x *Index) MemoryUsage() int64 {
 		slots *= 2
 	}
 	b += slots * 17
-	b += x.quantMemory(len(d.chunks))
+	b += x.quantMemory(len(d.chunks)) + x.qgMemory(len(d.chunks))
 	return b
 }
 
@@ -327,7 +346,8 @@ func (x *Index) MemoryUsage() int64 {
 type MemoryStats struct {
 	// Vectors is the float32 vector storage (allocated chunk capacity).
 	Vectors int64
-	// Codes is the SQ8 code storage and codec tables (0 without
+	// Codes is the SQ8 code storage and codec tables, or a QGraph
+	// index's own codes, neighbour-code blocks and codebook (0 without
 	// quantization).
 	Codes int64
 	// Graph is everything else: links, labels, per-node metadata, the
@@ -342,7 +362,7 @@ func (x *Index) MemoryStats() MemoryStats {
 	st := MemoryStats{
 		// A record's padding (layout.go) is there for the vector.
 		Vectors: nch * (x.slotBytes() - int64(x.stride0)*4) << x.shift,
-		Codes:   x.quantMemory(int(nch)),
+		Codes:   x.quantMemory(int(nch)) + x.qgMemory(int(nch)),
 	}
 	st.Graph = total - st.Vectors - st.Codes
 	return st

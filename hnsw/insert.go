@@ -27,7 +27,7 @@ func (x *Index) Add(id uint64, vec []float32) error {
 	if err := x.add(id, vec); err != nil {
 		return err
 	}
-	if x.quant != nil {
+	if x.quant != nil || x.qg != nil {
 		x.trainIfDue()
 	}
 	return nil
@@ -98,6 +98,9 @@ func (x *Index) place(s uint32, id uint64, level int, vec []float32) {
 	if x.quant != nil {
 		x.encodeSlot(c, o, v)
 	}
+	if x.qg != nil {
+		x.qgEncodeSlot(c, o, v)
+	}
 	c.labels[o] = id
 	// A reused slot (delete.go) keeps its level and its upper lists' words.
 	if level > 0 && atomic.LoadUint32(&c.meta[o])&flagFree == 0 {
@@ -161,6 +164,7 @@ func (x *Index) insert(sc *scratch, s uint32, level int) {
 	for l := top; l >= 0; l-- {
 		storeList(x.list(d, s, l), sc.sel[l])
 	}
+	sc.qg.buf = x.qgStoreList(d, s, sc.sel[0], sc.qg.buf)
 	for l := top; l >= 0; l-- {
 		mx := x.m
 		if l == 0 {
@@ -232,6 +236,9 @@ func (x *Index) addLink(sc *scratch, n, s uint32, l, mx int) {
 	list := x.list(d, n, l)
 	cnt := int(atomic.LoadUint32(&list[0]))
 	if cnt < mx {
+		if l == 0 {
+			x.qgSetEntry(d, n, cnt, s)
+		}
 		atomic.StoreUint32(&list[1+cnt], s)
 		atomic.StoreUint32(&list[0], uint32(cnt+1))
 		return
@@ -246,6 +253,9 @@ func (x *Index) addLink(sc *scratch, n, s uint32, l, mx int) {
 	sc.items = cands
 	sel := x.selectNeighbors(sc, cands, mx, sc.ids[:0])
 	sc.ids = sel
+	if l == 0 {
+		sc.qg.buf = x.qgStoreList(d, n, sel, sc.qg.buf)
+	}
 	storeList(list, sel)
 }
 
@@ -274,7 +284,7 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 	if err := x.addBatch(ctx, ids, vecs); err != nil {
 		return err
 	}
-	if x.quant != nil {
+	if x.quant != nil || x.qg != nil {
 		x.trainIfDue()
 	}
 	return nil

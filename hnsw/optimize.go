@@ -165,6 +165,11 @@ func (x *Index) permuted(ctx context.Context, perm []uint32) (*storage, error) {
 		if x.quant != nil {
 			copy(nc.codes[int(no)*x.dim:][:x.dim], oc.codes[int(oo)*x.dim:][:x.dim])
 		}
+		if x.qg != nil {
+			// A block lists codes in list order, which renumbering keeps.
+			copy(x.qgCode(nd, ns), x.qgCode(od, s))
+			copy(x.qgBlock(nd, ns), x.qgBlock(od, s))
+		}
 		nc.labels[no] = oc.labels[oo]
 		meta := atomic.LoadUint32(&oc.meta[oo])
 		nc.meta[no] = meta

@@ -17,6 +17,7 @@ import (
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/binfmt"
 	"github.com/nearkit/nearkit/internal/check"
+	"github.com/nearkit/nearkit/pq"
 	"github.com/nearkit/nearkit/scalar"
 )
 
@@ -25,9 +26,10 @@ import (
 // Version 2 payload:
 //
 //	u32 dim, u8 metric, u32 M, u32 efConstruction, u32 efSearch, u64 seed,
-//	u8 quantization (0 none, 1 SQ8)
+//	u8 quantization (0 none, 1 SQ8, 2 QGraph)
 //	u64 n, then n bytes: the level generator's state (PCG MarshalBinary)
-//	u64 n, then n bytes: the SQ8 codec (scalar.SQ8.WriteTo; n = 0 unquantized)
+//	u64 n, then n bytes: the SQ8 codec (scalar.SQ8.WriteTo; n = 0 unquantized),
+//	  or QGraph's subspace count and quantizer (qgraph_persist.go)
 //	u64 nslots, u64 entry (level<<32 | slot, or 2⁶⁴-1 when empty)
 //	u64 upper words (the total of the upper lists below)
 //	zero padding to a multiple of 64 bytes from the start of the file,
@@ -36,6 +38,7 @@ import (
 //	  nslots × u32 meta (bits 0-7 level, bit 8 deleted, bit 9 free)
 //	  nslots × dim × f32 vectors (normalised for cosine)
 //	  nslots × dim × u8 SQ8 codes (quantized indexes only)
+//	  QGraph only: own codes, neighbour-code blocks (qgraph_persist.go)
 //	  nslots × (1+2M) × u32 level-0 lists (count, ids, unused tail zero)
 //	  the upper lists of every slot with level > 0 in slot order,
 //	  level·(1+M) u32 each (level 1 first)
@@ -98,6 +101,13 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 	bw.U64(uint64(len(st)))
 	bw.Bytes(st)
 	var codec bytes.Buffer
+	if x.qg != nil {
+		b, err := x.qgCodec()
+		if err != nil {
+			return cw.n, err
+		}
+		codec.Write(b)
+	}
 	if x.quant != nil {
 		if sq := x.quant.sq.Load(); sq != nil {
 			if _, err := sq.WriteTo(&codec); err != nil {
@@ -136,6 +146,9 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 			bw.Bytes(d.chunks[ci].codes[:min(per, n-ci*per)*x.dim])
 		}
 		pad()
+	}
+	if x.qg != nil {
+		x.qgWriteSections(bw, d, n, pad)
 	}
 	for ci := 0; ci*per < n; ci++ {
 		eachRow(d.chunks[ci].links0, min(per, n-ci*per), x.lstride, x.stride0, bw.Uint32s)
@@ -212,6 +225,7 @@ type header struct {
 	cfg     Config
 	rng     []byte
 	sq      *scalar.SQ8
+	pq      *pq.ProductQuantizer // QGraph
 	n       int
 	entry   uint64
 	words   int // version 2: upper words; version 1: read later
@@ -240,14 +254,20 @@ func readHeader(br *binfmt.Reader) (*header, error) {
 	}
 	h.rng = br.Bytes(br.Count("generator state bytes", 64))
 	if h.version >= 2 {
-		codec := br.Bytes(br.Count("codec bytes", 1<<20+uint64(16*cfg.Dim)))
+		codec := br.Bytes(br.Count("codec bytes", 1<<20+uint64(64*cfg.Dim)))
 		if br.Err() != nil {
 			return nil, br.Err()
 		}
-		if len(codec) > 0 && cfg.Quantization != SQ8 {
+		if cfg.Quantization == QGraph {
+			p, err := readQGCodec(cfg, codec)
+			if err != nil {
+				return nil, err
+			}
+			h.pq = p
+		} else if len(codec) > 0 && cfg.Quantization != SQ8 {
 			return nil, fmt.Errorf("%w: hnsw: codec in an index without quantization", nearkit.ErrCorrupt)
 		}
-		if len(codec) > 0 {
+		if len(codec) > 0 && cfg.Quantization == SQ8 {
 			sq, err := scalar.ReadSQ8(bytes.NewReader(codec))
 			if err != nil {
 				return nil, fmt.Errorf("hnsw: codec: %w", err)
@@ -276,6 +296,9 @@ func (x *Index) setup(h *header) error {
 	x.rng = rand.New(x.pcg)
 	if h.sq != nil {
 		x.quant.sq.Store(h.sq)
+	}
+	if h.pq != nil {
+		x.qg.pq.Store(h.pq)
 	}
 	return nil
 }
@@ -353,6 +376,10 @@ func (x *Index) decode(r io.Reader) error {
 		}
 		pad()
 	}
+	var qg qgSections
+	if x.qg != nil {
+		qg = x.qgReadSections(br, chunks, n, pad)
+	}
 	if br.Err() != nil {
 		return br.Err()
 	}
@@ -364,6 +391,9 @@ func (x *Index) decode(r io.Reader) error {
 			eachRow(c.vecs, used(ci), x.vstride, x.dim, func(dst []float32) { lo += copy(dst, vecs[lo:]) })
 			if codes != nil {
 				copy(c.codes, codes[ci*per*x.dim:])
+			}
+			if x.qg != nil {
+				x.qgFillChunk(c, qg, ci)
 			}
 			eachRow(c.links0, used(ci), x.lstride, x.stride0, br.ReadUint32s)
 			if br.Err() != nil {
@@ -638,6 +668,11 @@ func openMapped(data []byte, opts OpenOptions) (*Index, error) {
 	if x.quant != nil {
 		codesAt = next(n * dim)
 	}
+	var qcodesAt, qblkAt, qcodesLen, qblkLen uint64
+	if x.qg != nil {
+		qcodesLen, qblkLen = x.qgSectionSizes(n)
+		qcodesAt, qblkAt = next(qcodesLen), next(qblkLen)
+	}
 	linksAt := next(4 * n * uint64(x.stride0))
 	upperAt := next(4 * uint64(h.words))
 	if off != uint64(body) {
@@ -667,6 +702,9 @@ func openMapped(data []byte, opts OpenOptions) (*Index, error) {
 		}
 		if codes != nil {
 			c.codes = codes[lo*x.dim : hi*x.dim : hi*x.dim]
+		}
+		if x.qg != nil {
+			x.qgMapChunk(c, data[qcodesAt:qcodesAt+qcodesLen], data[qblkAt:qblkAt+qblkLen], lo, hi)
 		}
 		d.chunks = append(d.chunks, c)
 	}

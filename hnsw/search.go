@@ -61,7 +61,9 @@ func (x *Index) search(dst []nearkit.Result, q []float32, k int, opts nearkit.Se
 		q = sc.q
 	}
 	var items []heap.Item
-	if sq := x.codec(); sq != nil {
+	if p := x.qgQuantizer(); p != nil && opts.Filter == nil {
+		items = x.searchQG(sc, p, q, ef, x.ndeleted.Load() > 0)
+	} else if sq := x.codec(); sq != nil {
 		items = x.searchCodes(sc, sq, q, k, ef, opts.Filter)
 	} else {
 		// Unquantized, or an SQ8 index not trained yet.

@@ -24,6 +24,10 @@ type chunk struct {
 	upper  []uint32     // pool reference of the slot's upper lists (level > 0)
 	locks  []sync.Mutex // guards the slot's link lists against other writers
 	codes  []uint8      // dim bytes per slot, SQ8 indexes only (quantized.go)
+	// QGraph indexes only (qgraph.go): each slot's own 4-bit code and the
+	// fast-scan blocks of its level-0 neighbours' codes.
+	qcodes []uint8
+	qblk   []uint32
 	// pending has bit o set while slot o is reserved but its vector and
 	// label are not written yet (filter.go: the exact scan skips it).
 	pending []uint64
@@ -131,6 +135,9 @@ func (x *Index) newChunk() *chunk {
 	c.vecs, c.links0 = x.newRecords(n)
 	if x.quant != nil {
 		c.codes = make([]uint8, n*x.dim)
+	}
+	if x.qg != nil {
+		x.qgNewChunk(c, n)
 	}
 	c.pending = make([]uint64, (n+63)/64)
 	return c

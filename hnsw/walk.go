@@ -48,6 +48,8 @@ type scratch struct {
 	hop   []uint32 // disallowed neighbours of the node being expanded
 	rows  []uint32 // exact strategy: the allowed slots
 	seeds []uint32 // allowed sampled slots
+
+	qg qgScratch // QGraph searches and block writes (qgraph_search.go)
 }
 
 func (x *Index) getScratch() *scratch {

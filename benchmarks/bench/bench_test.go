@@ -400,14 +400,14 @@ func TestRegistryFlags(t *testing.T) {
 	for _, f := range Flags() {
 		owners[f.Name] = f.Owners
 	}
-	if !slices.Equal(owners["ef"], []string{"hnsw", "hnsw-sq8"}) || owners["nosuch"] != nil {
+	if !slices.Equal(owners["ef"], []string{"hnsw", "hnsw-qg", "hnsw-sq8"}) || owners["nosuch"] != nil {
 		t.Errorf("flag owners %v", owners)
 	}
 	if err := CheckFlags([]string{"flat", "hnsw"}, []string{"M", "ef"}); err != nil {
 		t.Error(err)
 	}
 	err := CheckFlags([]string{"flat"}, []string{"ef"})
-	if !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "-ef belongs to hnsw, hnsw-sq8") {
+	if !errors.Is(err, nearkit.ErrInvalidConfig) || !strings.Contains(err.Error(), "-ef belongs to hnsw, hnsw-qg, hnsw-sq8") {
 		t.Errorf("flag of an unchosen index: %v", err)
 	}
 	var p Params
@@ -523,5 +523,37 @@ func TestWriteANNResult(t *testing.T) {
 	}
 	if _, err := WriteANNResult(dir, Point{}); err == nil {
 		t.Error("a point without answers was written")
+	}
+}
+
+// hnsw-qg trains before adding and reaches float32 HNSW's recall at a
+// wide beam.
+func TestRunQGraphSweep(t *testing.T) {
+	ds := tinyDataset(t, 2000, 40, 16, distance.L2)
+	gt, err := EnsureGroundTruth(context.Background(), ds, 10, func(string, ...any) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := quickConfig("hnsw-qg")
+	cfg.Params = Params{Seed: 1}
+	for name, v := range map[string]string{"M": "8", "efc": "64", "ef": "10,200", "qgm": "0,4"} {
+		if err := cfg.Params.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pts []Point
+	if err := Run(context.Background(), ds, gt, cfg, func(p Point) error { pts = append(pts, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 4 {
+		t.Fatalf("%d points, want 2 builds × 2 ef", len(pts))
+	}
+	for i, p := range pts {
+		if p.BuildParams["qgm"] != []int{0, 0, 4, 4}[i] {
+			t.Errorf("point %d: build %v", i, p.BuildParams)
+		}
+		if i%2 == 1 && p.Recall < 0.95 {
+			t.Errorf("point %d (%v): recall %v at ef=200", i, p.BuildParams, p.Recall)
+		}
 	}
 }
