@@ -4,7 +4,7 @@
 # pq fast-scan (BenchmarkScan, AVX2 and AVX-512 kernels over 1M codes). It builds the test binaries
 # of a base revision and of the work tree, runs them alternately (A B A B …)
 # and prints each run and the median per side, so that machine noise hits
-# both alike.
+# both alike. It first says whether the kernels' machine code changed.
 #   distance/_asm/paired_bench.sh [base-rev [rounds]]   (default HEAD~1, 5)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,6 +18,21 @@ for side in base new; do
   dir=.
   [ "$side" = base ] && dir="$tmp/base"
   (cd "$dir" && go test -c -o "$tmp/km.$side" ./internal/kmeans && go test -c -o "$tmp/pq.$side" ./pq)
+done
+# The machine code of the kernels, base against new: when the bytes are
+# identical, the timings below can differ only by noise. A RIP-relative
+# operand's displacement depends on the rest of the binary, so such an
+# instruction is compared by its text (symbol name) instead.
+code() {
+  go tool objdump -s "$2" "$1" | awk -F'\t' '/^  /{ if ($6 ~ /\(SB\)/) print $6; else print $4 }'
+}
+for k in 'km kmeans\.panelArgminAVX512\.abi0$' 'pq pq\.fastScanAVX(2|512)\.abi0$'; do
+  set -- $k
+  if cmp -s <(code "$tmp/$1.base" "$2") <(code "$tmp/$1.new" "$2"); then
+    echo "$2: machine code identical"
+  else
+    echo "$2: machine code differs"
+  fi
 done
 grep -m1 'model name' /proc/cpuinfo || true
 run() { # binary, benchmark regexp, metric
