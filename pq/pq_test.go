@@ -151,7 +151,7 @@ func TestEncodeDecodeDistances(t *testing.T) {
 					}
 					y := rec[0:dim]
 					wantS := ref(y, x)
-					if got := float64(p.SymmetricDistance(codes[:p.CodeSize()], code)); math.Abs(got-wantS) > tol {
+					if got, err := p.SymmetricDistance(codes[:p.CodeSize()], code); err != nil || math.Abs(float64(got)-wantS) > tol {
 						t.Fatalf("SDC 0-%d: %v, want %v", i, got, wantS)
 					}
 				}
