@@ -69,7 +69,7 @@ func TestTrainErrors(t *testing.T) {
 	if err := p.Encode(make([]byte, 1), make([]float32, 7)); !errors.Is(err, nearkit.ErrDimension) {
 		t.Errorf("short vector: %v", err)
 	}
-	if err := p.Encode(make([]byte, 0), make([]float32, 8)); !errors.Is(err, nearkit.ErrInvalidConfig) {
+	if err := p.Encode(make([]byte, 0), make([]float32, 8)); !errors.Is(err, nearkit.ErrDimension) {
 		t.Errorf("short code buffer: %v", err)
 	}
 	if _, err := p.LookupTable(nil, []float32{0, 0, 0, 0, 0, 0, 0, float32(math.Inf(1))}); !errors.Is(err, nearkit.ErrInvalidVector) {
