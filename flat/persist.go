@@ -8,6 +8,7 @@ import (
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/binfmt"
+	"github.com/nearkit/nearkit/internal/check"
 )
 
 const (
@@ -80,10 +81,8 @@ func Read(r io.Reader) (*Index, error) {
 	if err := br.Finish(); err != nil {
 		return nil, fmt.Errorf("flat: read: %w", err)
 	}
-	for i, v := range data {
-		if v-v != 0 {
-			return nil, fmt.Errorf("flat: read: %w: vector %d element %d is %v", nearkit.ErrCorrupt, i/int(dim), i%int(dim), v)
-		}
+	if err := check.Stored(data, int(dim), metric); err != nil {
+		return nil, fmt.Errorf("flat: read: %w", err)
 	}
 	x := newIndex(int(dim), metric)
 	x.slots = make(map[uint64]uint32, n)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -449,20 +448,11 @@ func (x *Index) decode(r io.Reader) error {
 	return x.validate(d, n, h.entry)
 }
 
-// checkVectors refuses what Add would have refused, so a file with a
-// valid checksum cannot serve NaN distances or outrank every query: each
-// stored vector must be finite and, under a metric that normalises, of
-// unit length (or zero, which Add keeps as is).
+// checkVectors refuses vectors Add would have refused (check.Stored).
 func (x *Index) checkVectors(d *directory, n int) error {
 	for s := range uint32(n) {
-		v := x.vecOf(d, s)
-		if err := check.Vector(v, x.dim); err != nil {
-			return fmt.Errorf("%w: hnsw: slot %d: %v", nearkit.ErrCorrupt, s, err)
-		}
-		if x.metric.Normalizes() {
-			if nn := distance.Dot(v, v); nn != 0 && math.Abs(float64(nn)-1) > 1e-2 {
-				return fmt.Errorf("%w: hnsw: slot %d: squared norm %v in a %v index, whose vectors are unit length", nearkit.ErrCorrupt, s, nn, x.metric)
-			}
+		if err := check.Stored(x.vecOf(d, s), x.dim, x.metric); err != nil {
+			return fmt.Errorf("hnsw: slot %d: %w", s, err)
 		}
 	}
 	return nil

@@ -262,7 +262,9 @@ func toDense(v []float32, rows, cols int) *mat.Dense {
 	return mat.NewDense(rows, cols, f)
 }
 
-// Rotate writes v·R to dst[:Dim]. It panics on length mismatch.
+// Rotate writes v·R to dst[:Dim]. It is an unchecked hot-path helper
+// (ivf rotates every query and vector with it): it requires a trained
+// OPQ, len(v) == Dim and len(dst) ≥ Dim, and panics otherwise.
 func (o *OPQ) Rotate(dst, v []float32) {
 	distance.DotBatch(v, o.rt, o.Dim(), dst[:o.Dim()])
 }
@@ -310,6 +312,9 @@ func (o *OPQ) Decode(dst []float32, code []byte) error {
 		return err
 	}
 	d := o.Dim()
+	if len(dst) < d || len(code) < o.CodeSize() {
+		return fmt.Errorf("%w: opq: Decode: code of %d bytes (need %d), dst of %d (need %d)", nearkit.ErrDimension, len(code), o.CodeSize(), len(dst), d)
+	}
 	y := make([]float32, d)
 	if err := o.pq.Decode(y, code); err != nil {
 		return err

@@ -230,7 +230,7 @@ func (p *ProductQuantizer) Encode(dst []byte, v []float32) error {
 		return fmt.Errorf("pq: %w", err)
 	}
 	if len(dst) < p.CodeSize() {
-		return fmt.Errorf("%w: pq: code buffer of %d bytes, need %d", nearkit.ErrInvalidConfig, len(dst), p.CodeSize())
+		return fmt.Errorf("%w: pq: code buffer of %d bytes, need %d", nearkit.ErrDimension, len(dst), p.CodeSize())
 	}
 	p.encode(dst[:p.CodeSize()], v)
 	return nil
@@ -413,8 +413,9 @@ func (p *ProductQuantizer) lookupTable(dst []float32, q []float32) {
 }
 
 // Distance returns the asymmetric distance of code given a table from
-// LookupTable. It panics if table or code is too short (a programming
-// error, as for the distance kernels).
+// LookupTable. It is the unchecked hot-path kernel of the ADC scan, as
+// the distance kernels are: it panics if table or code is too short (a
+// programming error), and callers check lengths once per scan.
 func (p *ProductQuantizer) Distance(table []float32, code []byte) float32 {
 	if p.cfg.NBits == 8 {
 		return distance.PQLookupSum(table, code[:p.cfg.M])
@@ -469,8 +470,23 @@ func (p *ProductQuantizer) Distances(table []float32, codes []byte, out []float3
 // SymmetricDistance returns the distance between the reconstructions of
 // two codes (SDC), from centroid-to-centroid tables built on first use
 // (M·4^NBits float32: 4 MiB for M=16, NBits=8). It is coarser than the
-// asymmetric distance and serves when the query itself is a code.
-func (p *ProductQuantizer) SymmetricDistance(a, b []byte) float32 {
+// asymmetric distance and serves when the query itself is a code. Errors
+// wrap nearkit.ErrNotTrained, or nearkit.ErrDimension when a code is
+// shorter than CodeSize.
+func (p *ProductQuantizer) SymmetricDistance(a, b []byte) (float32, error) {
+	if err := p.checkTrained(); err != nil {
+		return 0, err
+	}
+	if len(a) < p.CodeSize() || len(b) < p.CodeSize() {
+		return 0, fmt.Errorf("%w: pq: SymmetricDistance: codes of %d and %d bytes, need %d", nearkit.ErrDimension, len(a), len(b), p.CodeSize())
+	}
+	return p.SymmetricDistanceUnchecked(a, b), nil
+}
+
+// SymmetricDistanceUnchecked is SymmetricDistance without the checks, for
+// loops over many codes: it requires a trained quantizer and codes of at
+// least CodeSize bytes, and panics otherwise.
+func (p *ProductQuantizer) SymmetricDistanceUnchecked(a, b []byte) float32 {
 	p.sdcOnce.Do(p.buildSDC)
 	ksub := p.ksub
 	if p.cfg.NBits == 8 {

@@ -69,7 +69,7 @@ func TestTrainErrors(t *testing.T) {
 	if err := p.Encode(make([]byte, 1), make([]float32, 7)); !errors.Is(err, nearkit.ErrDimension) {
 		t.Errorf("short vector: %v", err)
 	}
-	if err := p.Encode(make([]byte, 0), make([]float32, 8)); !errors.Is(err, nearkit.ErrInvalidConfig) {
+	if err := p.Encode(make([]byte, 0), make([]float32, 8)); !errors.Is(err, nearkit.ErrDimension) {
 		t.Errorf("short code buffer: %v", err)
 	}
 	if _, err := p.LookupTable(nil, []float32{0, 0, 0, 0, 0, 0, 0, float32(math.Inf(1))}); !errors.Is(err, nearkit.ErrInvalidVector) {
@@ -151,7 +151,7 @@ func TestEncodeDecodeDistances(t *testing.T) {
 					}
 					y := rec[0:dim]
 					wantS := ref(y, x)
-					if got := float64(p.SymmetricDistance(codes[:p.CodeSize()], code)); math.Abs(got-wantS) > tol {
+					if got, err := p.SymmetricDistance(codes[:p.CodeSize()], code); err != nil || math.Abs(float64(got)-wantS) > tol {
 						t.Fatalf("SDC 0-%d: %v, want %v", i, got, wantS)
 					}
 				}

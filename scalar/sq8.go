@@ -202,7 +202,7 @@ func (s *SQ8) Encode(dst []uint8, v []float32) error {
 		return err
 	}
 	if len(dst) < s.cfg.Dim {
-		return fmt.Errorf("%w: sq8: code buffer of %d bytes, need %d", nearkit.ErrInvalidConfig, len(dst), s.cfg.Dim)
+		return fmt.Errorf("%w: sq8: code buffer of %d bytes, need %d", nearkit.ErrDimension, len(dst), s.cfg.Dim)
 	}
 	s.encode(dst[:s.cfg.Dim], v)
 	return nil

@@ -77,6 +77,14 @@ func ReadIDX(r io.Reader, name string) (data []float32, n, dim int, err error) {
 		}
 		off += int64(dim)
 	}
+	if gz {
+		// Only reading the compressed stream to its end checks the gzip
+		// trailer (CRC-32 and length): without it a damaged .gz whose
+		// deflate data still decodes would load wrong pixels.
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return nil, 0, 0, formatErr(name, off, "gzip trailer: %v", err)
+		}
+	}
 	return data, n, dim, nil
 }
 

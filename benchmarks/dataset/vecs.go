@@ -161,17 +161,14 @@ func LoadVecs(path string, limit int) ([]float32, int, error) {
 		return nil, 0, err
 	}
 	defer f.Close()
-	hint := 0
-	if st, err := f.Stat(); err == nil && limit <= 0 && st.Size() < 1<<34 {
-		hint = int(st.Size())
-	}
+	br := bufio.NewReaderSize(f, 1<<16)
 	switch ext(path) {
 	case ".fvecs":
-		return readFvecs(f, path, limit, hint/4)
+		return readFvecs(br, path, limit, sizeHint(f, br, 4, limit))
 	case ".bvecs":
-		return readBvecs(f, path, limit, hint)
+		return readBvecs(br, path, limit, sizeHint(f, br, 1, limit))
 	case ".ivecs":
-		iv, dim, err := ReadIvecs(f, path, limit)
+		iv, dim, err := ReadIvecs(br, path, limit)
 		out := make([]float32, len(iv))
 		for i, x := range iv {
 			out[i] = float32(x)
@@ -179,6 +176,28 @@ func LoadVecs(path string, limit int) ([]float32, int, error) {
 		return out, dim, err
 	}
 	return nil, 0, fmt.Errorf("%s: unknown vector file extension (want .fvecs, .bvecs or .ivecs)", path)
+}
+
+// sizeHint returns the number of elements a whole-file load of f will
+// hold, so the output can be allocated once, or 0 when that cannot be
+// trusted. It trusts the file's size only once the first row's dimension
+// is valid and the size is a whole number of rows of it, so a forged or
+// sparse file gets no allocation its header has not earned.
+func sizeHint(f *os.File, br *bufio.Reader, elemSize, limit int) int {
+	st, err := f.Stat()
+	if err != nil || limit > 0 {
+		return 0
+	}
+	hdr, err := br.Peek(4)
+	if err != nil {
+		return 0
+	}
+	d := int64(int32(binary.LittleEndian.Uint32(hdr)))
+	rowBytes := 4 + d*int64(elemSize)
+	if d <= 0 || d > MaxDim || st.Size()%rowBytes != 0 || st.Size() >= 1<<40 {
+		return 0
+	}
+	return int(st.Size() / rowBytes * d)
 }
 
 // LoadIvecs reads an .ivecs file, at most limit rows when limit > 0.

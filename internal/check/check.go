@@ -84,3 +84,28 @@ func K(k int) error {
 	}
 	return nil
 }
+
+// Stored returns an error wrapping nearkit.ErrCorrupt unless the n = len(
+// vecs)/dim vectors read from a file are what an index would have stored
+// under metric: finite and, for a metric that normalises, of unit length
+// or zero (which Add keeps as is). Loaders call it so a file with a valid
+// checksum cannot serve NaN distances or a vector that outranks every
+// query.
+func Stored(vecs []float32, dim int, metric distance.Metric) error {
+	if err := finite(vecs, dim); err != nil {
+		return fmt.Errorf("%w: %v", nearkit.ErrCorrupt, err)
+	}
+	if !metric.Normalizes() {
+		return nil
+	}
+	for i := 0; i+dim <= len(vecs); i += dim {
+		v := vecs[i : i+dim]
+		// A unit vector's float32 squared norm is within about dim·2⁻²⁴
+		// of 1; 1 % is far beyond rounding and far below any forgery
+		// that changes a ranking much.
+		if nn := distance.Dot(v, v); nn != 0 && (nn < 0.99 || nn > 1.01) {
+			return fmt.Errorf("%w: vector %d has squared norm %v under %v, whose vectors are unit length", nearkit.ErrCorrupt, i/dim, nn, metric)
+		}
+	}
+	return nil
+}
