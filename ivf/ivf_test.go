@@ -3,7 +3,9 @@ package ivf
 import (
 	"context"
 	"errors"
+	"flag"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -14,9 +16,20 @@ import (
 
 const (
 	tDim = 32
-	tN   = 3000
 	tQ   = 50
 )
+
+// tN is the number of test vectors; TestMain lowers it for -race -short,
+// where the detector makes training ten times slower.
+var tN = 3000
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() && raceEnabled {
+		tN = 1500
+	}
+	os.Exit(m.Run())
+}
 
 func testData() (data, queries []float32) {
 	all := clustered(tN+tQ, tDim, 24, 1)
@@ -52,6 +65,9 @@ func TestRecall(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if testing.Short() && (tc.cfg.OPQ || tc.cfg.Metric != distance.L2) {
 				t.Skip("short")
+			}
+			if puregoBuild && tc.cfg.OPQ {
+				t.Skip("OPQ training with the portable kernels")
 			}
 			cfg := tc.cfg
 			cfg.Dim, cfg.NList, cfg.Seed = tDim, 16, 3
@@ -145,7 +161,7 @@ func TestDeleteCompaction(t *testing.T) {
 	for _, enc := range []Encoding{Flat, SQ8, PQ, PQFastScan} {
 		t.Run(enc.String(), func(t *testing.T) {
 			cfg := Config{Dim: tDim, NList: 8, Encoding: enc, M: 8, Seed: 4, KeepVectors: enc != Flat}
-			x, err := New(cfg)
+			x, err := New(quick(cfg))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +240,7 @@ func TestUpdate(t *testing.T) {
 	if x.Len() != tN {
 		t.Fatalf("Len %d", x.Len())
 	}
-	if err := x.Update(tN+5, target); !errors.Is(err, nearkit.ErrUnknownID) {
+	if err := x.Update(uint64(tN)+5, target); !errors.Is(err, nearkit.ErrUnknownID) {
 		t.Fatalf("update unknown: %v", err)
 	}
 	bad := append([]float32(nil), target...)
@@ -252,7 +268,7 @@ func TestErrors(t *testing.T) {
 			t.Errorf("New(%+v): %v", cfg, err)
 		}
 	}
-	x, _ := New(Config{Dim: tDim, NList: 16, Encoding: PQ, M: 8})
+	x, _ := New(quick(Config{Dim: tDim, NList: 16, Encoding: PQ, M: 8}))
 	if err := x.Add(1, data[:tDim]); !errors.Is(err, nearkit.ErrNotTrained) {
 		t.Errorf("add before train: %v", err)
 	}
@@ -344,7 +360,7 @@ func TestSearchBatchMatchesSearch(t *testing.T) {
 // with -race).
 func TestConcurrent(t *testing.T) {
 	data, queries := testData()
-	x, _ := New(Config{Dim: tDim, NList: 8, Encoding: PQFastScan, M: 8, KeepVectors: true, Seed: 7})
+	x, _ := New(quick(Config{Dim: tDim, NList: 8, Encoding: PQFastScan, M: 8, KeepVectors: true, Seed: 7}))
 	if err := x.Train(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}
