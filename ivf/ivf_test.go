@@ -337,22 +337,40 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestSearchBatchMatchesSearch checks that the grouped batch search (lists
+// shared by the queries of a block scanned once for all) returns exactly
+// what one Search per query returns, with filters and re-ranking too.
 func TestSearchBatchMatchesSearch(t *testing.T) {
 	data, queries := testData()
-	x := build(t, Config{Dim: tDim, NList: 16, Encoding: PQFastScan, M: 16, Seed: 6}, data)
-	opts := nearkit.SearchOptions{NProbe: 4}
-	got, err := x.SearchBatch(context.Background(), queries, 10, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != tQ {
-		t.Fatalf("%d result slices", len(got))
-	}
-	for i := range tQ {
-		want, _ := x.Search(nil, queries[i*tDim:(i+1)*tDim], 10, opts)
-		if !slices.Equal(got[i], want) {
-			t.Fatalf("query %d: batch %v, single %v", i, got[i], want)
-		}
+	f := nearkit.FilterFunc(func(id uint64) bool { return id%3 != 1 })
+	for _, cfg := range []Config{
+		{Encoding: Flat},
+		{Encoding: SQ8, KeepVectors: true},
+		{Encoding: PQ, M: 8, KeepVectors: true},
+		{Encoding: PQFastScan, M: 16, KeepVectors: true},
+	} {
+		t.Run(cfg.Encoding.String(), func(t *testing.T) {
+			cfg.Dim, cfg.NList, cfg.Seed = tDim, 16, 6
+			x := build(t, cfg, data)
+			for _, opts := range []nearkit.SearchOptions{
+				{NProbe: 4},
+				{NProbe: 6, Filter: f, Rerank: 3},
+			} {
+				got, err := x.SearchBatch(context.Background(), queries, 10, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != tQ {
+					t.Fatalf("%d result slices", len(got))
+				}
+				for i := range tQ {
+					want, _ := x.Search(nil, queries[i*tDim:(i+1)*tDim], 10, opts)
+					if !slices.Equal(got[i], want) {
+						t.Fatalf("query %d: batch %v, single %v", i, got[i], want)
+					}
+				}
+			}
+		})
 	}
 }
 
