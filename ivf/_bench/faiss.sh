@@ -39,7 +39,9 @@ run_nearkit() {
     local extra=()
     case $idx in ivfpq|ivfpqfs) extra=(-m 16 -rerank "$RERANK") ;; esac
     "$OUT/nearbench" -dataset "$DATA/fmnist" -index "$idx" -nlist 256 -nprobe "$NPROBE" \
-      "${extra[@]}" -threads 2 -queries "$QUERIES" -noprogress -json "$OUT/nearkit.$r.json" >&2
+      "${extra[@]}" -threads 2 -queries "$QUERIES" -noprogress -json "$OUT/nearkit.tmp" >&2
+    # nearbench truncates its -json file: one per run, appended here.
+    cat "$OUT/nearkit.tmp" >>"$OUT/nearkit.$r.json"
   done
 }
 run_faiss() {
