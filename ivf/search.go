@@ -3,11 +3,13 @@ package ivf
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/heap"
+	"github.com/nearkit/nearkit/internal/prefetch"
 	"github.com/nearkit/nearkit/pq"
 	"github.com/nearkit/nearkit/scalar"
 )
@@ -452,10 +454,17 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 	dim := x.cfg.Dim
 	s.fin.reset(k)
 	s.vbuf = grow(s.vbuf, dim)
-	for _, c := range s.top.h {
+	h := s.top.h
+	for i, c := range h {
 		var v []float32
 		if src == nil {
 			v = x.lists[c.list].vecs[int(c.pos)*dim : (int(c.pos)+1)*dim]
+			// The candidates' rows are scattered over the probed lists:
+			// ask for the next one while this one is scored.
+			if rerankPrefetch && i+1 < len(h) {
+				n := h[i+1]
+				prefetch.Range(unsafe.Pointer(&x.lists[n.list].vecs[int(n.pos)*dim]), uintptr(dim)*4)
+			}
 		} else {
 			var ok bool
 			v, ok = src.Vector(c.id, s.vbuf)
@@ -476,6 +485,10 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 		s.fin.push(cand{d: d, list: c.list, pos: c.pos, id: c.id})
 	}
 }
+
+// rerankPrefetch switches the prefetch of re-ranked rows (a variable for
+// the paired benchmark).
+var rerankPrefetch = true
 
 // codebooks returns the PQ codebooks, copied once.
 func (x *Index) codebooks() []float32 { return x.cb }
