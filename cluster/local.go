@@ -63,6 +63,22 @@ func (l *Local) Shards() []int {
 	return out
 }
 
+// Held implements Node.
+func (l *Local) Held(ctx context.Context) ([]int, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]int, 0, len(l.shards))
+	for sh, s := range l.shards {
+		s.mu.RLock()
+		if !s.importing {
+			out = append(out, sh)
+		}
+		s.mu.RUnlock()
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
 // Len returns the number of vectors held over all shards.
 func (l *Local) Len() int {
 	l.mu.RLock()
@@ -86,15 +102,9 @@ func (l *Local) getOrCreate(sh int, importing bool) (*shard, error) {
 	if s := l.get(sh); s != nil {
 		return s, nil
 	}
-	if sh < 0 || sh >= maxShards {
-		return nil, fmt.Errorf("%w: cluster: shard %d out of range", nearkit.ErrInvalidConfig, sh)
-	}
-	idx, err := l.newIndex()
+	idx, err := l.makeIndex(sh)
 	if err != nil {
 		return nil, err
-	}
-	if idx.Dim() != l.dim {
-		return nil, fmt.Errorf("%w: cluster: factory made an index of dimension %d, node has %d", nearkit.ErrInvalidConfig, idx.Dim(), l.dim)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -107,6 +117,21 @@ func (l *Local) getOrCreate(sh int, importing bool) (*shard, error) {
 	}
 	l.shards[sh] = s
 	return s, nil
+}
+
+// makeIndex makes the index of a new copy of shard sh.
+func (l *Local) makeIndex(sh int) (nearkit.Index, error) {
+	if sh < 0 || sh >= maxShards {
+		return nil, fmt.Errorf("%w: cluster: shard %d out of range", nearkit.ErrInvalidConfig, sh)
+	}
+	idx, err := l.newIndex()
+	if err != nil {
+		return nil, err
+	}
+	if idx.Dim() != l.dim {
+		return nil, fmt.Errorf("%w: cluster: factory made an index of dimension %d, node has %d", nearkit.ErrInvalidConfig, idx.Dim(), l.dim)
+	}
+	return idx, nil
 }
 
 // Search implements Node.
@@ -291,6 +316,19 @@ func (l *Local) Export(ctx context.Context, sh int, fn func(ids []uint64, vecs [
 			return err
 		}
 	}
+	return nil
+}
+
+// BeginImport implements Node.
+func (l *Local) BeginImport(ctx context.Context, sh int) error {
+	idx, err := l.makeIndex(sh)
+	if err != nil {
+		return err
+	}
+	s := &shard{idx: idx, slot: map[uint64]int{}, importing: true, deleted: map[uint64]struct{}{}}
+	l.mu.Lock()
+	l.shards[sh] = s
+	l.mu.Unlock()
 	return nil
 }
 

@@ -51,6 +51,10 @@ type Node interface {
 	// Export streams the shard's vectors in batches to fn; the slices are
 	// valid only during the call.
 	Export(ctx context.Context, shard int, fn func(ids []uint64, vecs []float32) error) error
+	// BeginImport discards any copy of shard the node holds and creates it
+	// empty in import mode, where it takes writes and copied vectors but
+	// does not serve searches.
+	BeginImport(ctx context.Context, shard int) error
 	// Import stores copied vectors into shard, creating it in import mode
 	// when absent. IDs the shard already holds, and IDs deleted since the
 	// shard entered import mode, are skipped: a write that raced the copy
@@ -61,4 +65,8 @@ type Node interface {
 	FinishImport(ctx context.Context, shard int) error
 	// Drop forgets the shard.
 	Drop(ctx context.Context, shard int) error
+	// Held returns the logical shards the node holds and serves (not
+	// those still being imported), ascending. The router's repair pass
+	// uses it to find replicas a restarted node lost.
+	Held(ctx context.Context) ([]int, error)
 }

@@ -63,7 +63,7 @@ type Config struct {
 	// Metric is the distance (distance.L2 by default).
 	Metric distance.Metric
 	// Index chooses the index: HNSW(hnsw.Config{}) by default, or Flat(),
-	// or any IndexType.
+	// IVF(ivf.Config{NList: …}, trainSize), or any IndexType.
 	Index IndexType
 	// Sync is the log's durability policy (durable.SyncAlways by default).
 	Sync durable.SyncPolicy

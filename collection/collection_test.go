@@ -11,6 +11,7 @@ import (
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/durable"
 	"github.com/nearkit/nearkit/hnsw"
+	"github.com/nearkit/nearkit/ivf"
 )
 
 const testDim = 8
@@ -50,7 +51,8 @@ func sameDoc(a, b Document) bool {
 
 func TestCollectionBasics(t *testing.T) {
 	ctx := context.Background()
-	for _, it := range []IndexType{Flat(), HNSW(hnsw.Config{Seed: 3})} {
+	// The ivf type trains when the first batch of 250 arrives.
+	for _, it := range []IndexType{Flat(), HNSW(hnsw.Config{Seed: 3}), IVF(ivf.Config{NList: 4, Seed: 1}, 200)} {
 		t.Run(it.Name, func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := Config{Dim: testDim, Index: it, Sync: durable.SyncNever}
@@ -153,6 +155,9 @@ func TestCollectionBasics(t *testing.T) {
 				}
 			}
 			check(c)
+			if it.Name == "ivf" && !c.idx.(*trainingIVF).Trained() {
+				t.Fatal("ivf index not trained after 500 documents")
+			}
 			if err := c.Close(); err != nil {
 				t.Fatal(err)
 			}

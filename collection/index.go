@@ -13,10 +13,9 @@ import (
 // dense internal IDs and asks it only for what nearkit.Index offers (plus
 // Update, through durable.Updater, when it has one; else a replaced vector
 // is a Delete and an Add), so any index of the module plugs in through an
-// IndexType: an ivf index as IndexType{Name: "ivf", New: …, Read: …}
-// whose New returns an index able to take Adds from the first one (one
-// that trains itself on the first vectors, say: replay then repeats the
-// same Adds in the same order).
+// IndexType whose New returns an index able to take Adds from the first
+// one: HNSW, Flat and IVF (which trains itself on the first vectors) are
+// provided.
 type IndexType struct {
 	// Name identifies the type in snapshots: reopening a collection with
 	// an IndexType of another name fails with nearkit.ErrIncompatible.

@@ -275,7 +275,10 @@ func (s *state) Replay(rec []byte) error {
 				return err
 			}
 			id, held := c.keys[op.doc.key]
-			if op.isNew == held || (held && id != op.id) || (op.isNew && int(op.id) < len(c.docs) && c.docs[op.id].key != "") {
+			// A new document takes a free ID below next or next itself
+			// (assign), so an ID beyond next is damage, and no allocation
+			// follows a forged one.
+			if (op.isNew && op.id > c.next+uint32(len(ops))) || op.isNew == held || (held && id != op.id) || (op.isNew && int(op.id) < len(c.docs) && c.docs[op.id].key != "") {
 				return fmt.Errorf("%w: collection: upsert of %q as id %d (new=%v) disagrees with the state", nearkit.ErrCorrupt, op.doc.key, op.id, op.isNew)
 			}
 			ops = append(ops, op)

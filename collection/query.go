@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math/bits"
 	"slices"
 
 	"github.com/nearkit/nearkit"
@@ -169,14 +170,7 @@ func (c *Collection) eval(cond Cond) posting.Bits {
 		}
 		return b
 	case condAnd:
-		if len(cond.subs) == 0 {
-			return slices.Clone(c.live)
-		}
-		b := c.eval(cond.subs[0])
-		for _, s := range cond.subs[1:] {
-			b.And(c.eval(s))
-		}
-		return b
+		return c.evalAnd(cond.subs)
 	case condOr:
 		b := posting.NewBits(len(c.docs))
 		for _, s := range cond.subs {
@@ -191,13 +185,74 @@ func (c *Collection) eval(cond Cond) posting.Bits {
 	panic("collection: unknown condition")
 }
 
+// evalAnd plans a conjunction: the conditions answered from posting
+// lists (cost in proportion to their matches) go first, and a numeric
+// range after them tests only the documents still in the running once
+// they are few (a lookup each) instead of scanning its whole column.
+// The caller holds mu.
+func (c *Collection) evalAnd(subs []Cond) posting.Bits {
+	if len(subs) == 0 {
+		return slices.Clone(c.live)
+	}
+	var b posting.Bits
+	var ranges []Cond
+	for _, s := range subs {
+		if s.op == condRange {
+			ranges = append(ranges, s)
+			continue
+		}
+		if b == nil {
+			b = c.eval(s)
+		} else {
+			b.And(c.eval(s))
+		}
+	}
+	for _, r := range ranges {
+		f := c.fields[r.field]
+		switch {
+		case b == nil:
+			b = c.eval(r)
+		case f == nil || r.lo > r.hi:
+			clear(b)
+		case b.Count()*rangeLookupFraction < len(f.nums):
+			f.keep(b, r.lo, r.hi)
+		default:
+			b.And(c.eval(r))
+		}
+	}
+	return b
+}
+
+// rangeLookupFraction: a range in a conjunction tests the documents left
+// one by one when they are fewer than 1/rangeLookupFraction of its column
+// (a random lookup costs several sequential compares).
+const rangeLookupFraction = 8
+
+// keep clears from b the documents whose number is absent or outside
+// [lo, hi].
+func (f *field) keep(b posting.Bits, lo, hi float64) {
+	nums := f.nums
+	for i, w := range b {
+		for m := w; m != 0; m &= m - 1 {
+			id := i*64 + bits.TrailingZeros64(m)
+			if id >= len(nums) || !(nums[id] >= lo && nums[id] <= hi) {
+				b[i] &^= 1 << (uint(id) % 64)
+			}
+		}
+	}
+}
+
 // scan sets in b the documents whose number lies in [lo, hi] (absent
 // values are NaN and never do).
 func (f *field) scan(b posting.Bits, lo, hi float64) {
 	nums := f.nums
 	for i, x := range nums {
+		// Branch-free: a range matches about as often as not, which a
+		// branch would mispredict.
+		var in uint64
 		if x >= lo && x <= hi {
-			b[i/64] |= 1 << (uint(i) % 64)
+			in = 1
 		}
+		b[i/64] |= in << (uint(i) % 64)
 	}
 }

@@ -260,7 +260,7 @@ func BenchmarkSquaredL2Int8(b *testing.B) {
 	})
 }
 
-// batchRows is the batch size the issue asks for: 10,000 × 128 float32 =
+// batchRows is the large batch size: 10,000 × 128 float32 =
 // 5 MB, beyond a core's L2 but within a server's L3 (at dim 1536, 61 MB).
 // rows=256 is the setting of kernels_bench.cpp — one query against 256
 // stored vectors that stay in L1/L2 — so that our batch kernel and hnswlib's

@@ -93,17 +93,45 @@ func Norm(v []float32) float32 {
 
 // Normalize scales v in place to unit Euclidean length and returns its
 // original length. A zero vector is left unchanged (and 0 returned).
+//
+// The length is summed in float32 by the SIMD kernel when that is safe, and
+// again in float64 when the float32 sum of squares overflows to +Inf
+// (elements above about 1.8e19/√len) or falls where it loses precision
+// (below about 1e-30, including a non-zero vector whose squares underflow
+// to zero): every finite vector is normalised, never left at its original
+// scale. NaN elements leave v unchanged and return NaN.
 func Normalize(v []float32) float32 {
 	n := Norm(v)
-	if n == 0 || math.IsInf(float64(n), 0) || math.IsNaN(float64(n)) {
+	if math.IsNaN(float64(n)) {
 		return n
 	}
-	inv := 1 / n
-	for i := range v {
-		v[i] *= inv
+	if n > minSafeNorm && !math.IsInf(float64(n), 0) {
+		inv := 1 / n
+		for i := range v {
+			v[i] *= inv
+		}
+		return n
 	}
-	return n
+	// float64 holds the square of every float32 exactly enough and never
+	// overflows for any length a slice can have.
+	var ss float64
+	for _, x := range v {
+		ss += float64(x) * float64(x)
+	}
+	if ss == 0 || math.IsInf(ss, 0) || math.IsNaN(ss) {
+		return float32(math.Sqrt(ss))
+	}
+	nn := math.Sqrt(ss)
+	inv := 1 / nn
+	for i, x := range v {
+		v[i] = float32(float64(x) * inv)
+	}
+	return float32(nn) // +Inf when the length itself exceeds float32
 }
+
+// minSafeNorm is the float32 length below which Normalize recomputes in
+// float64: squares of elements this small are subnormal or zero in float32.
+const minSafeNorm = 1e-15
 
 // SquaredL2Batch sets out[i] = SquaredL2(q, data[i*dim:(i+1)*dim]) for each
 // of the len(data)/dim rows of data.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -658,6 +659,35 @@ func TestNormalize(t *testing.T) {
 	Normalize(inf)
 	if !math.IsInf(float64(inf[0]), 1) || inf[1] != 1 {
 		t.Fatalf("Normalize changed a vector with infinite norm: %v", inf)
+	}
+}
+
+// TestNormalizeExtremes: finite vectors whose float32 sum of squares
+// overflows or underflows are still normalised to unit length.
+func TestNormalizeExtremes(t *testing.T) {
+	for _, tc := range []struct {
+		scale float32
+		n     int
+	}{{5e18, 16}, {1e30, 768}, {1e38, 4}, {1e-20, 16}, {1e-40, 8}, {1e-44, 3}} {
+		v := make([]float32, tc.n)
+		for i := range v {
+			v[i] = tc.scale * float32(1+i%3)
+		}
+		orig := slices.Clone(v)
+		n := Normalize(v)
+		if n == 0 || math.IsNaN(float64(n)) {
+			t.Fatalf("scale %g dim %d: Normalize returned %v", tc.scale, tc.n, n)
+		}
+		var ss float64
+		for i, x := range v {
+			ss += float64(x) * float64(x)
+			if (x > 0) != (orig[i] > 0) {
+				t.Fatalf("scale %g: sign of v[%d] changed", tc.scale, i)
+			}
+		}
+		if math.Abs(math.Sqrt(ss)-1) > 1e-5 {
+			t.Fatalf("scale %g dim %d: norm after Normalize = %v", tc.scale, tc.n, math.Sqrt(ss))
+		}
 	}
 }
 

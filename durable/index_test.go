@@ -44,7 +44,7 @@ func randVec(rng *rand.Rand) []float32 {
 type model map[uint64][]float32
 
 // checkFlat verifies that a flat index holds exactly m.
-func checkFlat(t *testing.T, x *Index, m model) {
+func checkFlat(t testing.TB, x *Index, m model) {
 	t.Helper()
 	f := x.Unwrap().(*flat.Index)
 	if f.Len() != len(m) {

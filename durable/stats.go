@@ -12,8 +12,11 @@ type Stats struct {
 	LogBytes int64
 	// Segments is the number of live segment files.
 	Segments int
-	// LastLSN is the log sequence number of the newest record.
-	LastLSN uint64
+	// LastLSN is the log sequence number of the newest record, SyncedLSN
+	// that of the newest one known to be on stable storage: under
+	// SyncInterval the records between them are the loss window.
+	LastLSN   uint64
+	SyncedLSN uint64
 	// RecordsSinceCheckpoint and BytesSinceCheckpoint count what the log
 	// holds after the newest snapshot (what recovery would replay).
 	RecordsSinceCheckpoint int64
@@ -60,7 +63,7 @@ func (h *Histogram) add(d time.Duration) {
 }
 
 // Mean returns the average duration, 0 for an empty histogram.
-func (h *Histogram) Mean() time.Duration {
+func (h Histogram) Mean() time.Duration {
 	if h.Count == 0 {
 		return 0
 	}
@@ -69,7 +72,7 @@ func (h *Histogram) Mean() time.Duration {
 
 // Quantile returns an upper bound of the q-quantile (0 ≤ q ≤ 1): the upper
 // edge of the bucket holding it, capped by Max.
-func (h *Histogram) Quantile(q float64) time.Duration {
+func (h Histogram) Quantile(q float64) time.Duration {
 	if h.Count == 0 {
 		return 0
 	}

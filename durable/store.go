@@ -61,6 +61,9 @@ const (
 	// flushBytes is the buffer size at which SyncNever and SyncInterval
 	// write the buffered records to the file.
 	flushBytes = 1 << 20
+	// maxBuffered is the buffer size at which a writer stops leaving the
+	// write to the flusher and does it itself.
+	maxBuffered = 16 << 20
 )
 
 func (o *Options) fill() error {
@@ -117,19 +120,28 @@ type Store struct {
 	written  uint64 // LSN of the newest record written to the file
 	synced   uint64 // LSN of the newest record fsynced
 	flushing bool   // a flush is writing or syncing outside mu
-	err      error  // sticky I/O error: the log's state on disk is unknown
-	closed   bool
-	stats    Stats
-	snapLSN  uint64 // newest snapshot
-	prevLSN  uint64 // the snapshot before it (0: none); its log is kept
+	// lastGroup is the number of records the last fsync made durable.
+	lastGroup uint64
+	// gathering is set while a group-commit leader waits for records
+	// (gatherLocked), which append signals through gathered; gatherGen
+	// tells its timeout from an earlier round's.
+	gathering bool
+	gathered  sync.Cond
+	gatherGen uint64
+	err       error // sticky I/O error: the log's state on disk is unknown
+	closed    bool
+	stats     Stats
+	snapLSN   uint64 // newest snapshot
+	prevLSN   uint64 // the snapshot before it (0: none); its log is kept
 	// since counts what was appended after the newest snapshot.
 	sinceRecords, sinceBytes int64
 
-	ckMu   sync.Mutex // one checkpoint at a time
-	wake   chan struct{}
-	done   chan struct{}
-	wg     sync.WaitGroup
-	ckWant bool // an automatic checkpoint was requested and not yet started
+	ckMu      sync.Mutex // one checkpoint at a time
+	flushWake chan struct{}
+	wake      chan struct{}
+	done      chan struct{}
+	wg        sync.WaitGroup
+	ckWant    bool // an automatic checkpoint was requested and not yet started
 }
 
 // Open opens (creating if needed) the store in dir and recovers state from
@@ -148,14 +160,18 @@ func Open(ctx context.Context, dir string, opts Options, state State) (*Store, e
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, state: state, lock: lock, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &Store{dir: dir, opts: opts, state: state, lock: lock, wake: make(chan struct{}, 1), flushWake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.cond.L = &s.mu
+	s.gathered.L = &s.mu
 	if err := s.recover(ctx); err != nil {
 		lock.Close()
 		return nil, err
 	}
 	if opts.Sync.mode == syncInterval {
 		s.wg.Go(s.syncLoop)
+	}
+	if opts.Sync.mode != syncAlways {
+		s.wg.Go(s.flushLoop)
 	}
 	if opts.CheckpointBytes > 0 || opts.CheckpointInterval > 0 {
 		s.wg.Go(s.checkpointLoop)
@@ -220,8 +236,24 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 	s.segs[len(s.segs)-1].size += n
 	s.sinceRecords++
 	s.sinceBytes += n
-	if s.opts.Sync.mode != syncAlways && len(s.buf) >= flushBytes && !s.flushing {
-		s.flushLocked(false)
+	if s.gathering {
+		s.gathered.Signal()
+	}
+	if s.opts.Sync.mode != syncAlways && s.bufferFullLocked() {
+		// No fsync will come to write the buffer out: the flusher does,
+		// so the writer does not wait for the write. A writer far ahead
+		// of it writes the buffer itself, which bounds the memory the
+		// buffer takes.
+		select {
+		case s.flushWake <- struct{}{}:
+		default:
+		}
+		// A full segment is rotated here, so segments keep to
+		// SegmentBytes whatever the flusher's timing.
+		segFull := s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes
+		if (segFull || len(s.buf) >= maxBuffered) && !s.flushing {
+			s.flushLocked(false)
+		}
 	}
 	if b := s.opts.CheckpointBytes; b > 0 && s.sinceBytes >= b && !s.ckWant {
 		s.ckWant = true
@@ -233,22 +265,34 @@ func (s *Store) append(rec []byte, partial uint32) (uint64, error) {
 	return lsn, s.err
 }
 
-// waitSynced waits until lsn is fsynced, leading the next fsync itself
-// when none is running: the group commit.
+// bufferFullLocked reports whether the buffer is due to be written: it
+// holds flushBytes, or the active segment has reached SegmentBytes.
+func (s *Store) bufferFullLocked() bool {
+	return len(s.buf) >= flushBytes || s.segs[len(s.segs)-1].size >= s.opts.SegmentBytes
+}
+
+// flushLoop writes the buffer out for SyncNever and SyncInterval when
+// append finds it full.
+func (s *Store) flushLoop() {
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.flushWake:
+		}
+		s.mu.Lock()
+		for !s.flushing && s.err == nil && len(s.buf) > 0 && s.bufferFullLocked() {
+			s.flushLocked(false)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// waitSynced waits until lsn is fsynced (see syncToLocked).
 func (s *Store) waitSynced(lsn uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.synced < lsn {
-		if s.err != nil {
-			return s.err
-		}
-		if !s.flushing {
-			s.flushLocked(true)
-			continue
-		}
-		s.cond.Wait()
-	}
-	return nil
+	return s.syncToLocked(lsn)
 }
 
 // flushLocked writes the buffered frames to the active segment and, when
@@ -287,6 +331,7 @@ func (s *Store) flushLocked(sync bool) {
 			s.stats.Fsyncs++
 			s.stats.SyncedRecords += int64(upto - s.synced)
 			s.stats.FsyncLatency.add(took)
+			s.lastGroup = upto - s.synced
 			s.synced = upto
 			if dirty && s.f == f {
 				s.dirty = false
@@ -341,15 +386,58 @@ func (s *Store) rotateLocked() {
 
 // syncLocked flushes and fsyncs everything appended so far, waiting for a
 // running flush first. The caller holds mu.
-func (s *Store) syncLocked() error {
-	for s.err == nil && (s.synced < s.last || s.dirty) {
+func (s *Store) syncLocked() error { return s.syncToLocked(s.last) }
+
+// syncToLocked waits until every record up to lsn is fsynced (and the
+// active segment's directory entry is), leading an fsync itself when none
+// is running: the group commit. Records appended while it waits do not
+// keep it waiting. The caller holds mu.
+func (s *Store) syncToLocked(lsn uint64) error {
+	for s.err == nil && (s.synced < lsn || s.dirty) {
 		if s.flushing {
 			s.cond.Wait()
 			continue
 		}
+		if s.opts.Sync.mode == syncAlways {
+			s.gatherLocked()
+		}
 		s.flushLocked(true)
 	}
 	return s.err
+}
+
+// gatherLocked lets the writers the last fsync released append their next
+// records before the next fsync starts. Without it a leader starts the
+// next fsync the moment the last ends, while the writers it released are
+// still applying and encoding: each fsync then carries only about half of
+// N writers and each writer rides every other fsync. The leader waits
+// until as many records are buffered as the last fsync carried, or half a
+// mean fsync at most, so a lone writer never waits and a slow writer costs
+// the others a bounded delay. The caller holds mu and no flush runs; mu
+// is released while waiting, with flushing set so no one else leads.
+func (s *Store) gatherLocked() {
+	want := s.lastGroup
+	if want <= 1 || s.last-s.written >= want {
+		return
+	}
+	s.flushing = true
+	s.gathering = true
+	s.gatherGen++
+	gen := s.gatherGen
+	t := time.AfterFunc(s.stats.FsyncLatency.Mean()/2, func() {
+		s.mu.Lock()
+		if s.gathering && s.gatherGen == gen {
+			s.gathering = false
+			s.gathered.Signal()
+		}
+		s.mu.Unlock()
+	})
+	for s.gathering && s.last-s.written < want && s.err == nil {
+		s.gathered.Wait()
+	}
+	t.Stop()
+	s.gathering = false
+	s.flushing = false
 }
 
 // Sync makes every record committed so far durable, whatever the policy.
@@ -372,10 +460,12 @@ func (s *Store) syncLoop() {
 			return
 		case <-t.C:
 		}
+		// Everything acknowledged before the tick is synced before the loop
+		// waits again, even when a buffer flush (which does not sync) is
+		// running at the tick: so the loss window is one interval plus one
+		// fsync, never two intervals.
 		s.mu.Lock()
-		if !s.flushing && (s.synced < s.last || s.dirty) && s.err == nil {
-			s.flushLocked(true)
-		}
+		s.syncToLocked(s.last)
 		s.mu.Unlock()
 	}
 }
@@ -390,6 +480,7 @@ func (s *Store) Stats() Stats {
 		st.LogBytes += g.size
 	}
 	st.LastLSN = s.last
+	st.SyncedLSN = s.synced
 	st.RecordsSinceCheckpoint = s.sinceRecords
 	st.BytesSinceCheckpoint = s.sinceBytes
 	return st

@@ -71,7 +71,10 @@ const (
 const (
 	MaxDim = 1 << 16
 	MaxM   = 2048
-	MaxEf  = 1 << 20
+	// MaxCapacityHint is the most vectors Config.Capacity pre-sizes for
+	// (an ID map of about 40 MB).
+	MaxCapacityHint = 1 << 20
+	MaxEf           = 1 << 20
 	// maxLevel caps the random level. With M ≥ 2 a level above 31 has
 	// probability below 2⁻³¹ per node, and the cap keeps a node's upper
 	// lists (maxLevel·(M+1) words) inside one pool chunk.
@@ -104,9 +107,11 @@ type Config struct {
 	// given seed and insertion order.
 	Seed uint64
 	// Capacity is an optional hint of the number of vectors to come; it
-	// pre-sizes the ID map and the chunk directory, and a small Capacity
-	// makes storage grow in smaller steps (by default about 4–8 MB, which
-	// lets large indexes use huge pages).
+	// pre-sizes the ID map and the chunk directory for up to
+	// MaxCapacityHint vectors (beyond that they grow as vectors arrive, so
+	// a large hint never allocates before the data does), and a small
+	// Capacity makes storage grow in smaller steps (by default about 4–8
+	// MB, which lets large indexes use huge pages).
 	Capacity int
 	// Quantization selects how the graph search reads vectors: NoQuantization
 	// (the default, full float32) or SQ8 (8-bit codes searched with the
@@ -245,7 +250,7 @@ func (x *Index) init(cfg Config) {
 		mult:    1 / math.Log(float64(cfg.M)),
 		stride0: 1 + 2*cfg.M,
 		strideU: 1 + cfg.M,
-		ids:     make(map[uint64]uint32, cfg.Capacity),
+		ids:     make(map[uint64]uint32, min(cfg.Capacity, MaxCapacityHint)),
 	}
 	if cfg.Metric == distance.L2 {
 		// Skip the Kernels wrapper: one call less per distance.
@@ -266,7 +271,7 @@ func (x *Index) init(cfg Config) {
 		x.shift++
 	}
 	x.mask = 1<<x.shift - 1
-	d := &directory{chunks: make([]*chunk, 0, cfg.Capacity>>x.shift+1)}
+	d := &directory{chunks: make([]*chunk, 0, min(cfg.Capacity, MaxCapacityHint)>>x.shift+1)}
 	x.dir.Store(d)
 	x.pool.Store(&upperPool{})
 	x.entry.Store(emptyEntry)

@@ -111,11 +111,11 @@ func recallLive(t testing.TB, x *Index, ls *liveSet, queries []float32, k, ef in
 	return float64(hits) / float64(total)
 }
 
-// TestChurn is the churn test: build n, then 10 rounds of deleting
+// TestChurn is the churn test: build n, then 10 rounds of deleting
 // 10 % and inserting as many new vectors; recall@10 at a fixed ef must stay
 // within 0.01 of a fresh build of the final set, memory within 1.15×.
 func TestChurn(t *testing.T) {
-	// The size is 50,000 (NEARKIT_CHURN_N=50000, about 65 s on
+	// The reference size is 50,000 (NEARKIT_CHURN_N=50000, about 65 s on
 	// one core); 20,000 keeps the package's test time reasonable and shows
 	// the same.
 	n, nq := 20000, 500
@@ -593,13 +593,13 @@ func degreeStats(x *Index) (avg0 float64, full0 float64, avgU float64) {
 	return float64(sum) / float64(cnt), float64(full) / float64(cnt), float64(sumU) / float64(max(cntU, 1))
 }
 
-// TestFashionLifecycle produces the figures on Fashion-MNIST
+// TestFashionLifecycle measures the index's lifecycle on Fashion-MNIST
 // (60,000 × 784, L2): Open versus Load of a saved index (time, heap,
 // identical results, single-thread QPS), and the churn test on real data
 // (build 50,000, 10 rounds of deleting 10 % and inserting as many; the
 // vectors of deleted items come back later under new IDs). It takes a few
 // minutes and runs only with NEARKIT_FASHION_LIFECYCLE=1 and the Debian
-// package dataset-fashion-mnist:
+// package dataset-fashion-mnist; -short (as in CI) builds 10,000 instead:
 //
 //	NEARKIT_FASHION_LIFECYCLE=1 go test -run FashionLifecycle -v -timeout 30m ./hnsw
 func TestFashionLifecycle(t *testing.T) {
@@ -627,8 +627,11 @@ func TestFashionLifecycle(t *testing.T) {
 		return float64(nq) / time.Since(start).Seconds()
 	}
 
-	// Build 50,000 (kept for the churn part).
-	const n, rounds = 50000, 10
+	// Build 50,000 (10,000 with -short, as in CI), kept for the churn part.
+	n, rounds := 50000, 10
+	if testing.Short() {
+		n = 10000
+	}
 	x, _ := New(Config{Dim: dim, Seed: 1, Capacity: n})
 	ids := make([]uint64, n)
 	for i := range ids {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/binfmt"
+	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/scalar"
 )
 
@@ -298,38 +300,82 @@ func (x *Index) decode(r io.Reader) error {
 	}
 	n := h.n
 	pad()
+	// Nothing is sized by n before the stream proves it holds the data:
+	// labels and levels are read into slices that grow as they arrive,
+	// and a chunk is allocated just before the section that dominates its
+	// size — the vectors, or the level-0 lists when those are larger —
+	// with what comes before it in the file held in growing slices until
+	// then. So a lying count fails on truncation having allocated at most
+	// a small multiple of the bytes read plus one chunk.
+	labels := br.Uint64s(n)
+	pad()
+	meta := br.Uint32s(n)
+	pad()
+	if br.Err() != nil {
+		return br.Err()
+	}
 	per := 1 << x.shift
 	nch := (n + per - 1) / per
-	chunks := make([]*chunk, 0, min(nch, 1<<16))
-	for ci := range nch {
-		// Chunks are allocated as the stream proves it holds them: a lying
-		// count fails on truncation after at most one chunk.
+	used := func(ci int) int { return min(per, n-ci*per) }
+	var chunks []*chunk
+	makeChunks := func() {
+		chunks = make([]*chunk, 0, min(nch, 1<<10))
+	}
+	addChunk := func(ci int) *chunk {
 		c := x.newChunk()
-		copy(c.labels, br.Uint64s(min(per, n-ci*per)))
-		if br.Err() != nil {
-			return br.Err()
-		}
+		lo, hi := ci*per, ci*per+used(ci)
+		copy(c.labels, labels[lo:hi])
+		copy(c.meta, meta[lo:hi])
 		chunks = append(chunks, c)
+		return c
 	}
-	pad()
-	for ci, c := range chunks {
-		copy(c.meta, br.Uint32s(min(per, n-ci*per)))
-	}
-	pad()
-	for ci, c := range chunks {
-		eachRow(c.vecs, min(per, n-ci*per), x.vstride, x.dim, br.ReadFloat32s)
+	var vecs []float32
+	var codes []uint8
+	if x.dim >= x.stride0 {
+		makeChunks()
+		for ci := range nch {
+			eachRow(addChunk(ci).vecs, used(ci), x.vstride, x.dim, br.ReadFloat32s)
+			if br.Err() != nil {
+				return br.Err()
+			}
+		}
+	} else {
+		vecs = br.Float32s(n * x.dim)
 	}
 	pad()
 	if x.quant != nil {
-		for ci, c := range chunks {
-			copy(c.codes, br.Bytes(min(per, n-ci*per)*x.dim))
+		if chunks != nil {
+			for ci, c := range chunks {
+				copy(c.codes, br.Bytes(used(ci)*x.dim))
+			}
+		} else {
+			codes = br.Bytes(n * x.dim)
 		}
 		pad()
 	}
-	for ci, c := range chunks {
-		eachRow(c.links0, min(per, n-ci*per), x.lstride, x.stride0, br.ReadUint32s)
+	if br.Err() != nil {
+		return br.Err()
 	}
-
+	if chunks == nil {
+		makeChunks()
+		for ci := range nch {
+			c := addChunk(ci)
+			lo := ci * per * x.dim
+			eachRow(c.vecs, used(ci), x.vstride, x.dim, func(dst []float32) { lo += copy(dst, vecs[lo:]) })
+			if codes != nil {
+				copy(c.codes, codes[ci*per*x.dim:])
+			}
+			eachRow(c.links0, used(ci), x.lstride, x.stride0, br.ReadUint32s)
+			if br.Err() != nil {
+				return br.Err()
+			}
+		}
+	} else {
+		for ci, c := range chunks {
+			eachRow(c.links0, used(ci), x.lstride, x.stride0, br.ReadUint32s)
+		}
+	}
+	labels, meta, vecs, codes = nil, nil, nil, nil
 	pad()
 	if br.Err() != nil {
 		return br.Err()
@@ -367,7 +413,29 @@ func (x *Index) decode(r io.Reader) error {
 	if err := br.Finish(); err != nil {
 		return err
 	}
+	if err := x.checkVectors(d, n); err != nil {
+		return err
+	}
 	return x.validate(d, n, h.entry)
+}
+
+// checkVectors refuses what Add would have refused, so a file with a
+// valid checksum cannot serve NaN distances or outrank every query: each
+// stored vector must be finite and, under a metric that normalises, of
+// unit length (or zero, which Add keeps as is).
+func (x *Index) checkVectors(d *directory, n int) error {
+	for s := range uint32(n) {
+		v := x.vecOf(d, s)
+		if err := check.Vector(v, x.dim); err != nil {
+			return fmt.Errorf("%w: hnsw: slot %d: %v", nearkit.ErrCorrupt, s, err)
+		}
+		if x.metric.Normalizes() {
+			if nn := distance.Dot(v, v); nn != 0 && math.Abs(float64(nn)-1) > 1e-2 {
+				return fmt.Errorf("%w: hnsw: slot %d: squared norm %v in a %v index, whose vectors are unit length", nearkit.ErrCorrupt, s, nn, x.metric)
+			}
+		}
+	}
+	return nil
 }
 
 // checkMeta checks every slot's level and flags and returns the upper
@@ -442,10 +510,13 @@ func (x *Index) validate(d *directory, n int, entry uint64) error {
 
 // OpenOptions tunes Open.
 type OpenOptions struct {
-	// VerifyChecksum reads the whole file to check its CRC-32C before the
-	// index is used. Without it Open reads only the header, levels, labels
-	// and link lists (checking every link, so no file can make a search
-	// crash); the vectors are paged in by the searches that need them.
+	// VerifyChecksum reads the whole file to check its CRC-32C, and checks
+	// every vector as Read does (finite; unit length under a normalising
+	// metric), before the index is used. Without it Open reads only the
+	// header, levels, labels and link lists (checking every link, so no
+	// file can make a search crash); the vectors are paged in by the
+	// searches that need them and are not checked, so a file whose vectors
+	// were altered serves what it holds.
 	VerifyChecksum bool
 }
 
@@ -633,6 +704,11 @@ func openMapped(data []byte, opts OpenOptions) (*Index, error) {
 	x.pool.Store(pool)
 	x.dir.Store(d)
 	x.nslots.Store(uint32(h.n))
+	if opts.VerifyChecksum {
+		if err := x.checkVectors(d, h.n); err != nil {
+			return nil, err
+		}
+	}
 	if err := x.validate(d, h.n, h.entry); err != nil {
 		return nil, err
 	}

@@ -19,10 +19,13 @@ import (
 
 // The FAISS comparisons run pq/testdata/faiss_compare.py with the Debian
 // interpreter (python3-faiss) on data written by the test, so both sides
-// see identical vectors, and log the numbers side by side. They take
-// minutes, so they run only with NEARKIT_PQ_FAISS=1:
+// see identical vectors, log the numbers side by side and assert the
+// criteria. They run only with NEARKIT_PQ_FAISS=1. At the reference sizes
+// they take 15 minutes, nearly all of it in FAISS; with -short they run on
+// smaller sets in about a minute, which is what CI does:
 //
 //	NEARKIT_PQ_FAISS=1 go test -run FAISS -v -timeout 1h ./pq/
+//	NEARKIT_PQ_FAISS=1 go test -short -run FAISS -v ./pq/
 //
 // Debian's python3-faiss links libblas.so.3, which is the slow reference
 // (Netlib) BLAS unless OpenBLAS is installed; FAISS's k-means is a BLAS
@@ -89,12 +92,19 @@ func clusteredData(seed uint64, n, dim, k int) []float32 {
 	return out
 }
 
-// TestFAISSKMeans: 1,024 centroids on 100,000×128 clustered vectors, 10
-// iterations, FAISS then nearkit in the same run, with 1 and 2 threads.
+// TestFAISSKMeans: 1,024 centroids on 100,000×128 clustered vectors (256
+// on 20,000×64 with -short), 10 iterations, FAISS then nearkit in the same
+// run, with 1 and 2 threads. Training must take no longer than FAISS's and
+// reach a final objective no more than 1 % above FAISS's. (Debian's FAISS
+// is a generic build on reference BLAS, so the time bound has a wide
+// margin: nearkit took 0.02× FAISS's time on a loaded machine.)
 func TestFAISSKMeans(t *testing.T) {
 	faissAvailable(t)
-	const n, dim, k, iters = 100000, 128, 1024, 10
-	data := clusteredData(1, n, dim, 2000)
+	n, dim, k, clusters, iters := 100000, 128, 1024, 2000, 10
+	if testing.Short() {
+		n, dim, k, clusters = 20000, 64, 256, 500
+	}
+	data := clusteredData(1, n, dim, clusters)
 	path := writeF32(t, data)
 	for _, threads := range []int{1, 2} {
 		f := runFAISS(t, threads, "kmeans", path, n, dim, k, iters, 1)
@@ -108,8 +118,15 @@ func TestFAISSKMeans(t *testing.T) {
 		}
 		fs := f["seconds"].(float64)
 		fobj := f["objective"].([]any)
+		theirs, ours := fobj[len(fobj)-1].(float64), res.Objective[len(res.Objective)-1]
 		t.Logf("kmeans %d×%d k=%d iters=%d threads=%d: FAISS %.2fs (final objective %.6g), nearkit %.2fs (final objective %.6g); time ratio nearkit/FAISS = %.2f",
-			n, dim, k, iters, threads, fs, fobj[len(fobj)-1].(float64), el, res.Objective[len(res.Objective)-1], el/fs)
+			n, dim, k, iters, threads, fs, theirs, el, ours, el/fs)
+		if ours > 1.01*theirs {
+			t.Errorf("threads=%d: final objective %.6g more than 1%% above FAISS's %.6g", threads, ours, theirs)
+		}
+		if el > fs {
+			t.Errorf("threads=%d: training took %.2fs, FAISS %.2fs", threads, el, fs)
+		}
 	}
 }
 
@@ -120,22 +137,30 @@ type faissCase struct {
 	m, nbits int
 }
 
+// faissCases are the PQ and OPQ comparison sets: 20,000 vectors of each
+// (5,000 of Fashion-MNIST with -short).
 func faissCases(t *testing.T) []faissCase {
+	syn := correlated(41, 20000, 64)
 	cases := []faissCase{
-		{"synthetic-correlated-20000x64", correlated(41, 20000, 64), 64, 8, 8},
-		{"synthetic-correlated-20000x64", correlated(41, 20000, 64), 64, 16, 4},
+		{"synthetic-correlated-20000x64", syn, 64, 8, 8},
+		{"synthetic-correlated-20000x64", syn, 64, 16, 4},
+	}
+	nf := 20000
+	if testing.Short() {
+		nf = 5000
 	}
 	var fm []float32
-	if t.Run("fashion", func(t *testing.T) { fm = fashionMNIST(t, 20000) }) && fm != nil {
+	if t.Run("fashion", func(t *testing.T) { fm = fashionMNIST(t, nf) }) && fm != nil {
+		name := fmt.Sprintf("fashion-mnist-%dx784", nf)
 		cases = append(cases,
-			faissCase{"fashion-mnist-20000x784", fm, 784, 16, 8},
-			faissCase{"fashion-mnist-20000x784", fm, 784, 28, 4})
+			faissCase{name, fm, 784, 16, 8},
+			faissCase{name, fm, 784, 28, 4})
 	}
 	return cases
 }
 
 // TestFAISSPQ compares reconstruction MSE with faiss.ProductQuantizer at
-// the same M/nbits on the same data (issue 5: within 2 %).
+// the same M/nbits on the same data: ours must be within 2 % of FAISS's.
 func TestFAISSPQ(t *testing.T) {
 	faissAvailable(t)
 	for _, c := range faissCases(t) {
@@ -153,13 +178,14 @@ func TestFAISSPQ(t *testing.T) {
 }
 
 // TestFAISSOPQ compares OPQ (rotation + PQ) reconstruction MSE with
-// faiss.OPQMatrix + ProductQuantizer, 20 alternations each, and logs plain
-// PQ alongside.
+// faiss.OPQMatrix + ProductQuantizer, 20 alternations each (with -short
+// on the synthetic set only: FAISS's OPQ on Fashion-MNIST takes minutes),
+// and logs plain PQ alongside.
 func TestFAISSOPQ(t *testing.T) {
 	faissAvailable(t)
 	const niter = 20
 	for _, c := range faissCases(t) {
-		if c.nbits != 8 {
+		if c.nbits != 8 || (testing.Short() && c.dim != 64) {
 			continue
 		}
 		n := len(c.data) / c.dim

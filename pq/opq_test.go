@@ -137,21 +137,26 @@ func FuzzReadOPQ(f *testing.F) {
 
 // TestOPQFashionMNIST compares PQ and OPQ reconstruction error on
 // Fashion-MNIST (784-d, M=16 × 8 bits = 16-byte codes). It takes about a
-// minute, so it runs only with NEARKIT_PQ_LONG=1.
+// minute, so it runs only with NEARKIT_PQ_LONG=1; with -short (as in CI)
+// it trains on 5,000 vectors with 5 alternations.
 func TestOPQFashionMNIST(t *testing.T) {
 	if os.Getenv("NEARKIT_PQ_LONG") == "" {
 		t.Skip("set NEARKIT_PQ_LONG=1 to run")
 	}
-	data := fashionMNIST(t, 20000)
+	n, iters, maxTrain := 20000, 10, 10000
+	if testing.Short() {
+		n, iters, maxTrain = 5000, 5, 5000
+	}
+	data := fashionMNIST(t, n)
 	cfg := Config{Dim: 784, M: 16, NBits: 8, Seed: 1}
 	p := trainedPQ(t, cfg, data)
-	o, _ := NewOPQ(OPQConfig{PQ: cfg, Iterations: 10, MaxTrainPoints: 10000})
+	o, _ := NewOPQ(OPQConfig{PQ: cfg, Iterations: iters, MaxTrainPoints: maxTrain})
 	if err := o.Train(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}
 	pm, _ := p.ReconstructionError(data)
 	om, _ := o.ReconstructionError(data)
-	t.Logf("fashion-mnist 20000×784, M=16 nbits=8: PQ MSE %.6g, OPQ MSE %.6g (%.1f%% lower)", pm, om, 100*(1-om/pm))
+	t.Logf("fashion-mnist %d×784, M=16 nbits=8: PQ MSE %.6g, OPQ MSE %.6g (%.1f%% lower)", n, pm, om, 100*(1-om/pm))
 	if om >= pm {
 		t.Errorf("OPQ MSE %v not below PQ MSE %v", om, pm)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/benchmarks/dataset"
+	"github.com/nearkit/nearkit/benchmarks/dataset/hdf5"
 	"github.com/nearkit/nearkit/distance"
 )
 
@@ -442,5 +444,84 @@ func TestWriteVerdict(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("verdict lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestHDF5GroundTruth checks that an ann-benchmarks file's own neighbours
+// pass the spot check and are used as they are.
+func TestHDF5GroundTruth(t *testing.T) {
+	ds, err := dataset.Load("../dataset/hdf5/testdata/ann_angular.hdf5", dataset.Options{FileMetric: true, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	gt, err := EnsureGroundTruth(context.Background(), ds, 10, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gt.Path != "" || gt.K != 20 || len(lines) != 1 || !strings.Contains(lines[0], "own") {
+		t.Errorf("ground truth from %q, K %d; log %q", gt.Path, gt.K, lines)
+	}
+}
+
+// TestWriteANNResult runs flat with Answers and reads the ann-benchmarks
+// result file back: flat's neighbours are the ground truth, and the
+// distances are Euclidean (the square root of flat's squared L2).
+func TestWriteANNResult(t *testing.T) {
+	ds := tinyDataset(t, 300, 20, 8, distance.L2)
+	gt, err := EnsureGroundTruth(context.Background(), ds, 10, func(string, ...any) {}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := quickConfig("flat")
+	cfg.Answers = true
+	var p Point
+	if err := Run(context.Background(), ds, gt, cfg, func(pt Point) error { p = pt; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path, err := WriteANNResult(dir, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "synthetic", "10", "nearkit-flat", "default.hdf5"); path != want {
+		t.Errorf("path %s, want %s", path, want)
+	}
+	f, err := hdf5.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if s, err := f.AttrString("distance"); s != "euclidean" || err != nil {
+		t.Errorf("distance %q, %v", s, err)
+	}
+	nbd, err := f.Dataset("neighbors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, err := nbd.Int32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd, err := f.Dataset("distances")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dists, err := dd.Float32s()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q := range ds.NQ() {
+		if !slices.Equal(nb[q*10:(q+1)*10], gt.Row(q)[:10]) {
+			t.Fatalf("query %d: neighbours %v, ground truth %v", q, nb[q*10:(q+1)*10], gt.Row(q)[:10])
+		}
+		id := nb[q*10]
+		want := math.Sqrt(exactDistance(distance.L2, ds.Queries[q*8:(q+1)*8], ds.Base[int(id)*8:(int(id)+1)*8]))
+		if math.Abs(float64(dists[q*10])-want) > 1e-4*want+1e-6 {
+			t.Fatalf("query %d: distance %g, want Euclidean %g", q, dists[q*10], want)
+		}
+	}
+	if _, err := WriteANNResult(dir, Point{}); err == nil {
+		t.Error("a point without answers was written")
 	}
 }

@@ -161,11 +161,20 @@ func exactDistance(m distance.Metric, a, b []float32) float64 {
 }
 
 // EnsureGroundTruth returns ground truth for ds at depth max(GTDepth, k):
-// the first of ds.GTPaths that passes CheckGroundTruth, or else a fresh
+// ds.GT or the first of ds.GTPaths that passes CheckGroundTruth, or else a fresh
 // computation saved to ds.GTSave (crash-safely) for the next run. logf
 // receives one line about what happened; progress is passed to
 // ComputeGroundTruth.
 func EnsureGroundTruth(ctx context.Context, ds *dataset.Dataset, k int, logf func(format string, args ...any), progress func(done int)) (*GroundTruth, error) {
+	if ds.GTK > 0 {
+		gt := &GroundTruth{IDs: ds.GT, K: ds.GTK}
+		if err := CheckGroundTruth(ds, gt, k); err != nil {
+			logf("ignoring the data set's own ground truth: %v", err)
+		} else {
+			logf("ground truth: the data set's own (%d queries × %d)", gt.NQ(), gt.K)
+			return gt, nil
+		}
+	}
 	for _, p := range ds.GTPaths {
 		ids, gk, err := dataset.LoadIvecs(p, ds.NQ())
 		if errors.Is(err, fs.ErrNotExist) {

@@ -43,6 +43,9 @@ type Config struct {
 	// Build1 also times a single-threaded build of every configuration
 	// (an extra build, discarded).
 	Build1 bool
+	// Answers keeps every query's results and time in Point.Answers, for
+	// WriteANNResult.
+	Answers bool
 	// Progress, when non-nil, is told about long phases.
 	Progress Progress
 	// Logf, when non-nil, receives one line per finished point and notes.
@@ -109,6 +112,17 @@ type Point struct {
 	SingleQueries int `json:"single_queries"`
 	// Kernels names the distance kernel implementation in use.
 	Kernels string `json:"kernels"`
+	// Answers holds the single-thread results, with Config.Answers.
+	Answers *Answers `json:"-"`
+}
+
+// Answers are one point's single-thread results: K IDs and distances per
+// query (ID -1 and distance +Inf pad a short result list), and each
+// query's fastest time over the measured passes.
+type Answers struct {
+	IDs       []int64
+	Distances []float32
+	Seconds   []float64
 }
 
 func (c Config) withDefaults() Config {
@@ -311,6 +325,11 @@ func measure(ctx context.Context, ds *dataset.Dataset, gt *GroundTruth, cfg Conf
 	found := make([][]uint64, nq)
 	flatIDs := make([]uint64, nq*k)
 	var lat []time.Duration
+	var ans *Answers
+	if cfg.Answers {
+		ans = &Answers{IDs: make([]int64, nq*k), Distances: make([]float32, nq*k), Seconds: make([]float64, nq)}
+		p.Answers = ans
+	}
 	cfg.Progress.Start(label+" single", nq)
 	start := time.Now()
 	for pass := 0; ; pass++ {
@@ -329,6 +348,15 @@ func measure(ctx context.Context, ds *dataset.Dataset, gt *GroundTruth, cfg Conf
 			if err != nil {
 				cfg.Progress.Done()
 				return err
+			}
+			if pass == 0 && ans != nil {
+				for j := range k {
+					id, dist := int64(-1), float32(math.Inf(1))
+					if j < len(res) {
+						id, dist = int64(res[j].ID), res[j].Distance
+					}
+					ans.IDs[i*k+j], ans.Distances[i*k+j] = id, dist
+				}
 			}
 			if pass == 0 {
 				row := flatIDs[i*k : i*k : (i+1)*k]
@@ -350,6 +378,15 @@ func measure(ctx context.Context, ds *dataset.Dataset, gt *GroundTruth, cfg Conf
 	p.SingleQueries = len(lat)
 	p.QPS = float64(len(lat)) / single.Seconds()
 	p.Recall = Recall(found, gt, k)
+	if ans != nil {
+		for i := range ans.Seconds {
+			best := lat[i]
+			for j := i + nq; j < len(lat); j += nq {
+				best = min(best, lat[j])
+			}
+			ans.Seconds[i] = best.Seconds()
+		}
+	}
 	slices.Sort(lat)
 	p.P50us = percentile(lat, 0.50)
 	p.P95us = percentile(lat, 0.95)

@@ -47,6 +47,11 @@ type Dataset struct {
 	// them. GTSave is where newly computed ground truth should be written.
 	GTPaths []string
 	GTSave  string
+	// GT, when set, is ground truth that came with the data (an
+	// ann-benchmarks file's neighbors): GTK base row numbers per query,
+	// nearest first. It is tried before GTPaths.
+	GT  []int32
+	GTK int
 }
 
 // N returns the number of base vectors.
@@ -94,10 +99,12 @@ func DefaultCacheDir() string {
 //   - "synthetic": Synthetic(opts.Synthetic);
 //   - "fashion-mnist": the 60,000 training images as base and the 10,000
 //     test images as queries, 784-d float32 pixels 0..255;
+//   - a path ending in .hdf5 or .h5: an ann-benchmarks file (train, test,
+//     neighbors, and the distance attribute naming its metric);
 //   - anything else is a path prefix X: X_base.fvecs (or .bvecs) and
 //     X_query.fvecs (or .bvecs), with ground truth in X_gt.ivecs.
 func Load(spec string, opts Options) (*Dataset, error) {
-	if !opts.Metric.Valid() {
+	if !opts.Metric.Valid() && !(opts.FileMetric && IsHDF5(spec)) {
 		return nil, fmt.Errorf("%w: metric %v", nearkit.ErrInvalidConfig, opts.Metric)
 	}
 	if opts.Queries < 0 {
@@ -147,6 +154,12 @@ func Load(spec string, opts Options) (*Dataset, error) {
 		ds.GTSave = filepath.Join(cache, fmt.Sprintf("fashion-mnist-%v_gt.ivecs", opts.Metric))
 		ds.GTPaths = []string{ds.GTSave}
 	default:
+		if IsHDF5(spec) {
+			if err := loadHDF5(ds, spec, opts, cache); err != nil {
+				return nil, err
+			}
+			break
+		}
 		if err := loadPrefix(ds, spec); err != nil {
 			return nil, err
 		}

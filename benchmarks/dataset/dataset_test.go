@@ -99,3 +99,31 @@ func TestLoadRejectsBadOptions(t *testing.T) {
 		t.Errorf("negative queries: %v", err)
 	}
 }
+
+func TestLoadHDF5(t *testing.T) {
+	for _, c := range []struct {
+		file   string
+		metric distance.Metric
+	}{{"ann_angular.hdf5", distance.Cosine}, {"ann_euclidean.hdf5", distance.L2}} {
+		path := filepath.Join("hdf5", "testdata", c.file)
+		ds, err := Load(path, Options{FileMetric: true, CacheDir: t.TempDir(), Queries: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds.Metric != c.metric || ds.N() != 200 || ds.NQ() != 4 || ds.Dim != 8 || ds.GTK != 20 || len(ds.GT) != 10*20 {
+			t.Fatalf("%s: %v, %d×%d, %d queries, ground truth %d×%d", c.file, ds.Metric, ds.N(), ds.Dim, ds.NQ(), len(ds.GT), ds.GTK)
+		}
+		// Another metric than the file's: its neighbours do not apply.
+		other := distance.InnerProduct
+		ds, err = Load(path, Options{Metric: other, CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ds.Metric != other || ds.GT != nil || !strings.Contains(ds.GTSave, "ann_") {
+			t.Errorf("%s with %v: metric %v, ground truth %d, cache %q", c.file, other, ds.Metric, len(ds.GT), ds.GTSave)
+		}
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.hdf5"), Options{FileMetric: true}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}

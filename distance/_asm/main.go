@@ -1,8 +1,14 @@
-// Command _asm generates the amd64 assembly of package distance with avo.
+// Command _asm generates the module's amd64 assembly with avo, one package
+// per run (-set):
 //
-//	cd distance/_asm && go run . -out ../kernels_amd64.s -stubs ../kernels_amd64_stubs.go -pkg distance
+//	cd distance/_asm && go run . -set distance -out ../kernels_amd64.s -stubs ../kernels_amd64_stubs.go -pkg distance
+//	go run . -set kmeans -out ../../internal/kmeans/panel_amd64.s -stubs ../../internal/kmeans/panel_amd64_stubs.go -pkg kmeans
+//	go run . -set pq -out ../../pq/fastscan_amd64.s -stubs ../../pq/fastscan_amd64_stubs.go -pkg pq
 //
-// Every kernel comes in an AVX2+FMA and an AVX-512 (F, BW, VL) flavour built
+// The distance kernels are below; panel.go holds the k-means assignment
+// kernel and fastscan.go the 4-bit PQ fast-scan kernels.
+//
+// Every distance kernel comes in an AVX2+FMA and an AVX-512 (F, BW, VL) flavour built
 // from the same emitters below, so the two differ only in vector width and
 // in how the tail (the last len%width elements) is loaded: AVX-512 uses a
 // k-mask, AVX2 a VMASKMOVPS mask (floats) or a scalar loop (bytes). Both
@@ -14,11 +20,15 @@
 // lookup-sum with VGATHERDPS, the float16 kernels (VCVTPH2PS), and
 // squaredL2/dot, the assembly dispatch entries of the one-to-one float
 // kernels (see dispatch).
-// check.sh regenerates and fails on any difference from the committed files.
+//
+// check.sh regenerates all three and fails on any difference from the
+// committed files.
 package main
 
 import (
+	"flag"
 	"fmt"
+	"os"
 
 	"github.com/mmcloughlin/avo/ir"
 
@@ -54,7 +64,28 @@ func (k isa) zero(v VecVirtual) {
 // index 8-r form a VMASKMOVPS mask selecting the first r lanes.
 var maskTab Mem
 
+// set selects which package's assembly to emit: one output file holds
+// one package's kernels.
+var set = flag.String("set", "distance", "kernels to emit: distance, kmeans (internal/kmeans) or pq")
+
 func main() {
+	flag.Parse()
+	switch *set {
+	case "distance":
+		distanceKernels()
+	case "kmeans":
+		kmeansKernels()
+	case "pq":
+		pqFastScanKernels()
+	default:
+		fmt.Fprintf(os.Stderr, "unknown -set %q\n", *set)
+		os.Exit(2)
+	}
+	Generate()
+}
+
+// distanceKernels emits the kernels of package distance.
+func distanceKernels() {
 	ConstraintExpr("amd64,gc,!purego")
 
 	maskTab = GLOBL("maskTab", RODATA|NOPTR)
@@ -86,7 +117,6 @@ func main() {
 	dispatch(false)
 	pqKernels(avx2)
 	pqKernels(avx512)
-	Generate()
 }
 
 func kernelName(l2 bool) string {

@@ -1,6 +1,6 @@
-// Command quickstart builds an exact index over a few thousand seeded random
-// vectors, searches it, and prints the neighbours and the distance kernels
-// in use on this machine.
+// Command quickstart is the README's snippet as a program: an HNSW index
+// over cosine similarity, built, searched, filtered, trimmed by a delete,
+// saved crash-safely, memory-mapped back and searched again.
 package main
 
 import (
@@ -8,49 +8,65 @@ import (
 	"fmt"
 	"log"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
-	"github.com/nearkit/nearkit/flat"
+	"github.com/nearkit/nearkit/hnsw"
 )
 
 func main() {
-	const (
-		n   = 5000
-		dim = 128
-		k   = 5
-	)
+	const n, dim = 5000, 64
 	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]uint64, n)
 	vecs := make([]float32, n*dim)
+	for i := range ids {
+		ids[i] = uint64(1000 + i) // any uint64 IDs; here 1000..5999
+	}
 	for i := range vecs {
 		vecs[i] = float32(rng.NormFloat64())
 	}
-	ids := make([]uint64, n)
-	for i := range ids {
-		ids[i] = uint64(1000 + i)
-	}
 
-	idx, err := flat.New(flat.Config{Dim: dim, Metric: distance.L2})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := idx.AddBatch(context.Background(), ids, vecs); err != nil {
-		log.Fatal(err)
-	}
+	idx, err := hnsw.New(hnsw.Config{Dim: dim, Metric: distance.Cosine})
+	check(err)
+	check(idx.AddBatch(context.Background(), ids, vecs))
+	fmt.Printf("added %d vectors of dim %d (kernels: %s)\n", idx.Len(), idx.Dim(), distance.Implementation())
 
-	// Query with a slightly perturbed copy of vector 42: it should come first.
+	// Query with a noisy copy of vector 1042: it should come first.
 	q := make([]float32, dim)
-	copy(q, vecs[42*dim:43*dim])
 	for i := range q {
-		q[i] += 0.01 * float32(rng.NormFloat64())
+		q[i] = vecs[42*dim+i] + 0.1*float32(rng.NormFloat64())
 	}
-	res, err := idx.Search(nil, q, k, nearkit.SearchOptions{})
+	show := func(what string, opts nearkit.SearchOptions) {
+		res, err := idx.Search(nil, q, 3, opts)
+		check(err)
+		fmt.Printf("%s:", what)
+		for _, r := range res {
+			fmt.Printf("  %d (%.3f)", r.ID, r.Distance)
+		}
+		fmt.Println()
+	}
+	show("nearest", nearkit.SearchOptions{Ef: 64})
+	show("IDs divisible by 3", nearkit.SearchOptions{Filter: nearkit.FilterFunc(func(id uint64) bool { return id%3 == 0 })})
+
+	check(idx.Delete(1042))
+	show("after deleting 1042", nearkit.SearchOptions{})
+
+	path := filepath.Join(os.TempDir(), "quickstart.hnsw")
+	check(idx.Save(path)) // temporary file, fsync, rename: never a torn file
+	defer os.Remove(path)
+	check(idx.Close())
+
+	idx, err = hnsw.Open(path, hnsw.OpenOptions{}) // memory-mapped, read-only
+	check(err)
+	defer idx.Close()
+	fmt.Printf("opened %s: %d vectors, %d bytes mapped\n", path, idx.Len(), idx.MappedBytes())
+	show("after reopening", nearkit.SearchOptions{})
+}
+
+func check(err error) {
 	if err != nil {
 		log.Fatal(err)
-	}
-	fmt.Printf("nearkit quickstart: %d vectors of dim %d, kernels: %s\n", idx.Len(), idx.Dim(), distance.Implementation())
-	fmt.Printf("query = vector id %d plus noise; %d nearest:\n", ids[42], k)
-	for i, r := range res {
-		fmt.Printf("  %d. id=%d  squared L2=%.4f\n", i+1, r.ID, r.Distance)
 	}
 }

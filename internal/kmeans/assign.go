@@ -19,17 +19,32 @@ const pointBlock = 64
 // many cores, and re-reading it from L3 for every point costs ~2×.
 const centroidBlockBytes = 48 << 10
 
-// useDotFormulation selects ‖c‖² − 2·x·c (with DotBatch) over
-// SquaredL2Batch in the assignment step when the panel kernel is not
-// available. Both kernels do one multiply-add per coordinate; the dot form
-// saves the subtraction, and ‖x‖² is a per-point constant that does not
-// change the argmin, so it is added only to the winning distance.
+// kernel selects the assignment kernel. Only tests and benchmarks choose
+// one; everything else takes kernelAuto.
+//
 // BenchmarkAssign (1,024 centroids × 128 dims, one core, AVX-512 distance
 // kernels): dot 0.11 Gpairs/s, l2 0.093, panel 0.25–0.5 (noisy shared
 // machine). The batch kernels stream both operands for every pair (two
 // loads per FMA); the panel kernel is a 4×32 register-blocked
 // matrix-multiply tile (six loads per eight FMAs) with the argmin fused.
-var useDotFormulation = true
+type kernel uint8
+
+const (
+	// kernelAuto takes the panel kernel when the CPU has it and
+	// k·dim ≥ panelMinWork, else kernelDot.
+	kernelAuto kernel = iota
+	// kernelPanel is the AVX-512 panel kernel at every size; it needs
+	// hasPanel.
+	kernelPanel
+	// kernelDot computes ‖c‖² − 2·x·c with DotBatch. Against kernelL2
+	// (SquaredL2Batch) both do one multiply-add per coordinate; the dot
+	// form saves the subtraction, and ‖x‖² is a per-point constant that
+	// does not change the argmin, so it is added only to the winning
+	// distance.
+	kernelDot
+	// kernelL2 uses SquaredL2Batch.
+	kernelL2
+)
 
 // assigner holds centroids prepared for the assignment step: squared
 // norms for the dot formulation, transposed panels for the panel kernel.
@@ -37,6 +52,7 @@ var useDotFormulation = true
 type assigner struct {
 	dim     int
 	workers int
+	kernel  kernel // as asked; prepare resolves kernelAuto into panel and dot
 	k       int
 	cent    []float32
 	panel   bool // panel kernel (else batch kernels)
@@ -58,15 +74,15 @@ const (
 // tiny codebooks (16 centroids of 4 dims in 4-bit PQ) its per-call set-up
 // and lane reduction outweigh the arithmetic (BenchmarkEncode in pq:
 // M=32 × 4 bits encodes ~1.5× faster on the batch kernels).
-var panelMinWork = 1024
+const panelMinWork = 1024
 
 // panelBlockBytes sizes the group of panels scored against a block of
 // points before moving on, so that the group stays in L2 while the
 // block's points go past it.
 const panelBlockBytes = 256 << 10
 
-func newAssigner(dim, workers int) *assigner {
-	return &assigner{dim: dim, workers: max(workers, 1)}
+func newAssigner(dim, workers int, kern kernel) *assigner {
+	return &assigner{dim: dim, workers: max(workers, 1), kernel: kern}
 }
 
 // prepare sets the centroids (k = len(cent)/dim rows, not copied).
@@ -74,7 +90,19 @@ func (a *assigner) prepare(cent []float32) {
 	dim := a.dim
 	k := len(cent) / dim
 	a.k, a.cent = k, cent
-	a.panel, a.dot = usePanel && k*dim >= panelMinWork, useDotFormulation
+	switch a.kernel {
+	case kernelAuto:
+		a.panel, a.dot = hasPanel && k*dim >= panelMinWork, true
+	case kernelPanel:
+		if !hasPanel {
+			panic("kmeans: panel kernel not available on this CPU")
+		}
+		a.panel, a.dot = true, true
+	case kernelDot:
+		a.panel, a.dot = false, true
+	case kernelL2:
+		a.panel, a.dot = false, false
+	}
 	a.cb = min(max(1, centroidBlockBytes/(4*dim)), k)
 	switch {
 	case a.panel:
@@ -171,10 +199,14 @@ type Codebook struct {
 // not be modified afterwards. It panics if dim ≤ 0 or len(centroids) is
 // not a positive multiple of dim.
 func NewCodebook(centroids []float32, dim int) *Codebook {
+	return newCodebook(centroids, dim, kernelAuto)
+}
+
+func newCodebook(centroids []float32, dim int, kern kernel) *Codebook {
 	if dim <= 0 || len(centroids) == 0 || len(centroids)%dim != 0 {
 		panic("kmeans: NewCodebook: inconsistent sizes")
 	}
-	c := &Codebook{a: assigner{dim: dim, workers: 1}}
+	c := &Codebook{a: assigner{dim: dim, workers: 1, kernel: kern}}
 	c.a.prepare(centroids)
 	c.pool.New = func() any { return c.a.newScratch() }
 	return c
@@ -356,6 +388,10 @@ func (a *assigner) panelBlock(pts []float32, assign []uint32, dists []float32, s
 // GOMAXPROCS goroutines. Ties go to the lower centroid index.
 // It panics if the slice lengths are inconsistent; callers validate input.
 func Assign(data []float32, dim int, centroids []float32, assign []uint32, dists []float32) {
+	assignWith(data, dim, centroids, assign, dists, kernelAuto)
+}
+
+func assignWith(data []float32, dim int, centroids []float32, assign []uint32, dists []float32, kern kernel) {
 	n := len(data) / dim
 	if len(data)%dim != 0 || len(centroids)%dim != 0 || len(centroids) == 0 || len(assign) != n || (dists != nil && len(dists) != n) {
 		panic("kmeans: Assign: inconsistent sizes")
@@ -363,7 +399,7 @@ func Assign(data []float32, dim int, centroids []float32, assign []uint32, dists
 	if dists == nil {
 		dists = make([]float32, n)
 	}
-	newAssigner(dim, runtime.GOMAXPROCS(0)).assign(data, centroids, assign, dists)
+	newAssigner(dim, runtime.GOMAXPROCS(0), kern).assign(data, centroids, assign, dists)
 }
 
 // Nearest returns the index of the centroid nearest to x and its squared

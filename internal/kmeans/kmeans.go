@@ -90,6 +90,9 @@ type Config struct {
 	// distances of the training points to their assigned centroids
 	// before the update of that iteration.
 	Progress func(iteration int, objective float64)
+
+	// kernel is the assignment kernel; tests set it to compare them.
+	kernel kernel
 }
 
 // Result is a trained set of centroids.
@@ -179,7 +182,7 @@ func Train(ctx context.Context, data []float32, dim int, cfg Config) (*Result, e
 	dists := make([]float32, n)
 	sums := make([]float64, k*dim)
 	counts := make([]int, k)
-	a := newAssigner(dim, workers)
+	a := newAssigner(dim, workers, cfg.kernel)
 	for it := 0; it < iters; it++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err

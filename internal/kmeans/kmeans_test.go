@@ -32,6 +32,7 @@ func clustered(seed uint64, n, dim, k int, sigma float64) (data, centres []float
 }
 
 func TestTrainRecoversClusters(t *testing.T) {
+	t.Parallel()
 	const dim, k = 8, 10
 	data, centres := clustered(1, 5000, dim, k, 0.1)
 	res, err := Train(context.Background(), data, dim, Config{K: k, Seed: 7, Init: KMeansPlusPlus})
@@ -53,6 +54,7 @@ func TestTrainRecoversClusters(t *testing.T) {
 }
 
 func TestObjectiveNonIncreasing(t *testing.T) {
+	t.Parallel()
 	const dim = 16
 	data, _ := clustered(2, 4000, dim, 50, 2)
 	var seen []float64
@@ -81,14 +83,17 @@ func TestObjectiveNonIncreasing(t *testing.T) {
 }
 
 func TestReproducibleAcrossWorkers(t *testing.T) {
+	t.Parallel()
 	const dim = 12
 	data, _ := clustered(3, 6000, dim, 30, 3)
 	var first *Result
 	for _, w := range []int{1, 2, 3, 8} {
 		for _, dot := range []bool{true, false} {
-			useDotFormulation = dot
-			res, err := Train(context.Background(), data, dim, Config{K: 40, Iterations: 8, Seed: 11, Workers: w, MaxPointsPerCentroid: 100})
-			useDotFormulation = true
+			kern := kernelDot
+			if !dot {
+				kern = kernelL2
+			}
+			res, err := Train(context.Background(), data, dim, Config{K: 40, Iterations: 8, Seed: 11, Workers: w, MaxPointsPerCentroid: 100, kernel: kern})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,30 +120,21 @@ func TestReproducibleAcrossWorkers(t *testing.T) {
 }
 
 type path struct {
-	name string
-	set  func() (restore func())
+	name   string
+	kernel kernel
 }
 
-// paths lists the assignment implementations this CPU can run.
+// paths lists the assignment kernels this CPU can run.
 func paths() []path {
-	set := func(panel, dot bool) func() func() {
-		return func() func() {
-			p, d, w := usePanel, useDotFormulation, panelMinWork
-			usePanel, useDotFormulation = panel, dot
-			if panel {
-				panelMinWork = 0 // every size, however small
-			}
-			return func() { usePanel, useDotFormulation, panelMinWork = p, d, w }
-		}
-	}
-	ps := []path{{"dot", set(false, true)}, {"l2", set(false, false)}}
-	if usePanel {
-		ps = append(ps, path{"panel", set(true, true)})
+	ps := []path{{"dot", kernelDot}, {"l2", kernelL2}}
+	if hasPanel {
+		ps = append(ps, path{"panel", kernelPanel}) // at every size, however small
 	}
 	return ps
 }
 
 func TestSplitEmpty(t *testing.T) {
+	t.Parallel()
 	const dim, k = 4, 8
 	data, _ := clustered(4, 800, dim, k, 0.5)
 	// All initial centroids at the same spot: Lloyd leaves k-1 of them
@@ -168,6 +164,7 @@ func TestSplitEmpty(t *testing.T) {
 }
 
 func TestTolerance(t *testing.T) {
+	t.Parallel()
 	const dim = 4
 	data, _ := clustered(5, 2000, dim, 5, 0.1)
 	res, err := Train(context.Background(), data, dim, Config{K: 5, Iterations: 100, Tolerance: 1e-3, Seed: 2, Init: KMeansPlusPlus})
@@ -180,16 +177,15 @@ func TestTolerance(t *testing.T) {
 }
 
 func TestAssignMatchesBruteForce(t *testing.T) {
+	t.Parallel()
 	for _, dim := range []int{1, 3, 17, 128} {
 		data, _ := clustered(uint64(dim), 300, dim, 5, 1)
 		cent, _ := clustered(uint64(dim)+100, 700, dim, 7, 1) // more centroids than one block for dim=128
 		for _, path := range paths() {
 			dot := path.name
-			restore := path.set()
 			assign := make([]uint32, 300)
 			dists := make([]float32, 300)
-			Assign(data, dim, cent, assign, dists)
-			restore()
+			assignWith(data, dim, cent, assign, dists, path.kernel)
 			for i := range 300 {
 				x := data[i*dim : (i+1)*dim]
 				bd := math.Inf(1)
@@ -222,6 +218,7 @@ func TestAssignMatchesBruteForce(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	data, _ := clustered(6, 10, 4, 2, 1)
 	cases := []struct {
@@ -256,6 +253,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestPartialPerm(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range [][2]int{{10, 10}, {1000, 3}, {100000, 50}, {5, 1}} {
 		p := partialPerm(rng, c[0], c[1])
@@ -298,8 +296,7 @@ func BenchmarkAssign(b *testing.B) {
 	dists := make([]float32, n)
 	for _, path := range paths() {
 		b.Run("form="+path.name, func(b *testing.B) {
-			defer path.set()()
-			a := newAssigner(dim, 1)
+			a := newAssigner(dim, 1, path.kernel)
 			for b.Loop() {
 				a.assign(data, cent, assign, dists)
 			}
@@ -308,7 +305,7 @@ func BenchmarkAssign(b *testing.B) {
 	}
 }
 
-// BenchmarkTrain is the reference workload: 1,024 centroids on
+// BenchmarkTrain is the reference workload: 1,024 centroids on
 // 100,000×128 clustered vectors, 10 iterations (compare with
 // pq/testdata/faiss_compare.py kmeans).
 func BenchmarkTrain(b *testing.B) {
@@ -322,15 +319,15 @@ func BenchmarkTrain(b *testing.B) {
 }
 
 func TestCodebookMatchesAssign(t *testing.T) {
+	t.Parallel()
 	for _, dim := range []int{1, 5, 8, 64} {
 		data, _ := clustered(uint64(dim)+7, 523, dim, 9, 1)
 		cent, _ := clustered(uint64(dim)+8, 100, dim, 9, 1)
 		for _, path := range paths() {
-			restore := path.set()
 			want := make([]uint32, 523)
 			wantD := make([]float32, 523)
-			Assign(data, dim, cent, want, wantD)
-			cb := NewCodebook(cent, dim)
+			assignWith(data, dim, cent, want, wantD, path.kernel)
+			cb := newCodebook(cent, dim, path.kernel)
 			got := make([]uint32, 523)
 			gotD := make([]float32, 523)
 			cb.Assign(data, got, gotD)
@@ -342,7 +339,6 @@ func TestCodebookMatchesAssign(t *testing.T) {
 					t.Fatalf("%s dim=%d point %d alone: %d, want %d", path.name, dim, i, one[0], want[i])
 				}
 			}
-			restore()
 			if !slices.Equal(got, want) || !slices.Equal(gotD, wantD) {
 				t.Fatalf("%s dim=%d: Codebook.Assign differs from Assign", path.name, dim)
 			}

@@ -4,15 +4,10 @@ package kmeans
 
 import "golang.org/x/sys/cpu"
 
-// usePanel selects the AVX-512 panel kernel for the assignment step; like
+// hasPanel reports the AVX-512 panel kernel for the assignment step; like
 // the distance package, GODEBUG=cpu.avx512f=off (or cpu.avx2=off) turns it
-// off.
-var usePanel = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasAVX512F
-
-// panelArgminAVX512 is documented in panel_amd64.s.
-//
-//go:noescape
-func panelArgminAVX512(x *float32, dim int, panels *float32, npanels int, norms *float32, base int32, bestV *float32, bestI *int32)
+// off. It is set once and never changed.
+var hasPanel = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasAVX512F
 
 func panelArgmin(x []float32, dim int, panels []float32, npanels int, norms []float32, base int32, bestV []float32, bestI []int32) {
 	if len(x) < panelRows*dim || len(panels) < npanels*panelWidth*dim || len(norms) < npanels*panelWidth ||

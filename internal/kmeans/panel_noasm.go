@@ -2,9 +2,9 @@
 
 package kmeans
 
-// usePanel is false: without the AVX-512 kernel the assignment step uses
+// hasPanel is false: without the AVX-512 kernel the assignment step uses
 // the distance package's batch kernels (NEON on arm64, Go elsewhere).
-var usePanel = false
+const hasPanel = false
 
 func panelArgmin(x []float32, dim int, panels []float32, npanels int, norms []float32, base int32, bestV []float32, bestI []int32) {
 	panic("kmeans: panel kernel not available")

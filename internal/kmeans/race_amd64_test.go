@@ -29,7 +29,7 @@ func TestRaceAnnotations(t *testing.T) {
 		wg.Wait()
 		return
 	}
-	if !usePanel {
+	if !hasPanel {
 		t.Skip("no AVX-512 panel kernel on this CPU")
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRaceAnnotations$", "-test.count=1")

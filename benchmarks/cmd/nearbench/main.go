@@ -10,10 +10,14 @@
 //	go run ./benchmarks/cmd/nearbench -dataset fashion-mnist -index flat -json out.json
 //	go run ./benchmarks/cmd/nearbench -dataset /data/sift/sift -index hnsw -M 16,32 -ef 10,40,160 -plot sift.png
 //
-// A -dataset other than synthetic and fashion-mnist is a path prefix X
-// naming X_base.fvecs and X_query.fvecs (or .bvecs), with ground truth in
-// X_gt.ivecs; missing ground truth is computed with flat and saved there.
-// The table goes to stdout, notes to stderr, a progress bar to stderr when
+// A -dataset ending in .hdf5 is an ann-benchmarks file (train, test,
+// neighbors; its distance attribute is the metric unless -metric is
+// given). Any other -dataset than synthetic and fashion-mnist is a path
+// prefix X naming X_base.fvecs and X_query.fvecs (or .bvecs), with ground
+// truth in X_gt.ivecs; missing ground truth is computed with flat and
+// saved there.
+// With -annresults DIR every point is also written as an ann-benchmarks
+// result file, for its plot.py. The table goes to stdout, notes to stderr, a progress bar to stderr when
 // it is a terminal, one JSON object per point to -json.
 package main
 
@@ -56,13 +60,14 @@ var defaultIndexes = []string{"flat", "hnsw"}
 func run(args []string) error {
 	fs := flag.NewFlagSet("nearbench", flag.ContinueOnError)
 	var (
-		dsName    = fs.String("dataset", "synthetic", "synthetic, fashion-mnist, or a path prefix X (X_base.fvecs, X_query.fvecs, X_gt.ivecs)")
-		metricS   = fs.String("metric", "l2", "distance metric: l2, ip or cosine")
+		dsName    = fs.String("dataset", "synthetic", "synthetic, fashion-mnist, an ann-benchmarks FILE.hdf5, or a path prefix X (X_base.fvecs, X_query.fvecs, X_gt.ivecs)")
+		metricS   = fs.String("metric", "l2", "distance metric: l2, ip or cosine (default l2, or a .hdf5 file's own)")
 		indexS    = fs.String("index", "", "comma-separated index types (default: "+strings.Join(defaultIndexes, ",")+", those available)")
 		k         = fs.Int("k", 10, "neighbours per query (recall@k)")
 		queries   = fs.Int("queries", 0, "use only the first N queries (0: all)")
 		threads   = fs.Int("threads", runtime.NumCPU(), "threads for builds and batched search (single-query QPS always uses one)")
 		jsonPath  = fs.String("json", "", "append one JSON object per point to `FILE`")
+		annDir    = fs.String("annresults", "", "also write each point as an ann-benchmarks result file under `DIR` (DIR/<dataset>/<k>/nearkit-<index>/<params>.hdf5)")
 		plotPath  = fs.String("plot", "", "write a recall vs QPS chart to `FILE` (.png, .svg or .pdf)")
 		minTime   = fs.Duration("mintime", time.Second, "least time per single-thread and per batched measurement")
 		minQ      = fs.Int("minqueries", 1000, "least number of single-thread queries per measurement")
@@ -162,16 +167,19 @@ func run(args []string) error {
 		nq = *synthNQ
 	}
 	t0 := time.Now()
+	metricSet := false
+	fs.Visit(func(f *flag.Flag) { metricSet = metricSet || f.Name == "metric" })
 	ds, err := dataset.Load(*dsName, dataset.Options{
-		Metric:    metric,
-		Queries:   nq,
-		Synthetic: dataset.SyntheticConfig{N: *synthN, Dim: *synthDim, Seed: *seed},
-		CacheDir:  *cacheDir,
+		Metric:     metric,
+		FileMetric: !metricSet,
+		Queries:    nq,
+		Synthetic:  dataset.SyntheticConfig{N: *synthN, Dim: *synthDim, Seed: *seed},
+		CacheDir:   *cacheDir,
 	})
 	if err != nil {
 		return err
 	}
-	logf("%s: %d×%d base, %d queries, metric %v, loaded in %.1fs", ds.Name, ds.N(), ds.Dim, ds.NQ(), metric, time.Since(t0).Seconds())
+	logf("%s: %d×%d base, %d queries, metric %v, loaded in %.1fs", ds.Name, ds.N(), ds.Dim, ds.NQ(), ds.Metric, time.Since(t0).Seconds())
 
 	gtProgress := func(int) {}
 	if prog != nil {
@@ -201,8 +209,17 @@ func run(args []string) error {
 	err = bench.Run(ctx, ds, gt, bench.Config{
 		Indexes: names, Params: p, K: *k, Threads: *threads,
 		MinTime: *minTime, MinQueries: *minQ, Build1: *build1,
+		Answers:  *annDir != "",
 		Progress: prog, Logf: logf,
 	}, func(pt bench.Point) error {
+		if *annDir != "" {
+			path, err := bench.WriteANNResult(*annDir, pt)
+			if err != nil {
+				return err
+			}
+			logf("ann-benchmarks result: %s", path)
+			pt.Answers = nil
+		}
 		points = append(points, pt)
 		if jsonOut == nil {
 			return nil
@@ -217,7 +234,7 @@ func run(args []string) error {
 	})
 	if len(points) > 0 {
 		fmt.Printf("%s: %d×%d, %d queries, %v, k=%d, %d threads, kernels %s, %s %s/%s\n\n",
-			ds.Name, ds.N(), ds.Dim, ds.NQ(), metric, *k, *threads, distance.Implementation(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			ds.Name, ds.N(), ds.Dim, ds.NQ(), ds.Metric, *k, *threads, distance.Implementation(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		if werr := bench.WriteTable(os.Stdout, points); werr != nil && err == nil {
 			err = werr
 		}
@@ -226,7 +243,7 @@ func run(args []string) error {
 			err = werr
 		}
 		if *plotPath != "" {
-			title := fmt.Sprintf("%s (%d×%d, %v), recall@%d", ds.Name, ds.N(), ds.Dim, metric, *k)
+			title := fmt.Sprintf("%s (%d×%d, %v), recall@%d", ds.Name, ds.N(), ds.Dim, ds.Metric, *k)
 			if perr := bench.Plot(*plotPath, title, points); perr != nil && err == nil {
 				err = perr
 			} else if perr == nil {

@@ -1,0 +1,268 @@
+package hnsw
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/internal/attack"
+	"github.com/nearkit/nearkit/internal/binfmt"
+)
+
+// readIndex is Read as an attack.Reader.
+func readIndex(r io.Reader) error {
+	_, err := Read(r)
+	return err
+}
+
+// chunkBudget allows one storage chunk (at most 64 slots of the largest
+// record, or chunkBytes) beyond a small multiple of the bytes read.
+var chunkBudget = attack.Budget{PerByte: 6, Fixed: 48 << 20}
+
+// forged returns the start of a version-2 file for dim, M and n slots: the
+// header, then the sections whose byte counts are given (labels, meta,
+// vectors, links), each filled with plausible values, then nothing — a
+// file that claims far more than it holds.
+func forged(dim, m, n int, sections ...int) []byte {
+	var buf bytes.Buffer
+	cw := &countingWriter{w: &buf}
+	w := binfmt.NewWriter(cw, magic, fileVersion)
+	w.U32(uint32(dim))
+	w.U8(uint8(distance.L2))
+	w.U32(uint32(m))
+	w.U32(100)
+	w.U32(50)
+	w.U64(1)
+	w.U8(0)
+	st, _ := rand.NewPCG(1, 2).MarshalBinary()
+	w.U64(uint64(len(st)))
+	w.Bytes(st)
+	w.U64(0) // codec
+	w.U64(uint64(n))
+	w.U64(packEntry(0, 0))
+	w.U64(0) // upper words
+	w.Bytes(zeros[:padLen(cw.n)])
+	for _, size := range sections {
+		w.Bytes(make([]byte, size))
+		w.Bytes(zeros[:padLen(cw.n)])
+	}
+	w.Finish() // the checksum lands mid-section: the stream is cut short
+	return buf.Bytes()
+}
+
+// TestReadAllocatesAsDataArrives: a file claiming many slots but holding
+// only part of them allocates in proportion to what it holds, whether its
+// chunks are dominated by vectors (big dim) or by level-0 lists (big M).
+func TestReadAllocatesAsDataArrives(t *testing.T) {
+	const n = 4096
+	for _, tc := range []struct {
+		name     string
+		dim, m   int
+		sections []int
+	}{
+		{"labels-only/dim=65536", MaxDim, 2, []int{8 * n}},
+		{"labels+meta/dim=65536", MaxDim, 2, []int{8 * n, 4 * n}},
+		{"labels+meta/dim=1/M=2048", 1, MaxM, []int{8 * n, 4 * n}},
+		{"vectors/dim=1/M=2048", 1, MaxM, []int{8 * n, 4 * n, 4 * n}},
+		{"vectors/dim=784", 784, 16, []int{8 * n, 4 * n, 4 * n * 784 / 8}},
+		{"huge-count", 16, 16, []int{8 * n}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := forged(tc.dim, tc.m, n, tc.sections...)
+			if tc.name == "huge-count" {
+				data = forged(tc.dim, tc.m, maxSlots, tc.sections...)
+			}
+			res := attack.Run(readIndex, data)
+			attack.Check(t, tc.name, res, chunkBudget, true, nearkit.ErrCorrupt)
+		})
+	}
+}
+
+// TestReadHostileStreams: every truncation and single-bit flip of a real
+// file (float, SQ8 and cosine, with tombstones and free slots) is refused
+// within the allocation budget.
+func TestReadHostileStreams(t *testing.T) {
+	for _, cfg := range []Config{
+		{Dim: 4, M: 2, Seed: 1},
+		{Dim: 8, M: 4, Seed: 2, Metric: distance.Cosine},
+		{Dim: 8, M: 4, Seed: 3, Quantization: SQ8},
+	} {
+		x, _ := churned(t, cfg, 64)
+		if cfg.Quantization == SQ8 {
+			if x.codec() == nil {
+				continue
+			}
+		}
+		var buf bytes.Buffer
+		if _, err := x.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		tried := attack.Stream(t, readIndex, buf.Bytes(), chunkBudget, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+		t.Logf("%v %v: %d hostile streams refused", cfg.Metric, cfg.Quantization, tried)
+	}
+}
+
+// resum rewrites the trailing checksum of a whole file after a forgery.
+func resum(b []byte) []byte {
+	body := len(b) - 4
+	c := crc32.Checksum(b[:body], crc32.MakeTable(crc32.Castagnoli))
+	b[body], b[body+1], b[body+2], b[body+3] = byte(c), byte(c>>8), byte(c>>16), byte(c>>24)
+	return b
+}
+
+// TestReadRejectsInvalidVectors: vectors that Add would have refused (NaN,
+// Inf, or not unit length under cosine) are refused by Read and by Open
+// with VerifyChecksum even when the checksum is valid.
+func TestReadRejectsInvalidVectors(t *testing.T) {
+	for _, tc := range []struct {
+		metric distance.Metric
+		val    float32
+	}{
+		{distance.L2, float32(math.NaN())},
+		{distance.L2, float32(math.Inf(1))},
+		{distance.Cosine, float32(math.NaN())},
+		{distance.Cosine, 5e18},
+	} {
+		t.Run(fmt.Sprintf("%v/%v", tc.metric, tc.val), func(t *testing.T) {
+			x, err := New(Config{Dim: 4, M: 4, Metric: tc.metric, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := x.AddBatch(context.Background(), []uint64{1, 2, 3}, []float32{1, 2, 3, 4, 4, 3, 2, 1, 1, 1, 1, 1}); err != nil {
+				t.Fatal(err)
+			}
+			b := fileBytes(t, x)
+			// The vectors section follows labels and meta; find slot 1's
+			// first element by its bytes.
+			v := x.vecOf(x.dir.Load(), 1)
+			pat := make([]byte, 4)
+			putF32(pat, v[0])
+			i := bytes.Index(b, pat)
+			if i < 0 {
+				t.Fatal("vector not found in the file")
+			}
+			putF32(b[i:], tc.val)
+			resum(b)
+			if _, err := Read(bytes.NewReader(b)); !isCorrupt(err) {
+				t.Fatalf("Read: %v", err)
+			}
+			if _, err := openMapped(alignedCopy(b), OpenOptions{VerifyChecksum: true}); !isCorrupt(err) {
+				t.Fatalf("Open with VerifyChecksum: %v", err)
+			}
+		})
+	}
+}
+
+func putF32(b []byte, f float32) {
+	u := math.Float32bits(f)
+	b[0], b[1], b[2], b[3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
+}
+
+func isCorrupt(err error) bool { return err != nil && errors.Is(err, nearkit.ErrCorrupt) }
+
+// allocated returns the bytes f allocates.
+func allocated(f func()) uint64 {
+	res := attack.Run(func(io.Reader) error { f(); return nil }, nil)
+	return res.Allocated
+}
+
+// TestHostileArguments: huge capacities, huge k, huge IDs and invalid
+// vectors give an error or a clamped correct answer, never a process-
+// killing allocation.
+func TestHostileArguments(t *testing.T) {
+	if got := allocated(func() {
+		if _, err := New(Config{Dim: 8, Capacity: 1 << 30}); err != nil {
+			t.Fatal(err)
+		}
+	}); got > 128<<20 {
+		t.Fatalf("New with Capacity 1<<30 allocated %d bytes", got)
+	}
+	if _, err := New(Config{Dim: 8, Capacity: -1}); !errors.Is(err, nearkit.ErrInvalidConfig) {
+		t.Fatalf("negative Capacity: %v", err)
+	}
+	for _, cfg := range []Config{{Dim: 8, Seed: 1}, {Dim: 8, Seed: 1, Metric: distance.Cosine}, {Dim: 8, Seed: 1, Quantization: SQ8}} {
+		x, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, 1))
+		const n = 300
+		ids := make([]uint64, n)
+		vecs := make([]float32, n*8)
+		for i := range ids {
+			ids[i] = math.MaxUint64 - uint64(i)*0x9E3779B97F4A7C15 // hashed IDs
+		}
+		for i := range vecs {
+			vecs[i] = r.Float32()*2 - 1
+		}
+		if err := x.AddBatch(context.Background(), ids, vecs); err != nil {
+			t.Fatal(err)
+		}
+		q := vecs[:8]
+		for _, k := range []int{n + 1, 1 << 40, math.MaxInt} {
+			if got := allocated(func() {
+				res, err := x.SearchBatch(context.Background(), vecs[:4*8], k, nearkit.SearchOptions{})
+				if err != nil || len(res) != 4 || len(res[0]) != n {
+					t.Fatalf("SearchBatch k=%d: %d results, %v", k, len(res[0]), err)
+				}
+				one, err := x.Search(nil, q, k, nearkit.SearchOptions{})
+				if err != nil || len(one) != n {
+					t.Fatalf("Search k=%d: %d results, %v", k, len(one), err)
+				}
+			}); got > 16<<20 {
+				t.Fatalf("k=%d allocated %d bytes", k, got)
+			}
+		}
+		for _, k := range []int{0, -1, math.MinInt} {
+			if _, err := x.Search(nil, q, k, nearkit.SearchOptions{}); !errors.Is(err, nearkit.ErrInvalidK) {
+				t.Fatalf("k=%d: %v", k, err)
+			}
+			if _, err := x.SearchBatch(context.Background(), q, k, nearkit.SearchOptions{}); !errors.Is(err, nearkit.ErrInvalidK) {
+				t.Fatalf("SearchBatch k=%d: %v", k, err)
+			}
+		}
+		bad := []float32{1, 2, 3, float32(math.NaN()), 5, 6, 7, 8}
+		if _, err := x.Search(nil, bad, 3, nearkit.SearchOptions{}); !errors.Is(err, nearkit.ErrInvalidVector) {
+			t.Fatalf("NaN query: %v", err)
+		}
+		if err := x.Add(1, bad); !errors.Is(err, nearkit.ErrInvalidVector) {
+			t.Fatalf("NaN vector: %v", err)
+		}
+		if err := x.Add(2, bad[:3]); !errors.Is(err, nearkit.ErrDimension) {
+			t.Fatalf("short vector: %v", err)
+		}
+		if err := x.Delete(12345); !errors.Is(err, nearkit.ErrUnknownID) {
+			t.Fatalf("unknown id: %v", err)
+		}
+		if err := x.Delete(ids[7]); err != nil {
+			t.Fatal(err)
+		}
+		// A finite vector whose float32 squared norm overflows must rank
+		// as its direction says, not first for every query.
+		huge := make([]float32, 8)
+		for i := range huge {
+			huge[i] = -5e18
+		}
+		if err := x.Add(42, huge); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Metric == distance.Cosine {
+			res, err := x.Search(nil, []float32{1, 1, 1, 1, 1, 1, 1, 1}, 1, nearkit.SearchOptions{})
+			if err != nil || len(res) != 1 || res[0].ID == 42 || math.IsInf(float64(res[0].Distance), 0) {
+				t.Fatalf("overflowing norm ranks first or infinite: %v %v", res, err)
+			}
+			res, err = x.Search(nil, []float32{-1, -1, -1, -1, -1, -1, -1, -1}, 1, nearkit.SearchOptions{})
+			if err != nil || len(res) != 1 || res[0].ID != 42 || res[0].Distance < -1e-3 {
+				t.Fatalf("overflowing-norm vector not found by its direction: %v %v", res, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,173 @@
+// Package attack is the shared harness of the hostile-input tests: it
+// feeds a reader every truncation and single-bit flip of a valid stream
+// (or a sample of them under -short) and asserts that each is refused
+// with an error, never a panic, and that no attempt allocates more than a
+// small multiple of the bytes it consumed plus a fixed bound. Index
+// packages call it from their tests with their own readers and forged
+// streams.
+package attack
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// Budget bounds what one read of a hostile stream may cost.
+type Budget struct {
+	// PerByte is the most bytes allocated per byte consumed (0: 4).
+	PerByte uint64
+	// Fixed is the allocation allowed on top of PerByte × consumed, for
+	// buffers of a fixed size such as one storage chunk (0: 4 MiB).
+	Fixed uint64
+	// Time is the most one read may take (0: 2 s).
+	Time time.Duration
+}
+
+func (b Budget) fill() Budget {
+	if b.PerByte == 0 {
+		b.PerByte = 4
+	}
+	if b.Fixed == 0 {
+		b.Fixed = 4 << 20
+	}
+	if b.Time == 0 {
+		b.Time = 2 * time.Second
+	}
+	return b
+}
+
+// Reader is the reader under attack: it decodes one stream and returns
+// its error (and should drop what it built).
+type Reader func(io.Reader) error
+
+// Result is what one hostile read did.
+type Result struct {
+	Err       error
+	Panic     any
+	Consumed  int64
+	Allocated uint64
+	Took      time.Duration
+}
+
+// Run reads data once through read, counting the bytes consumed, the bytes
+// allocated (the whole process's, so tests using it should not run in
+// parallel with others) and the time taken, and recovering a panic.
+func Run(read Reader, data []byte) (res Result) {
+	cr := &countingReader{r: bytes.NewReader(data)}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	func() {
+		defer func() { res.Panic = recover() }()
+		res.Err = read(cr)
+	}()
+	res.Took = time.Since(start)
+	runtime.ReadMemStats(&after)
+	res.Consumed = cr.n
+	res.Allocated = after.TotalAlloc - before.TotalAlloc
+	return res
+}
+
+// Check fails t unless the read refused the stream (when wantErr) with an
+// error wrapping one of targets (any error when none are given), without
+// panicking, within budget b.
+func Check(t testing.TB, what string, res Result, b Budget, wantErr bool, targets ...error) {
+	t.Helper()
+	b = b.fill()
+	if res.Panic != nil {
+		t.Fatalf("%s: panic: %v", what, res.Panic)
+	}
+	if wantErr {
+		if res.Err == nil {
+			t.Fatalf("%s: accepted", what)
+		}
+		if len(targets) > 0 && !isAny(res.Err, targets) {
+			t.Fatalf("%s: error %v wraps none of %v", what, res.Err, targets)
+		}
+	}
+	if limit := b.PerByte*uint64(res.Consumed) + b.Fixed; res.Allocated > limit {
+		t.Fatalf("%s: allocated %d bytes having consumed %d (limit %d)", what, res.Allocated, res.Consumed, limit)
+	}
+	if res.Took > b.Time {
+		t.Fatalf("%s: took %v", what, res.Took)
+	}
+}
+
+func isAny(err error, targets []error) bool {
+	for _, e := range targets {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Stream attacks read with every truncation of data and every single-bit
+// flip (under -short, or when there would be more than most of each, an
+// evenly spread sample of most plus the first and last 64 offsets). Every
+// attempt must be refused with an error wrapping one of targets, within
+// b. It returns the number of streams tried.
+func Stream(t testing.TB, read Reader, data []byte, b Budget, most int, targets ...error) int {
+	t.Helper()
+	if res := Run(read, data); res.Err != nil || res.Panic != nil {
+		t.Fatalf("the unaltered stream fails: %v %v", res.Err, res.Panic)
+	}
+	if testing.Short() {
+		most = min(most, 40)
+	}
+	tried := 0
+	for _, off := range Offsets(len(data), most) {
+		Check(t, fmt.Sprintf("truncated at %d of %d", off, len(data)), Run(read, data[:off]), b, true, targets...)
+		tried++
+	}
+	flipped := make([]byte, len(data))
+	r := rand.New(rand.NewPCG(uint64(len(data)), 7))
+	for _, off := range Offsets(len(data), most) {
+		copy(flipped, data)
+		bit := r.IntN(8)
+		flipped[off] ^= 1 << bit
+		Check(t, fmt.Sprintf("bit %d of byte %d flipped", bit, off), Run(read, flipped), b, true, targets...)
+		tried++
+	}
+	return tried
+}
+
+// Offsets returns the offsets below n to attack: all of them when n ≤
+// most, else the first and last 64 and most more spread evenly between.
+func Offsets(n, most int) []int {
+	if n <= max(most, 128) {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	var out []int
+	for i := range min(64, n) {
+		out = append(out, i)
+	}
+	for i := range most {
+		out = append(out, 64+int(int64(i)*int64(n-128)/int64(most)))
+	}
+	for i := max(64, n-64); i < n; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
