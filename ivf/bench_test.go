@@ -39,3 +39,28 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRerankPrefetch pairs re-ranking from the lists with and without
+// the prefetch of the next candidate's row, alternating sub-benchmarks
+// (run with -count 6 and compare medians), on 784-d clustered data whose
+// kept vectors (20,000 × 3 KiB) exceed the L2 cache.
+func BenchmarkRerankPrefetch(b *testing.B) {
+	const dim, n, nq = 784, 20000, 200
+	all := clustered(n+nq, dim, 64, 12)
+	data, queries := all[:n*dim], all[n*dim:]
+	x := build(b, Config{Dim: dim, NList: 64, Encoding: PQFastScan, M: 16, KeepVectors: true, Iterations: 8}, data)
+	opts := nearkit.SearchOptions{NProbe: 4, Rerank: 10}
+	defer func() { rerankPrefetch = true }()
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("prefetch=%v", on), func(b *testing.B) {
+			rerankPrefetch = on
+			b.ReportAllocs()
+			dst := make([]nearkit.Result, 0, 10)
+			i := 0
+			for b.Loop() {
+				dst, _ = x.Search(dst[:0], queries[(i%nq)*dim:(i%nq+1)*dim], 10, opts)
+				i++
+			}
+		})
+	}
+}

@@ -10,7 +10,7 @@ import (
 )
 
 func Example() {
-	const dim, n = 16, 2000
+	const dim, n = 16, 1000
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := make([]float32, n*dim)
 	for i := range data {

@@ -35,10 +35,20 @@ func seqIDs(n int) []uint64 {
 	return ids
 }
 
-// build trains cfg on data and adds it with IDs 0…n−1.
+// quick shortens training under -short: a few k-means iterations are
+// enough for the recall bounds of these tests, and the codebook k-means
+// dominates a -race -tags purego run.
+func quick(cfg Config) Config {
+	if testing.Short() && cfg.Iterations == 0 {
+		cfg.Iterations = 4
+	}
+	return cfg
+}
+
+// build trains cfg (see quick) on data and adds it with IDs 0…n−1.
 func build(t testing.TB, cfg Config, data []float32) *Index {
 	t.Helper()
-	x, err := New(cfg)
+	x, err := New(quick(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

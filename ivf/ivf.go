@@ -75,9 +75,9 @@ func New(cfg Config) (*Index, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	x := &Index{cfg: cfg, kern: cfg.Metric.Kernels(), loc: map[uint64]uint64{}}
-	x.lists = make([]list, cfg.NList)
-	return x, nil
+	// The lists are made by training (or reading the centroids): a file
+	// must not make Read allocate NList lists before it has shown them.
+	return &Index{cfg: cfg, kern: cfg.Metric.Kernels(), loc: map[uint64]uint64{}}, nil
 }
 
 // Config returns the configuration with defaults filled in (Progress
@@ -161,7 +161,7 @@ type Stats struct {
 func (x *Index) Stats() Stats {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	s := Stats{Lists: len(x.lists), Len: x.n, MinList: -1, CodeBytes: x.cfg.codeSize()}
+	s := Stats{Lists: x.cfg.NList, Len: x.n, MinList: -1, CodeBytes: x.cfg.codeSize()}
 	var sq float64
 	for i := range x.lists {
 		n := len(x.lists[i].ids)
@@ -173,6 +173,9 @@ func (x *Index) Stats() Stats {
 		}
 		s.MaxList = max(s.MaxList, n)
 		sq += float64(n) * float64(n)
+	}
+	if x.lists == nil { // untrained: every list empty
+		s.Empty, s.MinList = x.cfg.NList, 0
 	}
 	if x.n > 0 {
 		s.Imbalance = float64(len(x.lists)) * sq / (float64(x.n) * float64(x.n))

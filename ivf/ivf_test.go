@@ -3,7 +3,9 @@ package ivf
 import (
 	"context"
 	"errors"
+	"flag"
 	"math"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -14,9 +16,20 @@ import (
 
 const (
 	tDim = 32
-	tN   = 3000
 	tQ   = 50
 )
+
+// tN is the number of test vectors; TestMain lowers it for -race -short,
+// where the detector makes training ten times slower.
+var tN = 3000
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() && raceEnabled {
+		tN = 1500
+	}
+	os.Exit(m.Run())
+}
 
 func testData() (data, queries []float32) {
 	all := clustered(tN+tQ, tDim, 24, 1)
@@ -52,6 +65,9 @@ func TestRecall(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if testing.Short() && (tc.cfg.OPQ || tc.cfg.Metric != distance.L2) {
 				t.Skip("short")
+			}
+			if puregoBuild && tc.cfg.OPQ {
+				t.Skip("OPQ training with the portable kernels")
 			}
 			cfg := tc.cfg
 			cfg.Dim, cfg.NList, cfg.Seed = tDim, 16, 3
@@ -145,7 +161,7 @@ func TestDeleteCompaction(t *testing.T) {
 	for _, enc := range []Encoding{Flat, SQ8, PQ, PQFastScan} {
 		t.Run(enc.String(), func(t *testing.T) {
 			cfg := Config{Dim: tDim, NList: 8, Encoding: enc, M: 8, Seed: 4, KeepVectors: enc != Flat}
-			x, err := New(cfg)
+			x, err := New(quick(cfg))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +240,7 @@ func TestUpdate(t *testing.T) {
 	if x.Len() != tN {
 		t.Fatalf("Len %d", x.Len())
 	}
-	if err := x.Update(tN+5, target); !errors.Is(err, nearkit.ErrUnknownID) {
+	if err := x.Update(uint64(tN)+5, target); !errors.Is(err, nearkit.ErrUnknownID) {
 		t.Fatalf("update unknown: %v", err)
 	}
 	bad := append([]float32(nil), target...)
@@ -252,7 +268,7 @@ func TestErrors(t *testing.T) {
 			t.Errorf("New(%+v): %v", cfg, err)
 		}
 	}
-	x, _ := New(Config{Dim: tDim, NList: 16, Encoding: PQ, M: 8})
+	x, _ := New(quick(Config{Dim: tDim, NList: 16, Encoding: PQ, M: 8}))
 	if err := x.Add(1, data[:tDim]); !errors.Is(err, nearkit.ErrNotTrained) {
 		t.Errorf("add before train: %v", err)
 	}
@@ -321,22 +337,40 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestSearchBatchMatchesSearch checks that the grouped batch search (lists
+// shared by the queries of a block scanned once for all) returns exactly
+// what one Search per query returns, with filters and re-ranking too.
 func TestSearchBatchMatchesSearch(t *testing.T) {
 	data, queries := testData()
-	x := build(t, Config{Dim: tDim, NList: 16, Encoding: PQFastScan, M: 16, Seed: 6}, data)
-	opts := nearkit.SearchOptions{NProbe: 4}
-	got, err := x.SearchBatch(context.Background(), queries, 10, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != tQ {
-		t.Fatalf("%d result slices", len(got))
-	}
-	for i := range tQ {
-		want, _ := x.Search(nil, queries[i*tDim:(i+1)*tDim], 10, opts)
-		if !slices.Equal(got[i], want) {
-			t.Fatalf("query %d: batch %v, single %v", i, got[i], want)
-		}
+	f := nearkit.FilterFunc(func(id uint64) bool { return id%3 != 1 })
+	for _, cfg := range []Config{
+		{Encoding: Flat},
+		{Encoding: SQ8, KeepVectors: true},
+		{Encoding: PQ, M: 8, KeepVectors: true},
+		{Encoding: PQFastScan, M: 16, KeepVectors: true},
+	} {
+		t.Run(cfg.Encoding.String(), func(t *testing.T) {
+			cfg.Dim, cfg.NList, cfg.Seed = tDim, 16, 6
+			x := build(t, cfg, data)
+			for _, opts := range []nearkit.SearchOptions{
+				{NProbe: 4},
+				{NProbe: 6, Filter: f, Rerank: 3},
+			} {
+				got, err := x.SearchBatch(context.Background(), queries, 10, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != tQ {
+					t.Fatalf("%d result slices", len(got))
+				}
+				for i := range tQ {
+					want, _ := x.Search(nil, queries[i*tDim:(i+1)*tDim], 10, opts)
+					if !slices.Equal(got[i], want) {
+						t.Fatalf("query %d: batch %v, single %v", i, got[i], want)
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -344,7 +378,7 @@ func TestSearchBatchMatchesSearch(t *testing.T) {
 // with -race).
 func TestConcurrent(t *testing.T) {
 	data, queries := testData()
-	x, _ := New(Config{Dim: tDim, NList: 8, Encoding: PQFastScan, M: 8, KeepVectors: true, Seed: 7})
+	x, _ := New(quick(Config{Dim: tDim, NList: 8, Encoding: PQFastScan, M: 8, KeepVectors: true, Seed: 7}))
 	if err := x.Train(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}

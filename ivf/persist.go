@@ -203,6 +203,7 @@ func decode(br decoder) (*Index, error) {
 	if check.Vectors(centroids, dim) != nil {
 		return nil, fmt.Errorf("%w: ivf: centroids hold NaN or Inf", nearkit.ErrCorrupt)
 	}
+	x.lists = make([]list, cfg.NList)
 	sq, pqz, opq, err := readCodec(&cfg, blob)
 	if err != nil {
 		return nil, err

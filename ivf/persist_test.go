@@ -39,7 +39,7 @@ func TestPersistRoundTrip(t *testing.T) {
 		{Encoding: PQFastScan, M: 16},
 		{Encoding: Flat, Coarse: CoarseHNSW},
 	} {
-		if testing.Short() && (cfg.OPQ || cfg.Coarse == CoarseHNSW) {
+		if testing.Short() && (cfg.OPQ || cfg.Coarse == CoarseHNSW) || puregoBuild && cfg.OPQ {
 			continue
 		}
 		cfg.Dim, cfg.NList, cfg.Seed = tDim, 8, 9
@@ -116,7 +116,7 @@ func FuzzRead(f *testing.F) {
 	data, _ := testData()
 	for _, cfg := range []Config{{Encoding: Flat}, {Encoding: PQFastScan, M: 8}, {Encoding: SQ8}} {
 		cfg.Dim, cfg.NList = tDim, 2
-		x, _ := New(cfg)
+		x, _ := New(quick(cfg))
 		_ = x.Train(context.Background(), data[:300*tDim])
 		_ = x.AddBatch(context.Background(), seqIDs(40), data[:40*tDim])
 		var buf bytes.Buffer
@@ -194,7 +194,11 @@ func TestOpenMapped(t *testing.T) {
 		{Encoding: PQFastScan, M: 16},
 	} {
 		cfg.Dim, cfg.NList = tDim, 8
-		x := build(t, cfg, data)
+		n := tN
+		if testing.Short() {
+			n = 1000
+		}
+		x := build(t, cfg, data[:n*tDim])
 		path := filepath.Join(t.TempDir(), "x.ivf")
 		if err := x.Save(path); err != nil {
 			t.Fatal(err)

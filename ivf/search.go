@@ -3,11 +3,13 @@ package ivf
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/heap"
+	"github.com/nearkit/nearkit/internal/prefetch"
 	"github.com/nearkit/nearkit/pq"
 	"github.com/nearkit/nearkit/scalar"
 )
@@ -110,62 +112,95 @@ func (x *Index) SearchWithStats(dst []nearkit.Result, q []float32, k int, opts n
 	return dst, err
 }
 
+// plan is what the options of one call decide for all its queries.
+type plan struct {
+	nprobe, k, pool, rerank int
+	src                     VectorSource // nil: re-rank from the lists
+	f                       nearkit.Filter
+}
+
+// plan resolves opts against the configuration; the caller holds the read
+// lock and the index is non-empty.
+func (x *Index) plan(k int, opts nearkit.SearchOptions) (plan, error) {
+	p := plan{nprobe: x.cfg.NProbe, rerank: x.cfg.Rerank, f: opts.Filter}
+	if opts.NProbe > 0 {
+		p.nprobe = opts.NProbe
+	}
+	p.nprobe = min(p.nprobe, x.cfg.NList)
+	if opts.Rerank > 0 {
+		p.rerank = opts.Rerank
+	}
+	if x.cfg.Encoding == Flat {
+		p.rerank = 0
+	}
+	if p.rerank > 0 && !x.cfg.KeepVectors {
+		b := x.vectors.Load()
+		if b == nil {
+			return p, fmt.Errorf("%w: ivf: re-ranking needs vectors: set KeepVectors or call SetVectors", nearkit.ErrInvalidConfig)
+		}
+		p.src = b.src
+	}
+	p.k = min(k, x.n)
+	p.pool = p.k
+	if p.rerank > 0 {
+		p.pool = min(p.k*p.rerank, x.n)
+	}
+	return p, nil
+}
+
 // search runs one query with s; the caller holds the read lock, the index
 // is non-empty and the arguments are checked.
 func (x *Index) search(s *scratch, dst []nearkit.Result, q []float32, k int, opts nearkit.SearchOptions) ([]nearkit.Result, error) {
-	nprobe := x.cfg.NProbe
-	if opts.NProbe > 0 {
-		nprobe = opts.NProbe
+	p, err := x.plan(k, opts)
+	if err != nil {
+		return dst, err
 	}
-	nprobe = min(nprobe, x.cfg.NList)
-	rerank := x.cfg.Rerank
-	if opts.Rerank > 0 {
-		rerank = opts.Rerank
+	x.begin(s, q, &p)
+	switch x.cfg.Encoding {
+	case Flat:
+		x.scanFlat(s, p.f)
+	case SQ8:
+		x.scanSQ8(s, p.f)
+	case PQ:
+		x.scanPQ(s, p.f)
+	case PQFastScan:
+		x.scanFastScan(s, p.f, p.pool)
 	}
-	if x.cfg.Encoding == Flat {
-		rerank = 0
-	}
-	var src VectorSource
-	if rerank > 0 && !x.cfg.KeepVectors {
-		if b := x.vectors.Load(); b != nil {
-			src = b.src
-		} else {
-			return dst, fmt.Errorf("%w: ivf: re-ranking needs vectors: set KeepVectors or call SetVectors", nearkit.ErrInvalidConfig)
-		}
-	}
-	k = min(k, x.n)
-	pool := k
-	if rerank > 0 {
-		pool = min(k*rerank, x.n)
-	}
+	return x.finish(s, dst, &p), nil
+}
+
+// begin prepares s for query q: the normalised query, its probes and an
+// empty candidate heap of p.pool, and the query as the encoding scores it
+// (SQ8's prepared query, the query term of the PQ lookup tables).
+func (x *Index) begin(s *scratch, q []float32, p *plan) {
 	s.ncalls = 0
 	s.q = grow(s.q, x.cfg.Dim)
 	copy(s.q, q)
 	if x.cfg.Metric.Normalizes() {
 		distance.Normalize(s.q)
 	}
-	x.probe(s, s.q, nprobe)
-	s.top.reset(pool)
-	f := opts.Filter
+	x.probe(s, s.q, p.nprobe)
+	s.top.reset(p.pool)
 	switch x.cfg.Encoding {
-	case Flat:
-		x.scanFlat(s, f)
 	case SQ8:
-		x.scanSQ8(s, f)
-	case PQ:
-		x.scanPQ(s, f)
-	case PQFastScan:
-		x.scanFastScan(s, f, pool)
+		// The query was checked and normalised: this cannot fail.
+		_ = x.sq.PrepareQuery(&s.sq, s.q)
+	case PQ, PQFastScan:
+		x.queryTable(s)
 	}
+}
+
+// finish re-ranks s.top when p asks for it and appends the results.
+func (x *Index) finish(s *scratch, dst []nearkit.Result, p *plan) []nearkit.Result {
 	res := &s.top
-	if rerank > 0 {
-		x.rerank(s, src, k)
+	if p.rerank > 0 {
+		x.rerank(s, p.src, p.k)
 		res = &s.fin
 	}
 	for _, c := range res.sorted() {
 		dst = append(dst, nearkit.Result{ID: c.id, Distance: c.d})
 	}
-	return dst, nil
+	return dst
 }
 
 // probe sets s.probes to the nprobe lists nearest to q (normalised), in
@@ -232,36 +267,44 @@ func offer(t *topk, f nearkit.Filter, l *list, li uint32, pos int, d float32) {
 }
 
 func (x *Index) scanFlat(s *scratch, f nearkit.Filter) {
-	dim := x.cfg.Dim
-	s.out = grow(s.out, scanRows)
 	for _, p := range s.probes {
-		l := &x.lists[p.list]
-		n := len(l.ids)
+		n := len(x.lists[p.list].ids)
 		s.ncalls += int64(n)
 		for lo := 0; lo < n; lo += scanRows {
-			hi := min(lo+scanRows, n)
-			out := s.out[:hi-lo]
-			x.kern.Batch(s.q, l.vecs[lo*dim:hi*dim], dim, out)
-			for i, d := range out {
-				offer(&s.top, f, l, p.list, lo+i, d)
-			}
+			x.flatRows(s, f, p.list, lo, min(lo+scanRows, n))
 		}
 	}
 }
 
-func (x *Index) scanSQ8(s *scratch, f nearkit.Filter) {
+// flatRows scores rows [lo, hi) of Flat list li, at most scanRows of them.
+func (x *Index) flatRows(s *scratch, f nearkit.Filter, li uint32, lo, hi int) {
 	dim := x.cfg.Dim
-	// The query was checked and normalised, so PrepareQuery cannot fail.
-	_ = x.sq.PrepareQuery(&s.sq, s.q)
+	l := &x.lists[li]
+	s.out = grow(s.out, scanRows)
+	out := s.out[:hi-lo]
+	x.kern.Batch(s.q, l.vecs[lo*dim:hi*dim], dim, out)
+	for i, d := range out {
+		offer(&s.top, f, l, li, lo+i, d)
+	}
+}
+
+func (x *Index) scanSQ8(s *scratch, f nearkit.Filter) {
 	for _, p := range s.probes {
-		l := &x.lists[p.list]
-		n := len(l.ids)
+		n := len(x.lists[p.list].ids)
 		s.ncalls += int64(n)
-		codes := l.codes[:n*dim]
-		for i := range n {
-			d := x.sq.DistanceUnchecked(&s.sq, codes[i*dim:(i+1)*dim])
-			offer(&s.top, f, l, p.list, i, d)
-		}
+		x.sq8Rows(s, f, p.list, 0, n)
+	}
+}
+
+// sq8Rows scores rows [lo, hi) of SQ8 list li with the query prepared by
+// begin.
+func (x *Index) sq8Rows(s *scratch, f nearkit.Filter, li uint32, lo, hi int) {
+	dim := x.cfg.Dim
+	l := &x.lists[li]
+	codes := l.codes[lo*dim : hi*dim]
+	for i := range hi - lo {
+		d := x.sq.DistanceUnchecked(&s.sq, codes[i*dim:(i+1)*dim])
+		offer(&s.top, f, l, li, lo+i, d)
 	}
 }
 
@@ -307,24 +350,28 @@ func (x *Index) listTable(s *scratch, l uint32) []float32 {
 }
 
 func (x *Index) scanPQ(s *scratch, f nearkit.Filter) {
-	m := x.cfg.M
-	x.queryTable(s)
-	s.out = grow(s.out, scanRows)
 	for _, p := range s.probes {
-		l := &x.lists[p.list]
-		n := len(l.ids)
-		if n == 0 {
-			continue
-		}
-		s.ncalls += int64(n)
-		table := x.listTable(s, p.list)
-		for lo := 0; lo < n; lo += scanRows {
-			hi := min(lo+scanRows, n)
-			out := s.out[:hi-lo]
-			distance.PQLookupSumBatch(table, l.codes[lo*m:hi*m], m, out)
-			for i, d := range out {
-				offer(&s.top, f, l, p.list, lo+i, d+p.base)
-			}
+		x.scanPQList(s, f, p)
+	}
+}
+
+// scanPQList scores every entry of the PQ list of probe p.
+func (x *Index) scanPQList(s *scratch, f nearkit.Filter, p probe) {
+	m := x.cfg.M
+	l := &x.lists[p.list]
+	n := len(l.ids)
+	if n == 0 {
+		return
+	}
+	s.ncalls += int64(n)
+	table := x.listTable(s, p.list)
+	s.out = grow(s.out, scanRows)
+	for lo := 0; lo < n; lo += scanRows {
+		hi := min(lo+scanRows, n)
+		out := s.out[:hi-lo]
+		distance.PQLookupSumBatch(table, l.codes[lo*m:hi*m], m, out)
+		for i, d := range out {
+			offer(&s.top, f, l, p.list, lo+i, d+p.base)
 		}
 	}
 }
@@ -335,7 +382,6 @@ func (x *Index) scanPQ(s *scratch, f nearkit.Filter) {
 func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
 	m, np := x.cfg.M, x.nPairs
 	const ks = 16
-	x.queryTable(s)
 	nprobe := len(s.probes)
 	s.ftab = grow(s.ftab, nprobe*m*ks)
 	s.mins = grow(s.mins, nprobe*m)
@@ -408,10 +454,17 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 	dim := x.cfg.Dim
 	s.fin.reset(k)
 	s.vbuf = grow(s.vbuf, dim)
-	for _, c := range s.top.h {
+	h := s.top.h
+	for i, c := range h {
 		var v []float32
 		if src == nil {
 			v = x.lists[c.list].vecs[int(c.pos)*dim : (int(c.pos)+1)*dim]
+			// The candidates' rows are scattered over the probed lists:
+			// ask for the next one while this one is scored.
+			if rerankPrefetch && i+1 < len(h) {
+				n := h[i+1]
+				prefetch.Range(unsafe.Pointer(&x.lists[n.list].vecs[int(n.pos)*dim]), uintptr(dim)*4)
+			}
 		} else {
 			var ok bool
 			v, ok = src.Vector(c.id, s.vbuf)
@@ -432,6 +485,10 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 		s.fin.push(cand{d: d, list: c.list, pos: c.pos, id: c.id})
 	}
 }
+
+// rerankPrefetch switches the prefetch of re-ranked rows (a variable for
+// the paired benchmark).
+var rerankPrefetch = true
 
 // codebooks returns the PQ codebooks, copied once.
 func (x *Index) codebooks() []float32 { return x.cb }

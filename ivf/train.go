@@ -131,6 +131,9 @@ func (x *Index) Train(ctx context.Context, samples []float32) error {
 
 // install sets the trained state (Train and Read).
 func (x *Index) install(centroids, cnorm []float32, graph *hnsw.Index, sq *scalar.SQ8, pqz *pq.ProductQuantizer, opq *pq.OPQ, precomp []float32) {
+	if x.lists == nil {
+		x.lists = make([]list, x.cfg.NList)
+	}
 	x.centroids, x.cnorm, x.graph = centroids, cnorm, graph
 	x.sq, x.pq, x.opq, x.precomp = sq, pqz, opq, precomp
 	if pqz != nil {

@@ -1,0 +1,5 @@
+//go:build !purego
+
+package ivf
+
+const puregoBuild = false
