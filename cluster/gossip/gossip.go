@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,10 +52,16 @@ type Config struct {
 type Membership struct {
 	ml   *memberlist.Memberlist
 	meta []byte
+	addr string // gossip host:port
 	ch   chan struct{}
 
 	mu     sync.Mutex
 	closed bool
+	// members is kept from memberlist's event callbacks, which run under
+	// its node lock: the *Node values memberlist.Members returns are
+	// updated in place later, so reading their Meta outside the callbacks
+	// would race.
+	members map[string]string // name → transport address
 }
 
 var _ cluster.Membership = (*Membership)(nil)
@@ -76,7 +84,7 @@ func New(cfg Config) (*Membership, error) {
 		c := *mc
 		mc = &c
 	}
-	m := &Membership{meta: []byte(cfg.Addr), ch: make(chan struct{}, 1)}
+	m := &Membership{meta: []byte(cfg.Addr), ch: make(chan struct{}, 1), members: map[string]string{}}
 	mc.Name = cfg.Name
 	mc.BindAddr = cfg.BindAddr
 	if mc.BindAddr == "" {
@@ -96,6 +104,8 @@ func New(cfg Config) (*Membership, error) {
 		return nil, fmt.Errorf("gossip: %w", err)
 	}
 	m.ml = ml
+	// Create wrote the port it bound back into mc when BindPort was 0.
+	m.addr = net.JoinHostPort(mc.BindAddr, strconv.Itoa(mc.BindPort))
 	if len(cfg.Join) > 0 {
 		if _, err := ml.Join(cfg.Join); err != nil {
 			ml.Shutdown()
@@ -107,19 +117,19 @@ func New(cfg Config) (*Membership, error) {
 
 // GossipAddr returns the "host:port" other nodes join through.
 func (m *Membership) GossipAddr() string {
-	n := m.ml.LocalNode()
-	return n.Address()
+	return m.addr
 }
 
 // Members implements cluster.Membership: the members memberlist does not
 // consider dead or gone (suspected ones included, which the router fails
 // over from), sorted by name.
 func (m *Membership) Members() []cluster.Member {
-	nodes := m.ml.Members()
-	out := make([]cluster.Member, 0, len(nodes))
-	for _, n := range nodes {
-		out = append(out, cluster.Member{Name: n.Name, Addr: string(n.Meta)})
+	m.mu.Lock()
+	out := make([]cluster.Member, 0, len(m.members))
+	for name, addr := range m.members {
+		out = append(out, cluster.Member{Name: name, Addr: addr})
 	}
+	m.mu.Unlock()
 	slices.SortFunc(out, func(a, b cluster.Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
@@ -168,6 +178,17 @@ func (delegate) MergeRemoteState(buf []byte, join bool)     {}
 
 type events struct{ m *Membership }
 
-func (e events) NotifyJoin(*memberlist.Node)   { e.m.notify() }
-func (e events) NotifyLeave(*memberlist.Node)  { e.m.notify() }
-func (e events) NotifyUpdate(*memberlist.Node) { e.m.notify() }
+func (e events) NotifyJoin(n *memberlist.Node)   { e.set(n.Name, string(n.Meta), true) }
+func (e events) NotifyUpdate(n *memberlist.Node) { e.set(n.Name, string(n.Meta), true) }
+func (e events) NotifyLeave(n *memberlist.Node)  { e.set(n.Name, "", false) }
+
+func (e events) set(name, addr string, alive bool) {
+	e.m.mu.Lock()
+	if alive {
+		e.m.members[name] = addr
+	} else {
+		delete(e.m.members, name)
+	}
+	e.m.mu.Unlock()
+	e.m.notify()
+}
