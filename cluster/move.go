@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // MoveReport says what a Rebalance did.
@@ -262,6 +263,45 @@ func (r *Router) abort(ctx context.Context, cur *routeState, started []Move) {
 		}
 		if n := r.node(m.To); n != nil {
 			n.Drop(ctx, m.Shard)
+		}
+	}
+}
+
+// AutoRebalance runs Rebalance after every membership change, once the
+// membership has been quiet for settle (so that a burst of joins makes one
+// move), until ctx ends or the router is closed. report, when not nil,
+// receives each outcome; a failed rebalance is retried after the next
+// change or after settle×10, whichever comes first.
+func (r *Router) AutoRebalance(ctx context.Context, settle time.Duration, report func(*MoveReport, error)) {
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.stop:
+			return
+		case <-r.changed:
+		case <-retry:
+		}
+		// Settle: wait until no change for settle.
+		for quiet := false; !quiet; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.stop:
+				return
+			case <-r.changed:
+			case <-time.After(settle):
+				quiet = true
+			}
+		}
+		rep, err := r.Rebalance(ctx)
+		retry = nil
+		if err != nil {
+			retry = time.After(10 * settle)
+		}
+		if report != nil {
+			report(rep, err)
 		}
 	}
 }

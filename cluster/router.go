@@ -76,8 +76,9 @@ type Router struct {
 	moves     atomic.Int64
 	rot       atomic.Uint64
 
-	stop chan struct{}
-	done chan struct{}
+	changed chan struct{} // signalled after each membership sync
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 type conn struct {
@@ -129,6 +130,7 @@ func NewRouter(cfg RouterConfig, m Membership, connect Connect) (*Router, error)
 		cfg: cfg, need: cfg.WriteQuorum, members: m, connect: connect,
 		conns: map[string]conn{}, stale: map[replica]bool{},
 		nodeStats: map[string]*nodeStats{},
+		changed:   make(chan struct{}, 1),
 		stop:      make(chan struct{}), done: make(chan struct{}),
 	}
 	if r.need == 0 {
@@ -185,6 +187,10 @@ func (r *Router) watch() {
 			return
 		case <-r.members.Changes():
 			r.sync()
+			select {
+			case r.changed <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
