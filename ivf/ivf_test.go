@@ -495,3 +495,31 @@ func sameResults(a, b []nearkit.Result) bool {
 	}
 	return true
 }
+
+// Huge k and Rerank (whose product overflows int) clamp to the index: every
+// vector comes back once, in order, for every encoding and for batches.
+func TestHugeKAndRerank(t *testing.T) {
+	data, queries := testData()
+	n := 300
+	for _, enc := range []Encoding{Flat, SQ8, PQ, PQFastScan} {
+		t.Run(enc.String(), func(t *testing.T) {
+			x := build(t, Config{Dim: tDim, NList: 4, Encoding: enc, M: 8, Seed: 4, KeepVectors: enc != Flat}, data[:n*tDim])
+			opts := nearkit.SearchOptions{NProbe: 4, Rerank: math.MaxInt}
+			for _, k := range []int{n + 1, 1 << 40, math.MaxInt} {
+				res, err := x.Search(nil, queries[:tDim], k, opts)
+				if err != nil || len(res) != n {
+					t.Fatalf("k=%d: %d results, err %v", k, len(res), err)
+				}
+				for i := 1; i < len(res); i++ {
+					if res[i].Distance < res[i-1].Distance {
+						t.Fatalf("k=%d: results out of order at %d", k, i)
+					}
+				}
+				batch, err := x.SearchBatch(context.Background(), queries[:2*tDim], k, opts)
+				if err != nil || len(batch) != 2 || len(batch[0]) != n {
+					t.Fatalf("k=%d batch: %v", k, err)
+				}
+			}
+		})
+	}
+}

@@ -143,7 +143,11 @@ func (x *Index) plan(k int, opts nearkit.SearchOptions) (plan, error) {
 	p.k = min(k, x.n)
 	p.pool = p.k
 	if p.rerank > 0 {
-		p.pool = min(p.k*p.rerank, x.n)
+		// k×rerank can overflow int for a caller-supplied rerank.
+		p.pool = x.n
+		if p.rerank < (x.n+p.k-1)/p.k {
+			p.pool = p.k * p.rerank
+		}
 	}
 	return p, nil
 }
