@@ -461,7 +461,7 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 			}
 			primErr = a.err
 			if ctx.Err() != nil {
-				ns.timeouts.Add(1)
+				countTimeout(ns, ctx)
 				return groupOut{missing: g.shards, err: ctx.Err()}
 			}
 			ns.errors.Add(1)
@@ -492,7 +492,7 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 			}
 			altOut = &o
 		case <-ctx.Done():
-			ns.timeouts.Add(1)
+			countTimeout(ns, ctx)
 			return groupOut{missing: g.shards, err: ctx.Err()}
 		}
 	}
@@ -753,4 +753,13 @@ func (r *Router) write(ctx context.Context, ids []uint64, vecs []float32, op fun
 		return 0
 	})
 	return &WriteError{Failed: failed}
+}
+
+// countTimeout counts a request ended by ctx as a timeout when its deadline
+// passed; a cancellation (the caller's, or of a hedge whose other request
+// answered first) is no fault of the node's.
+func countTimeout(ns *nodeStats, ctx context.Context) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		ns.timeouts.Add(1)
+	}
 }

@@ -2,11 +2,14 @@ package cluster
 
 import (
 	"expvar"
+	"fmt"
 	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nearkit/nearkit"
 )
 
 // latencyBuckets is the number of histogram buckets: bucket i counts
@@ -109,11 +112,21 @@ func (r *Router) Stats() Stats {
 }
 
 // Publish publishes Stats under name in expvar (visible at /debug/vars
-// when the host serves expvar.Handler). Like expvar.Publish it panics when
-// name is already published, so call it once per name.
-func (r *Router) Publish(name string) {
+// when the host serves expvar.Handler). A name already published (by this
+// router, another one, or anything else in the process) is an error, where
+// expvar.Publish itself would panic.
+func (r *Router) Publish(name string) error {
+	publishMu.Lock()
+	defer publishMu.Unlock()
+	if expvar.Get(name) != nil {
+		return fmt.Errorf("%w: cluster: expvar name %q already published", nearkit.ErrInvalidConfig, name)
+	}
 	expvar.Publish(name, expvar.Func(func() any { return r.Stats() }))
+	return nil
 }
+
+// publishMu makes Publish's test-and-publish one step between routers.
+var publishMu sync.Mutex
 
 func (r *Router) statsFor(name string) *nodeStats {
 	r.statsMu.Lock()
