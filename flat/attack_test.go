@@ -47,7 +47,8 @@ func TestReadHostileStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 		read := func(r io.Reader) error { _, err := Read(r); return err }
-		attack.Stream(t, read, buf.Bytes(), attack.Budget{PerByte: 4, Fixed: 10 << 20}, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+		// Fixed covers one storage chunk (16 MiB), allocated once the header checks out.
+		attack.Stream(t, read, buf.Bytes(), attack.Budget{PerByte: 4, Fixed: 24 << 20}, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
 
 		// Replace the last vector's first element and recompute the
 		// checksum: NaN anywhere, or 5e18 under cosine, is corrupt.
