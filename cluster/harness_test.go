@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -166,36 +165,4 @@ func (c *testCluster) load(rng *rand.Rand, base uint64, n int) ([]uint64, []floa
 		c.t.Fatal(err)
 	}
 	return ids, vecs, ref
-}
-
-// sameAnswer reports whether got is the exact answer want computed by one
-// index: the same distances within a few ulps (a kernel sums a vector in
-// another order depending on where it sits in its shard's blocks), and the
-// same IDs, except that IDs at tied distances may come in either order.
-func sameAnswer(got, want []nearkit.Result) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	close := func(a, b float32) bool {
-		return math.Abs(float64(a)-float64(b)) <= 1e-5*math.Max(1, math.Abs(float64(b)))
-	}
-	for i := range got {
-		if !close(got[i].Distance, want[i].Distance) {
-			return false
-		}
-		if got[i].ID == want[i].ID {
-			continue
-		}
-		tied := false
-		for j := range want {
-			if want[j].ID == got[i].ID && close(want[j].Distance, got[i].Distance) {
-				tied = true
-				break
-			}
-		}
-		if !tied {
-			return false
-		}
-	}
-	return true
 }

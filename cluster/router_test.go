@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nearkit/nearkit/cluster/internal/answer"
+
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/flat"
 )
@@ -24,7 +26,7 @@ func searchAll(t *testing.T, r *Router, ref *flat.Index, queries []float32, k in
 			t.Fatalf("query %d: %v", i, err)
 		}
 		want, _ := ref.Search(nil, q, k, nearkit.SearchOptions{})
-		if !sameAnswer(got, want) {
+		if !answer.Same(got, want) {
 			t.Fatalf("query %d:\n got %v\nwant %v", i, got, want)
 		}
 	}
@@ -191,7 +193,7 @@ func TestRouterFaults(t *testing.T) {
 					t.Fatalf("query %d: %v", i, err)
 				}
 				want, _ := ref.Search(nil, q, 10, nearkit.SearchOptions{})
-				if !sameAnswer(got, want) {
+				if !answer.Same(got, want) {
 					t.Fatalf("query %d: got %v want %v", i, got, want)
 				}
 			}
@@ -242,7 +244,7 @@ func TestRouterKilledMidQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := ref.Search(nil, q, 10, nearkit.SearchOptions{})
-	if !sameAnswer(got, want) {
+	if !answer.Same(got, want) {
 		t.Fatalf("got %v want %v", got, want)
 	}
 	if c.r.Stats().Nodes["n2"].Failovers == 0 {

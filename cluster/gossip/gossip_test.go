@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nearkit/nearkit/cluster/internal/answer"
+
 	"github.com/hashicorp/memberlist"
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/cluster"
@@ -154,7 +156,7 @@ func TestThreeNodes(t *testing.T) {
 			cancel()
 			want, _ := ref.Search(nil, q, 5, nearkit.SearchOptions{})
 			total.Add(1)
-			if err != nil || !sameAnswer(got, want) {
+			if err != nil || !answer.Same(got, want) {
 				bad.Add(1)
 				t.Logf("query %d: %v", i, err)
 			}
@@ -201,41 +203,9 @@ func TestThreeNodes(t *testing.T) {
 		q := vecs[i*dim : (i+1)*dim]
 		got, err := r.Search(ctx, q, 5, nearkit.SearchOptions{})
 		want, _ := ref.Search(nil, q, 5, nearkit.SearchOptions{})
-		if err != nil || !sameAnswer(got, want) {
+		if err != nil || !answer.Same(got, want) {
 			t.Fatalf("after n1 left: %v %v", got, err)
 		}
 	}
 	t.Logf("%d queries, %d rebalances, %d shard copies", total.Load(), reports.Load(), r.Stats().ShardMoves)
-}
-
-// sameAnswer reports whether got is the exact answer want computed by one
-// index: the same distances within a few ulps (a kernel sums a vector in
-// another order depending on where it sits in its shard's blocks), and the
-// same IDs, except that IDs at tied distances may come in either order.
-func sameAnswer(got, want []nearkit.Result) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	close := func(a, b float32) bool {
-		return math.Abs(float64(a)-float64(b)) <= 1e-5*math.Max(1, math.Abs(float64(b)))
-	}
-	for i := range got {
-		if !close(got[i].Distance, want[i].Distance) {
-			return false
-		}
-		if got[i].ID == want[i].ID {
-			continue
-		}
-		tied := false
-		for j := range want {
-			if want[j].ID == got[i].ID && close(want[j].Distance, got[i].Distance) {
-				tied = true
-				break
-			}
-		}
-		if !tied {
-			return false
-		}
-	}
-	return true
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nearkit/nearkit/cluster/internal/answer"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/cluster"
@@ -121,7 +122,7 @@ func TestExactOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, _ := ref.Search(nil, q, 10, nearkit.SearchOptions{})
-		if !sameAnswer(got, want) {
+		if !answer.Same(got, want) {
 			t.Fatalf("query %d: got %v want %v", i, got, want)
 		}
 	}
@@ -197,7 +198,7 @@ func TestKillAndRestartOverHTTP(t *testing.T) {
 			got, err := c.r.Search(ctx, q, 10, nearkit.SearchOptions{})
 			cancel()
 			want, _ := ref.Search(nil, q, 10, nearkit.SearchOptions{})
-			if err != nil || !sameAnswer(got, want) {
+			if err != nil || !answer.Same(got, want) {
 				t.Fatalf("%s: query %d: %v, got %v want %v", stage, i, err, got, want)
 			}
 		}
@@ -219,7 +220,7 @@ func TestKillAndRestartOverHTTP(t *testing.T) {
 				q := qs[(i%20)*dim : (i%20+1)*dim]
 				got, err := c.r.Search(context.Background(), q, 10, nearkit.SearchOptions{})
 				want, _ := ref.Search(nil, q, 10, nearkit.SearchOptions{})
-				if err != nil || !sameAnswer(got, want) {
+				if err != nil || !answer.Same(got, want) {
 					bad.Add(1)
 				}
 			}
@@ -388,36 +389,4 @@ func TestTLSHTTP2(t *testing.T) {
 	if proto.Load() != 2 {
 		t.Fatalf("served over HTTP/%d", proto.Load())
 	}
-}
-
-// sameAnswer reports whether got is the exact answer want computed by one
-// index: the same distances within a few ulps (a kernel sums a vector in
-// another order depending on where it sits in its shard's blocks), and the
-// same IDs, except that IDs at tied distances may come in either order.
-func sameAnswer(got, want []nearkit.Result) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	close := func(a, b float32) bool {
-		return math.Abs(float64(a)-float64(b)) <= 1e-5*math.Max(1, math.Abs(float64(b)))
-	}
-	for i := range got {
-		if !close(got[i].Distance, want[i].Distance) {
-			return false
-		}
-		if got[i].ID == want[i].ID {
-			continue
-		}
-		tied := false
-		for j := range want {
-			if want[j].ID == got[i].ID && close(want[j].Distance, got[i].Distance) {
-				tied = true
-				break
-			}
-		}
-		if !tied {
-			return false
-		}
-	}
-	return true
 }
