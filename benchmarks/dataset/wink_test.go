@@ -1,0 +1,58 @@
+package dataset
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nearkit/nearkit"
+)
+
+const winkSample = `{"precision":8,"l2NormIndex":3,"wordIndex":4,"size":3,"dimensions":3,
+"words":["the","of","and"],
+"vectors":{"the":[1,2,3,3.74,0],"of":[-1.5,0,0.25,1.52,1],"and":[0,0,1,1,2]},
+"unkVector":[0,0,0,0,-1]}`
+
+func TestReadWink(t *testing.T) {
+	data, dim, words, err := ReadWink(strings.NewReader(winkSample), "s", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{1, 2, 3, -1.5, 0, 0.25, 0, 0, 1}
+	if dim != 3 || strings.Join(words, ",") != "the,of,and" || len(data) != len(want) {
+		t.Fatalf("dim %d words %v data %v", dim, words, data)
+	}
+	for i := range want {
+		if data[i] != want[i] {
+			t.Fatalf("data %v, want %v", data, want)
+		}
+	}
+	data, _, words, err = ReadWink(strings.NewReader(winkSample), "s", 2)
+	if err != nil || len(words) != 2 || len(data) != 6 {
+		t.Fatalf("limit 2: %v %v %v", words, data, err)
+	}
+}
+
+func TestReadWinkHostile(t *testing.T) {
+	for _, in := range []string{
+		``,
+		`[]`,
+		`{"dimensions":3}`,
+		`{"vectors":{"a":[1,2,3]},"dimensions":3}`,
+		`{"dimensions":1e12,"vectors":{}}`,
+		`{"dimensions":-3,"vectors":{}}`,
+		`{"dimensions":2.5,"vectors":{}}`,
+		`{"dimensions":3,"vectors":{}}`,
+		`{"dimensions":3,"vectors":{"a":[1,2]}}`,
+		`{"dimensions":3,"vectors":{"a":[1,2,3,4,5,6,7,8]}}`,
+		`{"dimensions":3,"vectors":{"a":[1,2,1e39]}}`,
+		`{"dimensions":3,"vectors":{"a":[1,2,"x"]}}`,
+		`{"dimensions":3,"vectors":{"a":{}}}`,
+		`{"dimensions":3,"vectors":{"a":[1,2,3]`,
+		winkSample[:len(winkSample)/2],
+	} {
+		if _, _, _, err := ReadWink(strings.NewReader(in), "h", 0); !errors.Is(err, nearkit.ErrCorrupt) {
+			t.Errorf("%.40q: err %v, want ErrCorrupt", in, err)
+		}
+	}
+}
