@@ -2,10 +2,13 @@ package dataset
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/internal/attack"
 )
 
 const winkSample = `{"precision":8,"l2NormIndex":3,"wordIndex":4,"size":3,"dimensions":3,
@@ -54,5 +57,16 @@ func TestReadWinkHostile(t *testing.T) {
 		if _, _, _, err := ReadWink(strings.NewReader(in), "h", 0); !errors.Is(err, nearkit.ErrCorrupt) {
 			t.Errorf("%.40q: err %v, want ErrCorrupt", in, err)
 		}
+	}
+}
+
+// TestReadWinkTruncated: the text has no checksum, so a flipped digit is
+// a different number, but every cut before the vectors object closes is
+// refused, within a small allocation bound.
+func TestReadWinkTruncated(t *testing.T) {
+	end := strings.Index(winkSample, `]},`) + 2
+	for off := range end {
+		res := attack.Run(func(r io.Reader) error { _, _, _, err := ReadWink(r, "t", 0); return err }, []byte(winkSample[:off]))
+		attack.Check(t, fmt.Sprintf("cut at %d", off), res, attack.Budget{PerByte: 64, Fixed: 1 << 20}, true, nearkit.ErrCorrupt)
 	}
 }
