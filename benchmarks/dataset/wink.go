@@ -1,9 +1,17 @@
 package dataset
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nearkit/nearkit"
 )
 
 // maxWinkDim bounds the "dimensions" field before it sizes anything.
@@ -115,4 +123,51 @@ func readWinkVectors(dec *json.Decoder, dim, limit int, bad func(string, ...any)
 		return nil, nil, bad("no vectors")
 	}
 	return data, words, nil
+}
+
+// winkQueries is how many vectors loadWink holds out as queries (a tenth
+// of a file smaller than ten times that).
+const winkQueries = 10000
+
+// IsWink reports whether spec names a wink word-embedding file.
+func IsWink(spec string) bool { return ext(spec) == ".json" }
+
+// loadWink reads a wink file and splits it by a fixed seeded permutation:
+// the first winkQueries rows of the permutation are the queries, the rest
+// the base in file order, so the split and its cached ground truth never
+// depend on the run's options.
+func loadWink(ds *Dataset, path string, cache string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, dim, _, err := ReadWink(bufio.NewReaderSize(f, 1<<20), path, 0)
+	if err != nil {
+		return err
+	}
+	n := len(data) / dim
+	nq := min(winkQueries, n/10)
+	if nq == 0 {
+		return fmt.Errorf("%w: %s: %d vectors are too few to hold out queries", nearkit.ErrEmpty, path, n)
+	}
+	query := make([]bool, n)
+	for _, i := range rand.New(rand.NewPCG(uint64(n), 0x77696e6b)).Perm(n)[:nq] {
+		query[i] = true
+	}
+	ds.Dim = dim
+	ds.Base = make([]float32, 0, (n-nq)*dim)
+	ds.Queries = make([]float32, 0, nq*dim)
+	for i := range n {
+		row := data[i*dim : (i+1)*dim]
+		if query[i] {
+			ds.Queries = append(ds.Queries, row...)
+		} else {
+			ds.Base = append(ds.Base, row...)
+		}
+	}
+	ds.Name = strings.TrimSuffix(filepath.Base(path), ".json")
+	ds.GTSave = filepath.Join(cache, fmt.Sprintf("%s-n%d-%v_gt.ivecs", ds.Name, n, ds.Metric))
+	ds.GTPaths = []string{ds.GTSave}
+	return nil
 }

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/internal/attack"
 )
 
@@ -68,5 +71,47 @@ func TestReadWinkTruncated(t *testing.T) {
 	for off := range end {
 		res := attack.Run(func(r io.Reader) error { _, _, _, err := ReadWink(r, "t", 0); return err }, []byte(winkSample[:off]))
 		attack.Check(t, fmt.Sprintf("cut at %d", off), res, attack.Budget{PerByte: 64, Fixed: 1 << 20}, true, nearkit.ErrCorrupt)
+	}
+}
+
+func TestLoadWink(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString(`{"dimensions":2,"vectors":{`)
+	const n = 50
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"w%d":[%d,1,1.4,%d]`, i, i, i)
+	}
+	b.WriteString(`}}`)
+	path := filepath.Join(dir, "words.json")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := Load(path, Options{Metric: distance.Cosine, CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Dim != 2 || ds.N() != n-n/10 || ds.NQ() != n/10 || ds.Name != "words" || filepath.Dir(ds.GTSave) != dir {
+		t.Fatalf("dim %d, %d base, %d queries, name %q, gt %s", ds.Dim, ds.N(), ds.NQ(), ds.Name, ds.GTSave)
+	}
+	seen := map[float32]int{}
+	for _, v := range append(append([]float32{}, ds.Base...), ds.Queries...) {
+		if v != 1 {
+			seen[v]++
+		}
+	}
+	for i := 2; i < n; i++ { // rows 0 and 1 hold only 0 and 1
+		if seen[float32(i)] != 1 {
+			t.Fatalf("row %d appears %d times", i, seen[float32(i)])
+		}
+	}
+	again, _ := Load(path, Options{Metric: distance.Cosine, CacheDir: dir})
+	for i := range ds.Queries {
+		if again.Queries[i] != ds.Queries[i] {
+			t.Fatal("the query split moved between loads")
+		}
 	}
 }
