@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/distance"
 )
 
 func TestSyntheticDeterministic(t *testing.T) {
@@ -46,31 +47,10 @@ func TestSyntheticInvalid(t *testing.T) {
 	}
 }
 
-// relativeContrast is mean distance over mean nearest-neighbour distance
-// from each of the first m points to all n: near 1 for high-dimensional
-// noise (every neighbour equidistant), well above 1 for structured data.
+// relativeContrast is MeasureShape's contrast of the first m points
+// against all (each finds itself at distance zero and counts it out).
 func relativeContrast(data []float32, dim, m int) float64 {
-	n := len(data) / dim
-	var sumMean, sumNN float64
-	for i := range m {
-		nn, total := math.Inf(1), 0.0
-		for j := range n {
-			if j == i {
-				continue
-			}
-			d := 0.0
-			for k := range dim {
-				x := float64(data[i*dim+k] - data[j*dim+k])
-				d += x * x
-			}
-			d = math.Sqrt(d)
-			total += d
-			nn = min(nn, d)
-		}
-		sumMean += total / float64(n-1)
-		sumNN += nn
-	}
-	return sumMean / sumNN
+	return MeasureShape(data, data, dim, distance.L2, m, 10).RelativeContrast
 }
 
 func TestSyntheticIsStructured(t *testing.T) {

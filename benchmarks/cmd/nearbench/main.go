@@ -78,6 +78,7 @@ func run(args []string) error {
 		synthDim  = fs.Int("dim", 128, "synthetic: dimension")
 		synthNQ   = fs.Int("nq", 1000, "synthetic: number of queries generated")
 		noProgBar = fs.Bool("noprogress", false, "no progress bar even on a terminal")
+		shapeN    = fs.Int("shape", 0, "report the data set's relative contrast and LID@20 from this many queries (0: not measured)")
 	)
 	// Every flag a registered index type owns, defined once.
 	idxFlags := map[string]*indexFlag{}
@@ -180,6 +181,10 @@ func run(args []string) error {
 		return err
 	}
 	logf("%s: %d×%d base, %d queries, metric %v, loaded in %.1fs", ds.Name, ds.N(), ds.Dim, ds.NQ(), ds.Metric, time.Since(t0).Seconds())
+	if *shapeN > 0 {
+		sh := dataset.MeasureShape(ds.Base, ds.Queries, ds.Dim, ds.Metric, *shapeN, 20)
+		logf("%s: relative contrast %.2f, LID@%d %.1f (%d queries)", ds.Name, sh.RelativeContrast, sh.K, sh.LID, sh.Queries)
+	}
 
 	gtProgress := func(int) {}
 	if prog != nil {
