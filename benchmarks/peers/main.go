@@ -73,7 +73,7 @@ type options struct {
 func run(ctx context.Context, args []string, stdout *os.File) error {
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	var o options
-	fs.StringVar(&o.dataset, "dataset", "fashion-mnist", "data set, as nearbench's -dataset (fashion-mnist, synthetic, a path prefix, or an ann-benchmarks .hdf5 file)")
+	fs.StringVar(&o.dataset, "dataset", "fashion-mnist", "data set, as nearbench's -dataset (fashion-mnist, synthetic, a path prefix, an ann-benchmarks .hdf5 or a wink .json file)")
 	fs.StringVar(&o.metric, "metric", "", "l2, ip or cosine (default: the data set's, else l2)")
 	fs.StringVar(&o.indexes, "index", "hnsw", "nearkit index types (nearbench -index)")
 	fs.StringVar(&o.peers, "peers", "hnswlib,faiss", "peer libraries to run")

@@ -60,7 +60,7 @@ var defaultIndexes = []string{"flat", "hnsw"}
 func run(args []string) error {
 	fs := flag.NewFlagSet("nearbench", flag.ContinueOnError)
 	var (
-		dsName    = fs.String("dataset", "synthetic", "synthetic, fashion-mnist, an ann-benchmarks FILE.hdf5, or a path prefix X (X_base.fvecs, X_query.fvecs, X_gt.ivecs)")
+		dsName    = fs.String("dataset", "synthetic", "synthetic, fashion-mnist, an ann-benchmarks FILE.hdf5, a wink word-embedding FILE.json, or a path prefix X (X_base.fvecs, X_query.fvecs, X_gt.ivecs)")
 		metricS   = fs.String("metric", "l2", "distance metric: l2, ip or cosine (default l2, or a .hdf5 file's own)")
 		indexS    = fs.String("index", "", "comma-separated index types (default: "+strings.Join(defaultIndexes, ",")+", those available)")
 		k         = fs.Int("k", 10, "neighbours per query (recall@k)")
