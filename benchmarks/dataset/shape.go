@@ -76,7 +76,7 @@ func MeasureShape(base, queries []float32, dim int, metric distance.Metric, samp
 		if len(near) <= k || k < 1 {
 			continue
 		}
-		sumRC += total / float64(n) / near[0]
+		sumRC += total / float64(len(near)) / near[0]
 		lid := 0.0
 		for _, d := range near[:k] {
 			lid += math.Log(d / near[k-1])
