@@ -215,6 +215,21 @@ func (o *Quantizer) Rotate(dst, v []float32) {
 	distance.DotBatch(v, o.rt, o.Dim(), dst[:o.Dim()])
 }
 
+// rotateOnStack is the largest dimension whose rotated vector Encode,
+// Decode and LookupTable keep on the stack, so that they allocate nothing
+// per call.
+const rotateOnStack = 1024
+
+// rotated returns v·R in buf when it is long enough, else in a new slice.
+func (o *Quantizer) rotated(buf, v []float32) []float32 {
+	d := o.Dim()
+	if len(buf) < d {
+		buf = make([]float32, d)
+	}
+	o.Rotate(buf[:d], v)
+	return buf[:d]
+}
+
 // unrotate sets dst = y·Rᵀ: dst[i] = Σ_j y[j]·R[i][j] = Σ_j y[j]·rt[j][i].
 func (o *Quantizer) unrotate(dst, y []float32) {
 	d := o.Dim()
@@ -243,8 +258,8 @@ func (o *Quantizer) Encode(dst []byte, v []float32) error {
 	if err := check.Vector(v, o.Dim()); err != nil {
 		return fmt.Errorf("opq: %w", err)
 	}
-	y := make([]float32, o.Dim())
-	o.Rotate(y, v)
+	var buf [rotateOnStack]float32
+	y := o.rotated(buf[:], v)
 	return o.pq.Encode(dst, y)
 }
 
@@ -274,11 +289,15 @@ func (o *Quantizer) Decode(dst []float32, code []byte) error {
 	if len(dst) < d || len(code) < o.CodeSize() {
 		return fmt.Errorf("%w: opq: Decode: code of %d bytes (need %d), dst of %d (need %d)", nearkit.ErrDimension, len(code), o.CodeSize(), len(dst), d)
 	}
-	y := make([]float32, d)
-	if err := o.pq.Decode(y, code); err != nil {
+	var buf [rotateOnStack]float32
+	y := buf[:]
+	if d > len(buf) {
+		y = make([]float32, d)
+	}
+	if err := o.pq.Decode(y[:d], code); err != nil {
 		return err
 	}
-	o.unrotate(dst[:d], y)
+	o.unrotate(dst[:d], y[:d])
 	return nil
 }
 
@@ -291,8 +310,8 @@ func (o *Quantizer) LookupTable(dst []float32, q []float32) ([]float32, error) {
 	if err := check.Vector(q, o.Dim()); err != nil {
 		return dst, fmt.Errorf("opq: %w", err)
 	}
-	y := make([]float32, o.Dim())
-	o.Rotate(y, q)
+	var buf [rotateOnStack]float32
+	y := o.rotated(buf[:], q)
 	return o.pq.LookupTable(dst, y)
 }
 

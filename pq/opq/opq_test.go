@@ -123,6 +123,36 @@ func TestBeatsPQOnCorrelatedData(t *testing.T) {
 	pqtest.CheckCorruption(t, buf.Bytes(), func(b *bytes.Reader) error { _, err := Read(b); return err })
 }
 
+// TestNoAllocations: encoding, decoding, rotating and building a query's
+// table into a buffer with room allocate nothing, up to rotateOnStack
+// dimensions.
+func TestNoAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race the stack buffers escape to the heap")
+	}
+	for _, dim := range []int{16, rotateOnStack} {
+		// Built from trained codebooks and an identity rotation: an SVD
+		// at rotateOnStack dimensions would take seconds.
+		data := pqtest.Uniform(1, 300, dim)
+		p := trainedPQ(t, pq.Config{Dim: dim, M: 4, NBits: 4, Iterations: 2}, data)
+		o := &Quantizer{cfg: Config{PQ: p.Config()}, rt: identity(dim), pq: p}
+		v := data[:dim]
+		table := make([]float32, 0, o.PQ().TableSize())
+		code := make([]byte, o.CodeSize())
+		rec := make([]float32, dim)
+		for name, f := range map[string]func(){
+			"LookupTable": func() { table, _ = o.LookupTable(table, v) },
+			"Encode":      func() { _ = o.Encode(code, v) },
+			"Decode":      func() { _ = o.Decode(rec, code) },
+			"Rotate":      func() { o.Rotate(rec, v) },
+		} {
+			if a := testing.AllocsPerRun(20, f); a != 0 {
+				t.Errorf("dim %d: %s allocates %v times per call", dim, name, a)
+			}
+		}
+	}
+}
+
 func TestErrors(t *testing.T) {
 	if _, err := New(Config{PQ: pq.Config{Dim: 10, M: 3}}); !errors.Is(err, nearkit.ErrInvalidConfig) {
 		t.Errorf("dim %% M: %v", err)
