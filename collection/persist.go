@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
@@ -25,11 +26,20 @@ import (
 // Snapshot (the durable snapshot's payload):
 //
 //	u64 length of the document section, then that section:
-//	  [8]byte "NKCOLL\0\0", u32 version (1), u32 dim, u8 metric,
-//	  index type name (u32 length, bytes), u32 next ID, u32 count,
+//	  [8]byte "NKCOLL\0\0", u32 version (2), u32 dim, u8 metric,
+//	  index type name (u32 length, bytes), u32 count, u32 free,
+//	  free × u32 free ID, ascending,
 //	  count × {u32 id, key, dim × f32 vector, metadata, payload}
 //	  in ascending ID order,
 //	then the index as its WriteTo wrote it, to the end.
+//
+// The IDs handed out are exactly the count documents' and the free ones,
+// which together number every ID below count + free: so every ID the
+// collection sizes its tables by is paid for by bytes of the snapshot
+// (4 for a free ID), and a forged snapshot naming a huge ID is refused
+// before anything is allocated for it. In the log likewise, a new
+// document takes a free ID or the next one (Upsert hands IDs out in log
+// order, durable.Store.CommitFunc), so replay refuses any other.
 //
 // Integrity is the durable layer's: frames and snapshots carry CRC-32C.
 const (
@@ -37,7 +47,7 @@ const (
 	opDelete = 2
 
 	collMagic   = "NKCOLL\x00\x00"
-	collVersion = 1
+	collVersion = 2
 )
 
 func (c *Collection) encodeUpsert(ops []upsertOp) []byte {
@@ -192,14 +202,30 @@ func (s *state) Restore(r io.Reader) error {
 		return fmt.Errorf("%w: collection holds %d-d %v vectors in a %q index; opened as %d-d %v, %q",
 			nearkit.ErrIncompatible, dim, metric, name, c.cfg.Dim, c.cfg.Metric, c.cfg.Index.Name)
 	}
-	next := d.U32()
 	count := d.Count(13+4*dim, maxDocs)
+	nfree := d.Count(4, maxDocs)
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if uint64(count)+uint64(nfree) > maxDocs {
+		return fmt.Errorf("%w: collection snapshot: %d documents and %d free IDs exceed %d", nearkit.ErrCorrupt, count, nfree, uint64(maxDocs))
+	}
+	next := uint32(count + nfree)
+	free := make([]uint32, nfree)
+	for i := range free {
+		free[i] = d.U32()
+		if d.Err() == nil && (free[i] >= next || (i > 0 && free[i] <= free[i-1])) {
+			d.Fail("free id %d out of order or beyond %d", free[i], next)
+		}
+	}
 	c.reset(nil)
 	last := -1
 	for range count {
 		id := d.U32()
-		if d.Err() == nil && (int(id) <= last || id >= next) {
-			d.Fail("document id %d out of order or beyond %d", id, next)
+		if d.Err() == nil {
+			if _, isFree := slices.BinarySearch(free, id); isFree || int(id) <= last || id >= next {
+				d.Fail("document id %d free, out of order or beyond %d", id, next)
+			}
 		}
 		dc, vec := c.readDoc(d)
 		if err := d.Err(); err != nil {
@@ -219,8 +245,8 @@ func (s *state) Restore(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if idx.Dim() != dim || idx.Metric() != metric || idx.Len() != c.n {
-		return fmt.Errorf("%w: collection snapshot: index of %d %d-d %v vectors beside %d documents", nearkit.ErrCorrupt, idx.Len(), idx.Dim(), idx.Metric(), c.n)
+	if idx.Dim() != dim || idx.Metric() != metric || idx.Len() != len(c.docs) {
+		return fmt.Errorf("%w: collection snapshot: index of %d %d-d %v vectors beside %d documents", nearkit.ErrCorrupt, idx.Len(), idx.Dim(), idx.Metric(), len(c.docs))
 	}
 	c.idx = idx
 	c.upd, _ = idx.(durable.Updater)
@@ -232,21 +258,26 @@ func (s *state) Restore(r io.Reader) error {
 func (s *state) WriteTo(w io.Writer) (int64, error) {
 	c := (*Collection)(s)
 	c.mu.RLock()
-	b := make([]byte, 8, 64+c.n*(16+4*c.cfg.Dim))
+	nfree := int(c.next) - len(c.docs)
+	b := make([]byte, 8, 64+4*nfree+len(c.docs)*(16+4*c.cfg.Dim))
 	b = append(b, collMagic...)
 	b = record.AppendU32(b, collVersion)
 	b = record.AppendU32(b, uint32(c.cfg.Dim))
 	b = record.AppendU8(b, uint8(c.cfg.Metric))
 	b = record.AppendString(b, c.cfg.Index.Name)
-	b = record.AppendU32(b, c.next)
-	b = record.AppendU32(b, uint32(c.n))
-	for id := range c.docs {
-		d := c.docs[id]
-		if d.key == "" {
-			continue
+	b = record.AppendU32(b, uint32(len(c.docs)))
+	b = record.AppendU32(b, uint32(nfree))
+	for id := range c.next {
+		if !c.held(id) {
+			b = record.AppendU32(b, id)
 		}
-		b = record.AppendU32(b, uint32(id))
-		b = c.appendDoc(b, d, c.vecs[id*c.cfg.Dim:(id+1)*c.cfg.Dim])
+	}
+	for id := range c.next {
+		if c.held(id) {
+			slot := int(c.slotOf[id] - 1)
+			b = record.AppendU32(b, id)
+			b = c.appendDoc(b, c.docs[slot], c.vecs[slot*c.cfg.Dim:(slot+1)*c.cfg.Dim])
+		}
 	}
 	c.mu.RUnlock()
 	binary.LittleEndian.PutUint64(b, uint64(len(b)-8))
@@ -266,6 +297,11 @@ func (s *state) Replay(rec []byte) error {
 	case opUpsert:
 		n := d.Count(13+4*c.cfg.Dim, maxDocs)
 		ops := make([]upsertOp, 0, n)
+		// A new document takes a free ID or the next one; next counts
+		// the IDs this record hands out beyond c.next, taken the free
+		// ones it reuses (so none is reused twice).
+		next := uint64(c.next)
+		var taken map[uint32]struct{}
 		for range n {
 			var op upsertOp
 			op.id = d.U32()
@@ -275,8 +311,22 @@ func (s *state) Replay(rec []byte) error {
 				return err
 			}
 			id, held := c.keys[op.doc.key]
-			if op.isNew == held || (held && id != op.id) || (op.isNew && int(op.id) < len(c.docs) && c.docs[op.id].key != "") {
-				return fmt.Errorf("%w: collection: upsert of %q as id %d (new=%v) disagrees with the state", nearkit.ErrCorrupt, op.doc.key, op.id, op.isNew)
+			ok := op.isNew != held && (!held || id == op.id)
+			if ok && op.isNew {
+				switch _, dup := taken[op.id]; {
+				case uint64(op.id) == next:
+					next++
+				case op.id < c.next && !c.held(op.id) && !dup:
+					if taken == nil {
+						taken = make(map[uint32]struct{})
+					}
+					taken[op.id] = struct{}{}
+				default:
+					ok = false
+				}
+			}
+			if !ok {
+				return fmt.Errorf("%w: collection: upsert of %q as id %d (new=%v) disagrees with the state (next id %d)", nearkit.ErrCorrupt, op.doc.key, op.id, op.isNew, next)
 			}
 			ops = append(ops, op)
 		}

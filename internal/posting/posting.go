@@ -62,6 +62,10 @@ func (l *List) Add(id uint32) bool {
 		}
 		l.words[w] |= m
 		l.n++
+		// An ID far beyond the rest would leave the bitmap sparse.
+		if l.n*128 < len(l.words)*64 {
+			l.toArray()
+		}
 		return true
 	}
 	// IDs mostly arrive in ascending order: appending is the common case.
