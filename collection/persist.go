@@ -70,13 +70,14 @@ func (c *Collection) encodeUpsert(ops []upsertOp) []byte {
 	return b
 }
 
-// appendDoc appends key, vector, metadata and payload.
+// appendDoc appends key, vector, metadata and payload: docSize bytes.
 func (c *Collection) appendDoc(b []byte, d doc, vec []float32) []byte {
 	b = record.AppendString(b, d.key)
 	b = record.AppendFloat32s(b, vec)
 	b = record.AppendU32(b, uint32(len(d.meta)))
 	// Sorted field order keeps the bytes deterministic.
-	for _, name := range sortedKeys(d.meta) {
+	var names [16]string
+	for _, name := range appendSortedKeys(names[:0], d.meta) {
 		v := d.meta[name]
 		b = record.AppendString(b, name)
 		b = record.AppendU8(b, uint8(v.kind))
@@ -90,6 +91,23 @@ func (c *Collection) appendDoc(b []byte, d doc, vec []float32) []byte {
 		}
 	}
 	return record.AppendBytes(b, d.payload)
+}
+
+// docSize returns the number of bytes appendDoc appends for d.
+func (c *Collection) docSize(d doc) int {
+	n := 4 + len(d.key) + 4*c.cfg.Dim + 4
+	for name, v := range d.meta {
+		n += 4 + len(name) + 1
+		switch v.kind {
+		case KindString:
+			n += 4 + len(v.s)
+		case KindNumber:
+			n += 8
+		case KindBool:
+			n++
+		}
+	}
+	return n + 4 + len(d.payload)
 }
 
 func (c *Collection) encodeDelete(ops []deleteOp) []byte {
@@ -254,39 +272,74 @@ func (s *state) Restore(r io.Reader) error {
 }
 
 // WriteTo writes the snapshot. The Store calls it with no commit in
-// flight, so documents and index agree.
+// flight, so documents and index agree, and while writers wait: so it
+// streams the document section to w through a small buffer (its length
+// counted first) rather than building the section whole, which would
+// allocate its size again inside the pause.
 func (s *state) WriteTo(w io.Writer) (int64, error) {
 	c := (*Collection)(s)
 	c.mu.RLock()
 	nfree := int(c.next) - len(c.docs)
-	b := make([]byte, 8, 64+4*nfree+len(c.docs)*(16+4*c.cfg.Dim))
-	b = append(b, collMagic...)
-	b = record.AppendU32(b, collVersion)
-	b = record.AppendU32(b, uint32(c.cfg.Dim))
-	b = record.AppendU8(b, uint8(c.cfg.Metric))
-	b = record.AppendString(b, c.cfg.Index.Name)
-	b = record.AppendU32(b, uint32(len(c.docs)))
-	b = record.AppendU32(b, uint32(nfree))
+	head := make([]byte, 8, 64+len(c.cfg.Index.Name))
+	head = append(head, collMagic...)
+	head = record.AppendU32(head, collVersion)
+	head = record.AppendU32(head, uint32(c.cfg.Dim))
+	head = record.AppendU8(head, uint8(c.cfg.Metric))
+	head = record.AppendString(head, c.cfg.Index.Name)
+	head = record.AppendU32(head, uint32(len(c.docs)))
+	head = record.AppendU32(head, uint32(nfree))
+	size := int64(len(head)-8) + 4*int64(nfree)
+	for slot := range c.docs {
+		size += 4 + int64(c.docSize(c.docs[slot]))
+	}
+	binary.LittleEndian.PutUint64(head, uint64(size))
+	sw := sectionWriter{w: w, b: head}
 	for id := range c.next {
 		if !c.held(id) {
-			b = record.AppendU32(b, id)
+			sw.b = record.AppendU32(sw.b, id)
+			sw.flush(false)
 		}
 	}
 	for id := range c.next {
 		if c.held(id) {
 			slot := int(c.slotOf[id] - 1)
-			b = record.AppendU32(b, id)
-			b = c.appendDoc(b, c.docs[slot], c.vecs[slot*c.cfg.Dim:(slot+1)*c.cfg.Dim])
+			sw.b = record.AppendU32(sw.b, id)
+			sw.b = c.appendDoc(sw.b, c.docs[slot], c.vecs[slot*c.cfg.Dim:(slot+1)*c.cfg.Dim])
+			sw.flush(false)
 		}
 	}
+	sw.flush(true)
 	c.mu.RUnlock()
-	binary.LittleEndian.PutUint64(b, uint64(len(b)-8))
-	n, err := w.Write(b)
-	if err != nil {
-		return int64(n), err
+	if sw.err != nil {
+		return sw.n, sw.err
+	}
+	if sw.n != 8+size {
+		return sw.n, fmt.Errorf("collection: snapshot: wrote a %d-byte document section, counted %d", sw.n-8, size)
 	}
 	m, err := c.idx.WriteTo(w)
-	return int64(n) + m, err
+	return sw.n + m, err
+}
+
+// sectionWriter buffers the document section's writes.
+type sectionWriter struct {
+	w   io.Writer
+	b   []byte
+	n   int64
+	err error
+}
+
+// flush writes the buffer once it holds 64 KiB, or now when all is set.
+func (sw *sectionWriter) flush(all bool) {
+	if sw.err != nil || (!all && len(sw.b) < 64<<10) {
+		if sw.err != nil {
+			sw.b = sw.b[:0]
+		}
+		return
+	}
+	n, err := sw.w.Write(sw.b)
+	sw.n += int64(n)
+	sw.err = err
+	sw.b = sw.b[:0]
 }
 
 // Replay applies one logged Upsert or Delete.

@@ -1,7 +1,6 @@
 package durable
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -37,7 +36,7 @@ const (
 type snapshotFile struct {
 	ctx  context.Context
 	lsn  uint64
-	data []byte
+	data *chunks
 }
 
 func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
@@ -45,7 +44,7 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 	h = append(h, snapMagic...)
 	h = binary.LittleEndian.AppendUint32(h, snapVersion)
 	h = binary.LittleEndian.AppendUint64(h, f.lsn)
-	h = binary.LittleEndian.AppendUint64(h, uint64(len(f.data)))
+	h = binary.LittleEndian.AppendUint64(h, uint64(f.data.Len()))
 	h = binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
 	n, err := w.Write(h)
 	total := int64(n)
@@ -53,19 +52,17 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 		return total, err
 	}
 	crc := uint32(0)
-	const chunk = 4 << 20
-	for p := f.data; len(p) > 0; {
+	err = f.data.each(func(c []byte) error {
 		if err := f.ctx.Err(); err != nil {
-			return total, err
+			return err
 		}
-		c := p[:min(len(p), chunk)]
 		crc = crc32.Update(crc, castagnoli, c)
 		n, err := w.Write(c)
 		total += int64(n)
-		if err != nil {
-			return total, err
-		}
-		p = p[len(c):]
+		return err
+	})
+	if err != nil {
+		return total, err
 	}
 	n, err = w.Write(binary.LittleEndian.AppendUint32(nil, crc))
 	return total + int64(n), err
@@ -102,11 +99,16 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 		s.syncLocked()
 	}
 	hint := s.stats.LastCheckpointBytes
+	if hint == 0 {
+		// No snapshot yet: the log holds the whole state, which is about
+		// the size of its records.
+		hint = s.sinceBytes
+	}
 	s.mu.Unlock()
-	var buf bytes.Buffer
-	// Sized like the last snapshot, so that writing this one does not
-	// copy the growing buffer inside the pause.
-	buf.Grow(int(min(hint+hint/8, 1<<34)))
+	// Sized like the last snapshot and its pages mapped before the pause,
+	// so that writing this one inside it costs only the copying.
+	var buf chunks
+	buf.reserve(min(hint+hint/8, 1<<34))
 
 	// Writers are held off from here: a waiting Lock stops new commits.
 	pauseStart := time.Now()
@@ -141,7 +143,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	pause := time.Since(pauseStart)
 
 	if err == nil {
-		err = nearkit.SaveFile(filepath.Join(s.dir, snapshotName(lsn)), snapshotFile{ctx: ctx, lsn: lsn, data: buf.Bytes()})
+		err = nearkit.SaveFile(filepath.Join(s.dir, snapshotName(lsn)), snapshotFile{ctx: ctx, lsn: lsn, data: &buf})
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -164,7 +166,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	s.stats.LastCheckpoint = time.Now()
 	s.stats.LastCheckpointDuration = time.Since(start)
 	s.stats.LastCheckpointPause = pause
-	s.stats.LastCheckpointBytes = int64(buf.Len())
+	s.stats.LastCheckpointBytes = buf.Len()
 	s.mu.Unlock()
 	s.removeObsolete(obsolete, keep)
 	return nil

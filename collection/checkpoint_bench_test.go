@@ -1,0 +1,126 @@
+package collection
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nearkit/nearkit/durable"
+	"github.com/nearkit/nearkit/hnsw"
+)
+
+// BenchmarkCheckpointStall checkpoints an HNSW collection of 20,000
+// 384-d documents (two metadata fields and a payload each) while 4
+// writers keep replacing documents, and measures what the writers feel:
+// each Upsert's latency is recorded, and the slowest of those that
+// overlapped the checkpoint (stall-max-ms) is set beside the slowest in
+// an equal stretch just before it (base-max-ms), with the p99 of both.
+// pause-ms is Stats.LastCheckpointPause, the time writers were held off;
+// first-pause-ms that of the first checkpoint, which has no earlier
+// snapshot to size its buffer by; total-ms the whole checkpoint.
+func BenchmarkCheckpointStall(b *testing.B) {
+	const dim, n, writers = 384, 20_000, 4
+	ctx := context.Background()
+	c, err := Open(ctx, b.TempDir(), Config{Dim: dim, Index: HNSW(hnsw.Config{Seed: 1}), Sync: durable.SyncNever, CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	mkdoc := func(rng *rand.Rand, i int) Document {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = rng.Float32()
+		}
+		return Document{Key: fmt.Sprint("k", i), Vector: v, Payload: []byte("payload"),
+			Metadata: map[string]Value{"class": String(fmt.Sprint(i % 10)), "price": Number(float64(i % 100))}}
+	}
+	for lo := 0; lo < n; lo += 1000 {
+		var docs []Document
+		for i := lo; i < lo+1000; i++ {
+			docs = append(docs, mkdoc(rng, i))
+		}
+		if err := c.Upsert(ctx, docs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	type op struct{ start, end time.Time }
+	var pause, total, firstPause time.Duration
+	var stallMax, baseMax, stallP99, baseP99 time.Duration
+	iter := 0
+	for b.Loop() {
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		ops := make([][]op, writers)
+		for w := range writers {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(iter), uint64(w)))
+				for !stop.Load() {
+					d := mkdoc(rng, rng.IntN(n))
+					t := time.Now()
+					if err := c.Upsert(ctx, d); err != nil {
+						b.Error(err)
+						return
+					}
+					ops[w] = append(ops[w], op{t, time.Now()})
+				}
+			})
+		}
+		const before = 300 * time.Millisecond
+		time.Sleep(before)
+		ck := time.Now()
+		if err := c.Checkpoint(ctx); err != nil {
+			b.Fatal(err)
+		}
+		ckEnd := time.Now()
+		stop.Store(true)
+		wg.Wait()
+		st := c.Stats()
+		if iter == 0 {
+			firstPause = st.LastCheckpointPause
+		}
+		pause += st.LastCheckpointPause
+		total += st.LastCheckpointDuration
+		// Writers' latencies during the checkpoint, and during as long a
+		// stretch before it (but after the writers warmed up).
+		span := ckEnd.Sub(ck)
+		var during, base []time.Duration
+		for _, w := range ops {
+			for _, o := range w {
+				d := o.end.Sub(o.start)
+				switch {
+				case o.end.After(ck) && o.start.Before(ckEnd):
+					during = append(during, d)
+				case o.end.Before(ck) && o.start.After(ck.Add(-min(span, before*2/3))):
+					base = append(base, d)
+				}
+			}
+		}
+		sm, sp := maxP99(during)
+		bm, bp := maxP99(base)
+		stallMax, stallP99 = max(stallMax, sm), max(stallP99, sp)
+		baseMax, baseP99 = max(baseMax, bm), max(baseP99, bp)
+		iter++
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+	b.ReportMetric(ms(pause)/float64(iter), "pause-ms")
+	b.ReportMetric(ms(firstPause), "first-pause-ms")
+	b.ReportMetric(ms(total)/float64(iter), "total-ms")
+	b.ReportMetric(ms(stallMax), "stall-max-ms")
+	b.ReportMetric(ms(stallP99), "stall-p99-ms")
+	b.ReportMetric(ms(baseMax), "base-max-ms")
+	b.ReportMetric(ms(baseP99), "base-p99-ms")
+}
+
+func maxP99(ds []time.Duration) (time.Duration, time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	return ds[len(ds)-1], ds[len(ds)*99/100]
+}
