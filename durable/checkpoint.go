@@ -92,12 +92,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	defer s.ckMu.Unlock()
 	start := time.Now()
 
-	// Sync first, outside the pause, so that the fsync inside it covers
-	// only what is appended meanwhile.
 	s.mu.Lock()
-	if !s.closed {
-		s.syncLocked()
-	}
 	hint := s.stats.LastCheckpointBytes
 	if hint == 0 {
 		// No snapshot yet: the log holds the whole state, which is about
@@ -109,6 +104,13 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	// so that writing this one inside it costs only the copying.
 	var buf chunks
 	buf.reserve(min(hint+hint/8, 1<<34))
+	// Sync next, outside the pause, so that the fsync inside it covers
+	// only what is appended meanwhile.
+	s.mu.Lock()
+	if !s.closed {
+		s.syncLocked()
+	}
+	s.mu.Unlock()
 
 	// Writers are held off from here: a waiting Lock stops new commits.
 	pauseStart := time.Now()
