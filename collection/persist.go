@@ -237,6 +237,9 @@ func (s *state) Restore(r io.Reader) error {
 		}
 	}
 	c.reset(nil)
+	// Sized by counts the bytes left have paid for.
+	c.slotOf = make([]uint32, 0, next)
+	c.ids, c.docs, c.vecs = make([]uint32, 0, count), make([]doc, 0, count), make([]float32, 0, count*dim)
 	last := -1
 	for range count {
 		id := d.U32()
