@@ -110,7 +110,7 @@ type Collection struct {
 	slotOf []uint32     // by internal ID: its document's slot + 1, 0 when free
 	ids    []uint32     // by slot: the document's internal ID
 	docs   []doc        // by slot
-	vecs   []float32    // by slot, Dim values each
+	vecs   vectors      // by slot
 	live   posting.Bits // by internal ID
 	next   uint32       // IDs below next have been handed out
 	free   []uint32     // free IDs below next, the smallest last
@@ -169,7 +169,8 @@ func (c *Collection) reset(idx nearkit.Index) {
 	c.idx = idx
 	c.upd, _ = idx.(durable.Updater)
 	c.keys = make(map[string]uint32)
-	c.slotOf, c.ids, c.docs, c.vecs, c.live = nil, nil, nil, nil, nil
+	c.slotOf, c.ids, c.docs, c.live = nil, nil, nil, nil
+	c.vecs = newVectors(c.cfg.Dim)
 	c.next, c.free = 0, nil
 	c.fields = make(map[string]*field)
 }
@@ -405,13 +406,13 @@ func (c *Collection) setDoc(op upsertOp) {
 		slot = c.slotOf[id] - 1
 		c.unindex(id, slot)
 		c.docs[slot] = op.doc
-		copy(c.vecs[int(slot)*c.cfg.Dim:], op.vec)
+		c.vecs.set(slot, op.vec)
 	} else {
 		slot = uint32(len(c.docs))
 		c.slotOf[id] = slot + 1
 		c.ids = append(c.ids, id)
 		c.docs = append(c.docs, op.doc)
-		c.vecs = append(c.vecs, op.vec...)
+		c.vecs.push(op.vec)
 		c.live.Set(id)
 	}
 	c.keys[op.doc.key] = id
@@ -474,12 +475,12 @@ func (c *Collection) removeDoc(id uint32) {
 		}
 		c.docs[slot] = c.docs[last]
 		c.ids[slot] = moved
-		copy(c.vecs[int(slot)*c.cfg.Dim:int(slot+1)*c.cfg.Dim], c.vecs[int(last)*c.cfg.Dim:])
+		c.vecs.set(slot, c.vecs.at(last))
 		c.slotOf[moved] = slot + 1
 	}
 	c.docs[last] = doc{}
 	c.docs, c.ids = c.docs[:last], c.ids[:last]
-	c.vecs = c.vecs[:int(last)*c.cfg.Dim]
+	c.vecs.pop()
 	c.slotOf[id] = 0
 	c.live[id/64] &^= 1 << (id % 64)
 	c.free = append(c.free, id)
@@ -551,7 +552,7 @@ func (c *Collection) document(slot uint32) Document {
 	d := &c.docs[slot]
 	return Document{
 		Key:      d.key,
-		Vector:   slices.Clone(c.vecs[int(slot)*c.cfg.Dim : int(slot+1)*c.cfg.Dim]),
+		Vector:   slices.Clone(c.vecs.at(slot)),
 		Metadata: maps.Clone(d.meta),
 		Payload:  slices.Clone(d.payload),
 	}

@@ -30,8 +30,8 @@ func checkTables(t testing.TB, c *Collection) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	n := len(c.docs)
-	if len(c.ids) != n || len(c.vecs) != n*c.cfg.Dim || len(c.keys) != n || c.live.Count() != n {
-		t.Fatalf("%d docs, %d ids, %d vector values, %d keys, %d live", n, len(c.ids), len(c.vecs), len(c.keys), c.live.Count())
+	if len(c.ids) != n || c.vecs.n != n || len(c.keys) != n || c.live.Count() != n {
+		t.Fatalf("%d docs, %d ids, %d vectors, %d keys, %d live", n, len(c.ids), c.vecs.n, len(c.keys), c.live.Count())
 	}
 	if c.idx.Len() != n {
 		t.Fatalf("index holds %d vectors, collection %d documents", c.idx.Len(), n)

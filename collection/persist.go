@@ -1,6 +1,7 @@
 package collection
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -239,7 +240,7 @@ func (s *state) Restore(r io.Reader) error {
 	c.reset(nil)
 	// Sized by counts the bytes left have paid for.
 	c.slotOf = make([]uint32, 0, next)
-	c.ids, c.docs, c.vecs = make([]uint32, 0, count), make([]doc, 0, count), make([]float32, 0, count*dim)
+	c.ids, c.docs = make([]uint32, 0, count), make([]doc, 0, count)
 	last := -1
 	for range count {
 		id := d.U32()
@@ -274,53 +275,91 @@ func (s *state) Restore(r io.Reader) error {
 	return nil
 }
 
-// WriteTo writes the snapshot. The Store calls it with no commit in
-// flight, so documents and index agree, and while writers wait: so it
-// streams the document section to w through a small buffer (its length
-// counted first) rather than building the section whole, which would
-// allocate its size again inside the pause.
-func (s *state) WriteTo(w io.Writer) (int64, error) {
+// docSnapshot is the document section as Capture took it: copies of
+// the per-ID and per-slot tables (small beside the vectors) and a
+// copy-on-write view of the vectors. Keys, metadata maps and payloads
+// are never changed once stored, so sharing them is safe.
+type docSnapshot struct {
+	c      *Collection // for its configuration and encoding only
+	next   uint32
+	slotOf []uint32
+	docs   []doc
+	vecs   vectors
+}
+
+// Capture captures the documents (see docSnapshot) and writes the index
+// to tail: the index has no cheaper way to a consistent copy than its
+// WriteTo. The Store calls it with no commit in flight, so documents and
+// index agree, and writes the returned document section after commits
+// resume.
+func (s *state) Capture(tail io.Writer) (io.WriterTo, error) {
 	c := (*Collection)(s)
-	c.mu.RLock()
-	nfree := int(c.next) - len(c.docs)
+	c.mu.Lock()
+	ds := &docSnapshot{c: c, next: c.next, slotOf: slices.Clone(c.slotOf), docs: slices.Clone(c.docs), vecs: c.vecs.capture()}
+	c.mu.Unlock()
+	if _, err := c.idx.WriteTo(tail); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+// WriteTo writes the snapshot: what Capture takes, in one go.
+func (s *state) WriteTo(w io.Writer) (int64, error) {
+	var tail bytes.Buffer
+	head, err := s.Capture(&tail)
+	if err != nil {
+		return 0, err
+	}
+	n, err := head.WriteTo(w)
+	if err != nil {
+		return n, err
+	}
+	m, err := tail.WriteTo(w)
+	return n + m, err
+}
+
+// WriteTo writes the document section, streamed to w through a small
+// buffer (its length counted first).
+func (ds *docSnapshot) WriteTo(w io.Writer) (int64, error) {
+	c := ds.c
+	held := func(id uint32) bool { return int(id) < len(ds.slotOf) && ds.slotOf[id] != 0 }
+	nfree := int(ds.next) - len(ds.docs)
 	head := make([]byte, 8, 64+len(c.cfg.Index.Name))
 	head = append(head, collMagic...)
 	head = record.AppendU32(head, collVersion)
 	head = record.AppendU32(head, uint32(c.cfg.Dim))
 	head = record.AppendU8(head, uint8(c.cfg.Metric))
 	head = record.AppendString(head, c.cfg.Index.Name)
-	head = record.AppendU32(head, uint32(len(c.docs)))
+	head = record.AppendU32(head, uint32(len(ds.docs)))
 	head = record.AppendU32(head, uint32(nfree))
 	size := int64(len(head)-8) + 4*int64(nfree)
-	for slot := range c.docs {
-		size += 4 + int64(c.docSize(c.docs[slot]))
+	for slot := range ds.docs {
+		size += 4 + int64(c.docSize(ds.docs[slot]))
 	}
 	binary.LittleEndian.PutUint64(head, uint64(size))
 	sw := sectionWriter{w: w, b: head}
-	for id := range c.next {
-		if !c.held(id) {
+	for id := range ds.next {
+		if !held(id) {
 			sw.b = record.AppendU32(sw.b, id)
 			sw.flush(false)
 		}
 	}
-	for id := range c.next {
-		if c.held(id) {
-			slot := int(c.slotOf[id] - 1)
+	for id := range ds.next {
+		if held(id) {
+			slot := ds.slotOf[id] - 1
 			sw.b = record.AppendU32(sw.b, id)
-			sw.b = c.appendDoc(sw.b, c.docs[slot], c.vecs[slot*c.cfg.Dim:(slot+1)*c.cfg.Dim])
+			sw.b = c.appendDoc(sw.b, ds.docs[slot], ds.vecs.at(slot))
 			sw.flush(false)
 		}
 	}
 	sw.flush(true)
-	c.mu.RUnlock()
 	if sw.err != nil {
 		return sw.n, sw.err
 	}
 	if sw.n != 8+size {
 		return sw.n, fmt.Errorf("collection: snapshot: wrote a %d-byte document section, counted %d", sw.n-8, size)
 	}
-	m, err := c.idx.WriteTo(w)
-	return sw.n + m, err
+	return sw.n, nil
 }
 
 // sectionWriter buffers the document section's writes.
@@ -411,3 +450,5 @@ func (s *state) Replay(rec []byte) error {
 		return fmt.Errorf("%w: collection: unknown record type %d", nearkit.ErrCorrupt, op)
 	}
 }
+
+var _ durable.Capturer = (*state)(nil)

@@ -34,9 +34,9 @@ const (
 // snapshotFile is the io.WriterTo nearkit.SaveFile writes: the header, the
 // payload taken in memory, its checksum. It checks ctx between chunks.
 type snapshotFile struct {
-	ctx  context.Context
-	lsn  uint64
-	data *chunks
+	ctx   context.Context
+	lsn   uint64
+	parts []*chunks // the payload, in order
 }
 
 func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
@@ -44,7 +44,11 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 	h = append(h, snapMagic...)
 	h = binary.LittleEndian.AppendUint32(h, snapVersion)
 	h = binary.LittleEndian.AppendUint64(h, f.lsn)
-	h = binary.LittleEndian.AppendUint64(h, uint64(f.data.Len()))
+	size := int64(0)
+	for _, p := range f.parts {
+		size += p.Len()
+	}
+	h = binary.LittleEndian.AppendUint64(h, uint64(size))
 	h = binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
 	n, err := w.Write(h)
 	total := int64(n)
@@ -52,17 +56,19 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 		return total, err
 	}
 	crc := uint32(0)
-	err = f.data.each(func(c []byte) error {
-		if err := f.ctx.Err(); err != nil {
+	for _, p := range f.parts {
+		err = p.each(func(c []byte) error {
+			if err := f.ctx.Err(); err != nil {
+				return err
+			}
+			crc = crc32.Update(crc, castagnoli, c)
+			n, err := w.Write(c)
+			total += int64(n)
 			return err
+		})
+		if err != nil {
+			return total, err
 		}
-		crc = crc32.Update(crc, castagnoli, c)
-		n, err := w.Write(c)
-		total += int64(n)
-		return err
-	})
-	if err != nil {
-		return total, err
 	}
 	n, err = w.Write(binary.LittleEndian.AppendUint32(nil, crc))
 	return total + int64(n), err
@@ -93,7 +99,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	start := time.Now()
 
 	s.mu.Lock()
-	hint := s.stats.LastCheckpointBytes
+	hint := s.lastPausedBytes
 	if hint == 0 {
 		// No snapshot yet: the log holds the whole state, which is about
 		// the size of its records.
@@ -138,14 +144,26 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	since, sinceBytes := s.sinceRecords, s.sinceBytes
 	s.sinceRecords, s.sinceBytes = 0, 0
 	s.mu.Unlock()
+	var head io.WriterTo
 	if err == nil {
-		_, err = s.state.WriteTo(&buf)
+		if c, ok := s.state.(Capturer); ok {
+			head, err = c.Capture(&buf)
+		} else {
+			_, err = s.state.WriteTo(&buf)
+		}
 	}
 	s.gate.Unlock()
 	pause := time.Since(pauseStart)
 
+	parts := []*chunks{&buf}
+	if err == nil && head != nil {
+		var hb chunks
+		if _, err = head.WriteTo(&hb); err == nil {
+			parts = []*chunks{&hb, &buf}
+		}
+	}
 	if err == nil {
-		err = nearkit.SaveFile(filepath.Join(s.dir, snapshotName(lsn)), snapshotFile{ctx: ctx, lsn: lsn, data: &buf})
+		err = nearkit.SaveFile(filepath.Join(s.dir, snapshotName(lsn)), snapshotFile{ctx: ctx, lsn: lsn, parts: parts})
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -168,7 +186,11 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	s.stats.LastCheckpoint = time.Now()
 	s.stats.LastCheckpointDuration = time.Since(start)
 	s.stats.LastCheckpointPause = pause
-	s.stats.LastCheckpointBytes = buf.Len()
+	s.stats.LastCheckpointBytes = 0
+	for _, p := range parts {
+		s.stats.LastCheckpointBytes += p.Len()
+	}
+	s.lastPausedBytes = buf.Len()
 	s.mu.Unlock()
 	s.removeObsolete(obsolete, keep)
 	return nil

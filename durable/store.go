@@ -38,6 +38,19 @@ type State interface {
 	io.WriterTo
 }
 
+// Capturer is a State that takes its snapshot in two steps, so that
+// writers are held off only for what cannot be captured otherwise.
+// Checkpoint calls Capture in place of WriteTo, while no commit is in
+// flight: Capture writes to tail what it must write then, and captures
+// the rest cheaply (copy-on-write, say) into head, which Checkpoint calls
+// once commits have resumed. The snapshot is head's bytes followed by
+// tail's, the same bytes WriteTo would have written at the Capture, and
+// Restore reads them as one.
+type Capturer interface {
+	State
+	Capture(tail io.Writer) (head io.WriterTo, err error)
+}
+
 // Options configure a Store. The zero value is usable: SyncAlways,
 // 64 MiB segments, a checkpoint after every 256 MiB of log.
 type Options struct {
@@ -134,7 +147,10 @@ type Store struct {
 	closed    bool
 	stats     Stats
 	snapLSN   uint64 // newest snapshot
-	prevLSN   uint64 // the snapshot before it (0: none); its log is kept
+	// lastPausedBytes is what the last checkpoint wrote while writers
+	// were held off: the size its next buffer is reserved at.
+	lastPausedBytes int64
+	prevLSN         uint64 // the snapshot before it (0: none); its log is kept
 	// since counts what was appended after the newest snapshot.
 	sinceRecords, sinceBytes int64
 
