@@ -78,10 +78,14 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 // and snapshots it makes obsolete, so recovery replays only what follows.
 //
 // Writers are held off only while the state writes its snapshot into
-// memory (and while the active segment is flushed and a new one started):
-// that is the consistent point, where every record up to the snapshot's
-// LSN is applied and none after it is. The snapshot is then written to its
-// file crash-safely (nearkit.SaveFile: temporary file, fsync, rename,
+// memory, or, for a Capturer, the part of it that it cannot capture
+// otherwise (and while the active segment is flushed and a new one
+// started): that is the consistent point, where every record up to the
+// snapshot's LSN is applied and none after it is. The memory is reserved
+// and its pages touched before the pause, at the size the last pause
+// wrote, so the pause costs only the copying. A Capturer's captured part
+// is written once commits resume, and the snapshot then to its file
+// crash-safely (nearkit.SaveFile: temporary file, fsync, rename,
 // directory fsync) while commits go on into the new segment. The price is
 // memory: the snapshot is held in memory until it is on disk. Stats
 // reports the pause (LastCheckpointPause) beside the whole duration.
