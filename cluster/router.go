@@ -26,7 +26,16 @@ type RouterConfig struct {
 	// Dim is the vector dimension.
 	Dim int
 	// WriteQuorum is how many of a shard's owners must acknowledge a write
-	// (a majority of Replicas when 0; at most the number of owners).
+	// (at most the number of owners). When 0 it is a strict majority,
+	// Replicas/2+1, so that an acknowledged write survives the loss of any
+	// minority of its owners: 1 of 1, 2 of 2, 2 of 3. With Replicas=2 the
+	// majority is both owners: while one owner of a shard is down, writes
+	// to that shard fail with ErrQuorum (naming the IDs) rather than
+	// being acknowledged on a single copy that the next failure would
+	// lose; searches keep full results either way. Hosts that prefer
+	// write availability at R=2 set WriteQuorum to 1 and accept that an
+	// acknowledged write may live on one node until Rebalance repairs the
+	// other.
 	WriteQuorum int
 	// HedgeMin is the shortest wait before a search asks a second replica
 	// (DefaultHedgeMin when 0; negative disables hedging). The wait is the
@@ -38,7 +47,19 @@ type RouterConfig struct {
 	// the results of the shards that answered together with that
 	// *PartialError; the caller must check the error either way.
 	AllowPartial bool
+	// SuspectFor is how long a node whose search failed (an error, or its
+	// deadline passed) is asked only after its shards' other replicas:
+	// DefaultSuspectFor when 0, negative to disable. Membership reports a
+	// node dead only after its failure detector's suspicion timeout, and
+	// memberlist tells nothing of the suspicion before it; the router's own
+	// failures are the earlier signal. A suspect is not excluded: for a
+	// shard whose other replicas are unreachable it is still asked, and
+	// its first answer clears the suspicion.
+	SuspectFor time.Duration
 }
+
+// DefaultSuspectFor is RouterConfig.SuspectFor when 0.
+const DefaultSuspectFor = 2 * time.Second
 
 // Connect makes the router's connection to a member: an httpnode client,
 // or an in-process node looked up by name. A connection that implements
@@ -122,6 +143,9 @@ func NewRouter(cfg RouterConfig, m Membership, connect Connect) (*Router, error)
 	}
 	if cfg.HedgeMin == 0 {
 		cfg.HedgeMin = DefaultHedgeMin
+	}
+	if cfg.SuspectFor == 0 {
+		cfg.SuspectFor = DefaultSuspectFor
 	}
 	if m == nil || connect == nil {
 		return nil, fmt.Errorf("%w: cluster: NewRouter needs a membership and a connect function", nearkit.ErrInvalidConfig)
@@ -303,12 +327,10 @@ func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.Se
 	r.searches.Add(1)
 	st := r.acquire()
 	defer st.release()
-	shards := make([]int, st.p.Shards())
-	for i := range shards {
-		shards[i] = i
-	}
-	s := &search{r: r, st: st, q: q, k: k, opts: opts}
-	out := s.spread(ctx, shards, nil)
+	// The query is copied: a request that lost to a hedge may still be
+	// reading it after Search returns, when the caller may reuse q.
+	s := &search{r: r, st: st, q: slices.Clone(q), k: k, opts: opts}
+	out := s.spread(ctx, st.p.all, nil)
 	if len(out.missing) > 0 {
 		r.partials.Add(1)
 		slices.Sort(out.missing)
@@ -348,35 +370,92 @@ type group struct {
 }
 
 // assign picks for each shard one owner not in tried, reachable and not
-// stale, rotating among the owners from one request to the next so that
-// replicas share the load, and groups the shards by node.
+// stale, a healthy one before a suspect one (RouterConfig.SuspectFor),
+// rotating among the owners from one request to the next so that replicas
+// share the load, and groups the shards by node. Its allocations do not
+// grow with the number of shards: the groups' shard lists share one
+// backing array, and the per-node and per-shard scratch lives on the stack
+// up to 64 nodes and 256 shards.
 func (s *search) assign(shards []int, tried []string) (groups []group, missing []int) {
-	p := s.st.p
-	rot := int(s.r.rot.Add(1))
-	var owners []string
-	byNode := map[string]int{}
+	const (
+		unusable uint8 = iota
+		suspect
+		healthy
+	)
+	r, p := s.r, s.st.p
+	rot := int(r.rot.Add(1) & (1<<31 - 1))
+	var useBuf [64]uint8
+	var slotBuf [64]int
+	use, slot := useBuf[:], slotBuf[:]
+	if n := len(p.nodes); n > len(useBuf) {
+		use, slot = make([]uint8, n), make([]int, n)
+	}
+	use, slot = use[:len(p.nodes)], slot[:len(p.nodes)]
+	var pickBuf [256]int32
+	picks := pickBuf[:0]
+	if len(shards) > len(pickBuf) {
+		picks = make([]int32, 0, len(shards))
+	}
+	now := time.Now().UnixNano()
+
+	r.mu.RLock()
+	for i, name := range p.nodes {
+		switch {
+		case slices.Contains(tried, name) || r.conns[name].node == nil:
+			use[i] = unusable
+		case r.statsFor(name).suspectUntil.Load() > now:
+			use[i] = suspect
+		default:
+			use[i] = healthy
+		}
+	}
+	stale := len(r.stale) > 0
+	nGroups, placed := 0, 0
 	for _, sh := range shards {
-		owners = p.Owners(owners[:0], sh)
-		pick := ""
-		for j := range owners {
-			o := owners[(j+rot+sh)%len(owners)]
-			if slices.Contains(tried, o) || s.r.node(o) == nil || s.r.isStale(o, sh) {
+		own := p.owners[sh*p.r : (sh+1)*p.r]
+		pick, best := int32(-1), unusable
+		for j := range own {
+			o := own[(j+rot+sh)%len(own)]
+			if use[o] <= best || stale && r.stale[replica{p.nodes[o], sh}] {
 				continue
 			}
-			pick = o
-			break
+			pick, best = o, use[o]
+			if best == healthy {
+				break
+			}
 		}
-		if pick == "" {
+		picks = append(picks, pick)
+		if pick < 0 {
 			missing = append(missing, sh)
 			continue
 		}
-		gi, ok := byNode[pick]
-		if !ok {
-			gi = len(groups)
-			byNode[pick] = gi
-			groups = append(groups, group{node: pick})
+		if slot[pick] == 0 {
+			nGroups++
 		}
-		groups[gi].shards = append(groups[gi].shards, sh)
+		slot[pick]++
+		placed++
+	}
+	r.mu.RUnlock()
+
+	if nGroups == 0 {
+		return nil, missing
+	}
+	// slot[i] becomes node i's group index.
+	backing := make([]int, placed)
+	groups = make([]group, 0, nGroups)
+	for i, c := range slot {
+		if c == 0 {
+			continue
+		}
+		slot[i] = len(groups)
+		groups = append(groups, group{node: p.nodes[i], shards: backing[:0:c]})
+		backing = backing[c:]
+	}
+	for i, sh := range shards {
+		if pk := picks[i]; pk >= 0 {
+			g := &groups[slot[pk]]
+			g.shards = append(g.shards, sh)
+		}
 	}
 	return groups, missing
 }
@@ -400,13 +479,19 @@ func (s *search) spread(ctx context.Context, shards []int, tried []string) group
 		}
 		return g
 	}
-	ch := make(chan groupOut, len(groups))
-	for _, g := range groups {
+	// The first group is asked on this goroutine, the others on their own.
+	ch := make(chan groupOut, len(groups)-1)
+	for _, g := range groups[1:] {
 		go func() { ch <- s.ask(ctx, g, tried) }()
 	}
 	lists := make([][]nearkit.Result, 0, len(groups))
-	for range groups {
-		g := <-ch
+	for i := range groups {
+		var g groupOut
+		if i == 0 {
+			g = s.ask(ctx, groups[0], tried)
+		} else {
+			g = <-ch
+		}
 		lists = append(lists, g.res)
 		out.missing = append(out.missing, g.missing...)
 		if g.err != nil {
@@ -422,28 +507,50 @@ type attempt struct {
 	err error
 }
 
+// call is one request to one node: all that the goroutine sending it
+// shares with ask.
+type call struct {
+	req  SearchRequest
+	done chan attempt
+}
+
+func (c *call) send(ctx context.Context, n Node) {
+	res, err := n.Search(ctx, &c.req)
+	c.done <- attempt{res, err}
+}
+
+// with returns tried and name, leaving tried's array alone: the groups of
+// one spread share it.
+func with(tried []string, name string) []string {
+	return append(slices.Clip(tried), name)
+}
+
 // ask sends g to its node; past the node's hedge delay it also asks the
 // other replicas of g's shards, and on an error it fails over to them.
 func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 	r := s.r
 	ns := r.statsFor(g.node)
-	tried = append(slices.Clip(tried), g.node)
 	n := r.node(g.node)
 	if n == nil {
 		ns.failovers.Add(1)
-		return s.spread(ctx, g.shards, tried)
+		return s.spread(ctx, g.shards, with(tried, g.node))
 	}
-	pctx, pcancel := context.WithCancel(ctx)
-	defer pcancel()
-	prim := make(chan attempt, 1)
+	// A hedge needs another replica, and a way to call off the request
+	// that loses. Without one, ask returns only once the node answered or
+	// ctx ended, and the request needs no context of its own.
+	hedging := r.cfg.HedgeMin > 0 && s.st.p.r > 1
+	pctx := ctx
+	if hedging {
+		var pcancel context.CancelFunc
+		pctx, pcancel = context.WithCancel(ctx)
+		defer pcancel()
+	}
+	c := &call{req: SearchRequest{Shards: g.shards, Query: s.q, K: s.k, Opts: s.opts}, done: make(chan attempt, 1)}
 	start := time.Now()
-	req := &SearchRequest{Shards: g.shards, Query: s.q, K: s.k, Opts: s.opts}
-	go func() {
-		res, err := n.Search(pctx, req)
-		prim <- attempt{res, err}
-	}()
+	go c.send(pctx, n)
+	prim := c.done
 	var hedge <-chan time.Time
-	if r.cfg.HedgeMin > 0 {
+	if hedging {
 		t := time.NewTimer(ns.hedgeDelay(r.cfg.HedgeMin))
 		defer t.Stop()
 		hedge = t.C
@@ -457,31 +564,35 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 			prim = nil
 			if a.err == nil {
 				ns.observe(time.Since(start))
+				ns.answered()
 				return groupOut{res: a.res}
 			}
 			primErr = a.err
 			if ctx.Err() != nil {
-				countTimeout(ns, ctx)
+				r.timedOut(ns, ctx)
 				return groupOut{missing: g.shards, err: ctx.Err()}
 			}
 			ns.errors.Add(1)
+			ns.failed(r.cfg.SuspectFor)
 			if altOut != nil {
 				return *altOut
 			}
 			if alt == nil {
 				ns.failovers.Add(1)
-				return s.spread(ctx, g.shards, tried)
+				return s.spread(ctx, g.shards, with(tried, g.node))
 			}
 		case <-hedge:
 			hedge = nil
-			if others, _ := s.assign(g.shards, tried); len(others) == 0 {
+			others := with(tried, g.node)
+			if groups, _ := s.assign(g.shards, others); len(groups) == 0 {
 				continue
 			}
 			ns.hedges.Add(1)
 			actx, acancel := context.WithCancel(ctx)
 			defer acancel()
-			alt = make(chan groupOut, 1)
-			go func() { alt <- s.spread(actx, g.shards, tried) }()
+			ch := make(chan groupOut, 1)
+			alt = ch
+			go func() { ch <- s.spread(actx, g.shards, others) }()
 		case o := <-alt:
 			alt = nil
 			if len(o.missing) == 0 || prim == nil {
@@ -492,7 +603,7 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 			}
 			altOut = &o
 		case <-ctx.Done():
-			countTimeout(ns, ctx)
+			r.timedOut(ns, ctx)
 			return groupOut{missing: g.shards, err: ctx.Err()}
 		}
 	}
@@ -507,7 +618,11 @@ func mergeTopK(lists [][]nearkit.Result, k int) []nearkit.Result {
 	}
 	out := make([]nearkit.Result, 0, min(k, total))
 	// A heap of list indices ordered by each list's head.
-	h := make([]int, 0, len(lists))
+	var hbuf [16]int
+	h := hbuf[:0]
+	if len(lists) > len(hbuf) {
+		h = make([]int, 0, len(lists))
+	}
 	less := func(a, b int) bool {
 		return nearkit.CompareResults(lists[h[a]][0], lists[h[b]][0]) < 0
 	}
@@ -755,11 +870,12 @@ func (r *Router) write(ctx context.Context, ids []uint64, vecs []float32, op fun
 	return &WriteError{Failed: failed}
 }
 
-// countTimeout counts a request ended by ctx as a timeout when its deadline
-// passed; a cancellation (the caller's, or of a hedge whose other request
-// answered first) is no fault of the node's.
-func countTimeout(ns *nodeStats, ctx context.Context) {
+// timedOut counts a request ended by ctx as a timeout, and makes the node
+// a suspect, when its deadline passed; a cancellation (the caller's, or of
+// a hedge whose other request answered first) is no fault of the node's.
+func (r *Router) timedOut(ns *nodeStats, ctx context.Context) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		ns.timeouts.Add(1)
+		ns.failed(r.cfg.SuspectFor)
 	}
 }
