@@ -330,7 +330,7 @@ func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.Se
 	// The query is copied: a request that lost to a hedge may still be
 	// reading it after Search returns, when the caller may reuse q.
 	s := &search{r: r, st: st, q: slices.Clone(q), k: k, opts: opts}
-	out := s.spread(ctx, st.p.all, nil)
+	out := s.spread(ctx, st.p.all, nil, false)
 	if len(out.missing) > 0 {
 		r.partials.Add(1)
 		slices.Sort(out.missing)
@@ -370,13 +370,14 @@ type group struct {
 }
 
 // assign picks for each shard one owner not in tried, reachable and not
-// stale, a healthy one before a suspect one (RouterConfig.SuspectFor),
+// stale, a healthy one before a suspect one (RouterConfig.SuspectFor; a
+// hedge, which only races a slow healthy node, takes no suspect),
 // rotating among the owners from one request to the next so that replicas
 // share the load, and groups the shards by node. Its allocations do not
 // grow with the number of shards: the groups' shard lists share one
 // backing array, and the per-node and per-shard scratch lives on the stack
 // up to 64 nodes and 256 shards.
-func (s *search) assign(shards []int, tried []string) (groups []group, missing []int) {
+func (s *search) assign(shards []int, tried []string, hedge bool) (groups []group, missing []int) {
 	const (
 		unusable uint8 = iota
 		suspect
@@ -405,6 +406,9 @@ func (s *search) assign(shards []int, tried []string) (groups []group, missing [
 			use[i] = unusable
 		case r.statsFor(name).suspectUntil.Load() > now:
 			use[i] = suspect
+			if hedge {
+				use[i] = unusable
+			}
 		default:
 			use[i] = healthy
 		}
@@ -461,9 +465,9 @@ func (s *search) assign(shards []int, tried []string) (groups []group, missing [
 }
 
 // spread answers shards from replicas not in tried, one request per node,
-// concurrently.
-func (s *search) spread(ctx context.Context, shards []int, tried []string) groupOut {
-	groups, missing := s.assign(shards, tried)
+// concurrently; a hedge asks no suspect.
+func (s *search) spread(ctx context.Context, shards []int, tried []string, hedge bool) groupOut {
+	groups, missing := s.assign(shards, tried, hedge)
 	out := groupOut{missing: missing}
 	if len(missing) > 0 {
 		out.err = fmt.Errorf("%w: no reachable replica", ErrNodeDown)
@@ -533,7 +537,7 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 	n := r.node(g.node)
 	if n == nil {
 		ns.failovers.Add(1)
-		return s.spread(ctx, g.shards, with(tried, g.node))
+		return s.spread(ctx, g.shards, with(tried, g.node), false)
 	}
 	// A hedge needs another replica, and a way to call off the request
 	// that loses. Without one, ask returns only once the node answered or
@@ -579,12 +583,12 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 			}
 			if alt == nil {
 				ns.failovers.Add(1)
-				return s.spread(ctx, g.shards, with(tried, g.node))
+				return s.spread(ctx, g.shards, with(tried, g.node), false)
 			}
 		case <-hedge:
 			hedge = nil
 			others := with(tried, g.node)
-			if groups, _ := s.assign(g.shards, others); len(groups) == 0 {
+			if groups, _ := s.assign(g.shards, others, true); len(groups) == 0 {
 				continue
 			}
 			ns.hedges.Add(1)
@@ -592,7 +596,7 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 			defer acancel()
 			ch := make(chan groupOut, 1)
 			alt = ch
-			go func() { ch <- s.spread(actx, g.shards, others) }()
+			go func() { ch <- s.spread(actx, g.shards, others, true) }()
 		case o := <-alt:
 			alt = nil
 			if len(o.missing) == 0 || prim == nil {
@@ -682,7 +686,9 @@ var ErrQuorum = errors.New("cluster: write quorum not reached")
 
 // WriteError names the IDs of an Add or Delete that did not reach the
 // write quorum; the others did. It wraps ErrQuorum and the owners' errors
-// (nearkit.ErrDuplicateID, ErrNodeDown, …).
+// (nearkit.ErrDuplicateID, ErrNodeDown, …). A failed ID may still be
+// stored on the FailedWrite.Acks owners that took it, and found by
+// searches: writes are idempotent, so the host retries it (or deletes it).
 type WriteError struct {
 	Failed []FailedWrite // ascending by ID
 }

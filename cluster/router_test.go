@@ -356,3 +356,89 @@ func TestMergeTopK(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterDefaultQuorum: at R=2 the default quorum is both owners, so
+// with one node down the writes to its shards fail by name and the others
+// succeed; the failed ones are on the surviving owner, as WriteError says.
+func TestRouterDefaultQuorum(t *testing.T) {
+	c := newTestCluster(t, 3, RouterConfig{Cluster: Config{Shards: 32, Replicas: 2}})
+	if c.r.need != 2 {
+		t.Fatalf("default quorum at R=2 is %d, want 2", c.r.need)
+	}
+	rng := rand.New(rand.NewPCG(13, 13))
+	ctx := context.Background()
+	c.removeMember("n1")
+	ids := make([]uint64, 300)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	vecs := randVecs(rng, len(ids))
+	err := c.r.Add(ctx, ids, vecs)
+	var we *WriteError
+	if !errors.As(err, &we) || !errors.Is(err, ErrQuorum) || !errors.Is(err, ErrNodeDown) {
+		t.Fatalf("add with an owner down: %v", err)
+	}
+	p := c.r.Placement()
+	failed := map[uint64]FailedWrite{}
+	for _, f := range we.Failed {
+		failed[f.ID] = f
+	}
+	for _, id := range ids {
+		f, ok := failed[id]
+		if owned := p.Owns("n1", ShardOf(id, p.Shards())); owned != ok {
+			t.Fatalf("id %d: n1 owns its shard %v, failed %v", id, owned, ok)
+		}
+		if ok && (f.Acks != 1 || f.Need != 2) {
+			t.Fatalf("id %d: %+v", id, f)
+		}
+	}
+	if len(failed) == 0 || len(failed) == len(ids) {
+		t.Fatalf("%d of %d failed", len(failed), len(ids))
+	}
+	ref, _ := flat.New(flat.Config{Dim: testDim})
+	ref.AddBatch(ctx, ids, vecs)
+	searchAll(t, c.r, ref, randVecs(rng, 10), 10)
+}
+
+// TestRouterSuspect: a node whose search failed is asked only after its
+// shards' other replicas until SuspectFor has passed, but is still asked
+// for shards no other replica can serve, and its answer clears it.
+func TestRouterSuspect(t *testing.T) {
+	const hold = 400 * time.Millisecond
+	c := newTestCluster(t, 3, RouterConfig{Cluster: Config{Shards: 32, Replicas: 2}, HedgeMin: -1, SuspectFor: hold})
+	rng := rand.New(rand.NewPCG(14, 14))
+	_, _, ref := c.load(rng, 0, 1000)
+	bad := c.node("n1")
+	bad.mode.Store(faultError)
+	searchAll(t, c.r, ref, randVecs(rng, 1), 10)
+	if st := c.r.Stats().Nodes["n1"]; !st.Suspect || st.Errors != 1 {
+		t.Fatalf("after a failed search n1 is %+v", st)
+	}
+	// Every shard of n1 has another live replica: n1 is not asked.
+	bad.mode.Store(faultNone)
+	bad.calls.Store(0)
+	start := time.Now()
+	searchAll(t, c.r, ref, randVecs(rng, 20), 10)
+	if n := bad.calls.Load(); n != 0 && time.Since(start) < hold {
+		t.Fatalf("a suspect with healthy peers was asked %d times", n)
+	}
+	// The other owner of some of n1's shards goes: n1 is asked for them,
+	// and answering clears the suspicion.
+	c.removeMember("n2")
+	searchAll(t, c.r, ref, randVecs(rng, 5), 10)
+	if bad.calls.Load() == 0 {
+		t.Fatal("a suspect that is the only replica left was not asked")
+	}
+	if st := c.r.Stats().Nodes["n1"]; st.Suspect {
+		t.Fatalf("n1 still suspect after answering: %+v", st)
+	}
+	// The suspicion also ends by itself.
+	c.setMembers(Member{Name: "n0"}, Member{Name: "n1"}, Member{Name: "n2"})
+	c.r.statsFor("n1").failed(hold)
+	time.Sleep(hold + 50*time.Millisecond)
+	bad.calls.Store(0)
+	searchAll(t, c.r, ref, randVecs(rng, 10), 10)
+	if bad.calls.Load() == 0 {
+		t.Fatal("n1 not asked again after SuspectFor")
+	}
+}
