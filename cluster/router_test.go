@@ -442,3 +442,21 @@ func TestRouterSuspect(t *testing.T) {
 		t.Fatal("n1 not asked again after SuspectFor")
 	}
 }
+
+// TestRouterAnyOneDown: with R=2, every query keeps full results whichever
+// one node is gone from the membership or failing every search.
+func TestRouterAnyOneDown(t *testing.T) {
+	c := newTestCluster(t, 4, RouterConfig{Cluster: Config{Shards: 64, Replicas: 2}})
+	rng := rand.New(rand.NewPCG(15, 15))
+	_, _, ref := c.load(rng, 0, 2000)
+	all := c.members.Members()
+	queries := randVecs(rng, 10)
+	for _, m := range all {
+		c.removeMember(m.Name)
+		searchAll(t, c.r, ref, queries, 10)
+		c.setMembers(all...)
+		c.node(m.Name).mode.Store(faultError)
+		searchAll(t, c.r, ref, queries, 10)
+		c.node(m.Name).mode.Store(faultNone)
+	}
+}
