@@ -317,6 +317,11 @@ func (e *PartialError) Unwrap() []error { return []error{ErrPartial, e.Err} }
 // policy (RouterConfig.AllowPartial).
 //
 // opts travel to every node; a Filter works only with in-process nodes.
+//
+// Search's own allocations are a few per search and a few per node asked
+// (the request, the goroutine sending it, a hedge timer when there are
+// replicas), none per logical shard or growing with k; TestSearchAllocs
+// pins the count. The nodes' answers and the merged result are the rest.
 func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.SearchOptions) ([]nearkit.Result, error) {
 	if err := check.Vector(q, r.cfg.Dim); err != nil {
 		return nil, err
