@@ -165,15 +165,20 @@ func TestThreeNodes(t *testing.T) {
 	}()
 
 	auto, cancelAuto := context.WithCancel(ctx)
-	defer cancelAuto()
+	autoDone := make(chan struct{})
+	// The rebalancer reports through t: it must end before the test does.
+	defer func() { cancelAuto(); <-autoDone }()
 	var reports atomic.Int64
-	go r.AutoRebalance(auto, 100*time.Millisecond, func(rep *cluster.MoveReport, err error) {
-		if err != nil {
-			t.Logf("rebalance: %v", err)
-			return
-		}
-		reports.Add(1)
-	})
+	go func() {
+		defer close(autoDone)
+		r.AutoRebalance(auto, 100*time.Millisecond, func(rep *cluster.MoveReport, err error) {
+			if err != nil {
+				t.Logf("rebalance: %v", err)
+				return
+			}
+			reports.Add(1)
+		})
+	}()
 
 	// Crash n2.
 	n2.ms.Shutdown()
