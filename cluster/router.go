@@ -48,7 +48,8 @@ type RouterConfig struct {
 	// *PartialError; the caller must check the error either way.
 	AllowPartial bool
 	// SuspectFor is how long a node whose search failed (an error, or its
-	// deadline passed) is asked only after its shards' other replicas:
+	// deadline passed), or that a write found down (ErrNodeDown), is asked
+	// only after its shards' other replicas:
 	// DefaultSuspectFor when 0, negative to disable. Membership reports a
 	// node dead only after its failure detector's suspicion timeout, and
 	// memberlist tells nothing of the suspicion before it; the router's own
@@ -825,6 +826,10 @@ func (r *Router) write(ctx context.Context, ids []uint64, vecs []float32, op fun
 				ns.writes.Add(1)
 				if err != nil {
 					ns.errors.Add(1)
+					if errors.Is(err, ErrNodeDown) {
+						// Unreachable for writes: searches try it last too.
+						ns.failed(r.cfg.SuspectFor)
+					}
 					if t.target != nil {
 						t.target.failed.Store(true)
 					}

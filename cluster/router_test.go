@@ -395,6 +395,9 @@ func TestRouterDefaultQuorum(t *testing.T) {
 	if len(failed) == 0 || len(failed) == len(ids) {
 		t.Fatalf("%d of %d failed", len(failed), len(ids))
 	}
+	if !c.r.Stats().Nodes["n1"].Suspect {
+		t.Error("a node writes found down is not a suspect")
+	}
 	ref, _ := flat.New(flat.Config{Dim: testDim})
 	ref.AddBatch(ctx, ids, vecs)
 	searchAll(t, c.r, ref, randVecs(rng, 10), 10)
