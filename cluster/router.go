@@ -512,21 +512,20 @@ func (s *search) spread(ctx context.Context, shards []int, tried []string, hedge
 	return out
 }
 
-type attempt struct {
-	res []nearkit.Result
-	err error
-}
-
 // call is one request to one node: all that the goroutine sending it
-// shares with ask.
+// shares with ask, which reads the answer once done is closed.
 type call struct {
+	ctx  context.Context
+	node Node
 	req  SearchRequest
-	done chan attempt
+	done chan struct{}
+	res  []nearkit.Result
+	err  error
 }
 
-func (c *call) send(ctx context.Context, n Node) {
-	res, err := n.Search(ctx, &c.req)
-	c.done <- attempt{res, err}
+func (c *call) send() {
+	c.res, c.err = c.node.Search(c.ctx, &c.req)
+	close(c.done)
 }
 
 // with returns tried and name, leaving tried's array alone: the groups of
@@ -555,9 +554,9 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 		pctx, pcancel = context.WithCancel(ctx)
 		defer pcancel()
 	}
-	c := &call{req: SearchRequest{Shards: g.shards, Query: s.q, K: s.k, Opts: s.opts}, done: make(chan attempt, 1)}
+	c := &call{ctx: pctx, node: n, req: SearchRequest{Shards: g.shards, Query: s.q, K: s.k, Opts: s.opts}, done: make(chan struct{})}
 	start := time.Now()
-	go c.send(pctx, n)
+	go c.send()
 	prim := c.done
 	var hedge <-chan time.Time
 	if hedging {
@@ -570,14 +569,14 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 	var primErr error
 	for {
 		select {
-		case a := <-prim:
+		case <-prim:
 			prim = nil
-			if a.err == nil {
+			if c.err == nil {
 				ns.observe(time.Since(start))
 				ns.answered()
-				return groupOut{res: a.res}
+				return groupOut{res: c.res}
 			}
-			primErr = a.err
+			primErr = c.err
 			if ctx.Err() != nil {
 				r.timedOut(ns, ctx)
 				return groupOut{missing: g.shards, err: ctx.Err()}
