@@ -53,14 +53,15 @@ func TestSearchAllocs(t *testing.T) {
 		t.Skip("the race detector allocates on its own")
 	}
 	for _, tc := range []struct{ nodes, r int }{{1, 1}, {4, 1}, {3, 2}} {
-		// One node: the search and its query copy, the groups and their
-		// shard lists, the call, its channel and the goroutine that sends
-		// it. Each further node: its call, channel and goroutine, and the
-		// goroutine that asks it; with more than one node, the fan-out's
-		// channel (2: a buffered channel of pointerful values allocates
-		// its buffer apart), lists and merged result, once. Hedging adds a
-		// timer (3) and a cancelable context (2) per node.
-		bound := 7 + 4*(tc.nodes-1)
+		// One node: the call, its channel and the goroutine that sends
+		// it (the search's state, query copy and shard lists come from
+		// the router's pool). Each further node: its call, channel and
+		// goroutine, and the goroutine that asks it; with more than one
+		// node, the fan-out's channel (2: a buffered channel of pointerful
+		// values allocates its buffer apart), lists and merged result,
+		// once. Hedging adds a timer (3) and a cancelable context (2) per
+		// node.
+		bound := 3 + 4*(tc.nodes-1)
 		if tc.nodes > 1 {
 			bound += 4
 		}

@@ -91,6 +91,8 @@ type Router struct {
 
 	moveMu sync.Mutex // one Rebalance at a time
 
+	searchPool sync.Pool // of *search
+
 	statsMu   sync.Mutex
 	nodeStats map[string]*nodeStats
 	searches  atomic.Int64
@@ -158,6 +160,7 @@ func NewRouter(cfg RouterConfig, m Membership, connect Connect) (*Router, error)
 		changed:   make(chan struct{}, 1),
 		stop:      make(chan struct{}), done: make(chan struct{}),
 	}
+	r.searchPool.New = func() any { return new(search) }
 	if r.need == 0 {
 		r.need = cc.Replicas/2 + 1
 	}
@@ -319,10 +322,11 @@ func (e *PartialError) Unwrap() []error { return []error{ErrPartial, e.Err} }
 //
 // opts travel to every node; a Filter works only with in-process nodes.
 //
-// Search's own allocations are a few per search and a few per node asked
-// (the request, the goroutine sending it, a hedge timer when there are
-// replicas), none per logical shard or growing with k; TestSearchAllocs
-// pins the count. The nodes' answers and the merged result are the rest.
+// Search's own allocations are a few per node asked (the request, the
+// goroutine sending it, a hedge timer when there are replicas) and none
+// per logical shard or growing with k: its state, the query copy and the
+// shard lists are pooled. TestSearchAllocs pins the count. The nodes'
+// answers and the merged result are the rest.
 func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.SearchOptions) ([]nearkit.Result, error) {
 	if err := check.Vector(q, r.cfg.Dim); err != nil {
 		return nil, err
@@ -333,18 +337,24 @@ func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.Se
 	r.searches.Add(1)
 	st := r.acquire()
 	defer st.release()
+	s := r.searchPool.Get().(*search)
+	s.r, s.st, s.k, s.opts = r, st, k, opts
 	// The query is copied: a request that lost to a hedge may still be
 	// reading it after Search returns, when the caller may reuse q.
-	s := &search{r: r, st: st, q: slices.Clone(q), k: k, opts: opts}
+	s.q = append(s.q[:0], q...)
+	s.refs.Store(1)
 	out := s.spread(ctx, st.p.all, nil, false)
+	s.unref()
 	if len(out.missing) > 0 {
 		r.partials.Add(1)
-		slices.Sort(out.missing)
+		// missing may be a group's shard list, in the search's buffers.
+		missing := slices.Clone(out.missing)
+		slices.Sort(missing)
 		cause := out.err
 		if cause == nil {
 			cause = ErrNodeDown
 		}
-		perr := &PartialError{Shards: out.missing, Err: cause}
+		perr := &PartialError{Shards: missing, Err: cause}
 		if !r.cfg.AllowPartial {
 			return nil, perr
 		}
@@ -353,13 +363,37 @@ func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.Se
 	return out.res, nil
 }
 
-// search is one Search call's fixed arguments.
+// search is one Search call's state. It is pooled by the router: each
+// goroutine of the search (its requests, and hedges, which may lose and
+// outlive the Search call) holds a reference, and the last to end puts it
+// back.
 type search struct {
 	r    *Router
 	st   *routeState
-	q    []float32
+	q    []float32 // the caller's query, copied
 	k    int
 	opts nearkit.SearchOptions
+	refs atomic.Int32
+
+	// groups and shards are the first assign's output; later assigns
+	// (failovers, hedges) run while it is in use and allocate their own.
+	groups []group
+	shards []int
+	top    bool // the first assign has run
+}
+
+// ref adds a reference for a goroutine about to start.
+func (s *search) ref() { s.refs.Add(1) }
+
+// unref drops a reference; the last returns s to the pool.
+func (s *search) unref() {
+	if s.refs.Add(-1) != 0 {
+		return
+	}
+	r := s.r
+	s.r, s.st, s.opts, s.top = nil, nil, nearkit.SearchOptions{}, false
+	clear(s.groups[:cap(s.groups)]) // node names
+	r.searchPool.Put(s)
 }
 
 // groupOut is the answer for a set of shards: merged top-k of those that
@@ -381,8 +415,8 @@ type group struct {
 // rotating among the owners from one request to the next so that replicas
 // share the load, and groups the shards by node. Its allocations do not
 // grow with the number of shards: the groups' shard lists share one
-// backing array, and the per-node and per-shard scratch lives on the stack
-// up to 64 nodes and 256 shards.
+// backing array (the pooled search's, the first time), and the per-node
+// and per-shard scratch lives on the stack up to 64 nodes and 256 shards.
 func (s *search) assign(shards []int, tried []string, hedge bool) (groups []group, missing []int) {
 	const (
 		unusable uint8 = iota
@@ -451,8 +485,19 @@ func (s *search) assign(shards []int, tried []string, hedge bool) (groups []grou
 		return nil, missing
 	}
 	// slot[i] becomes node i's group index.
-	backing := make([]int, placed)
-	groups = make([]group, 0, nGroups)
+	var backing []int
+	if !s.top {
+		s.top = true
+		if cap(s.shards) < placed {
+			s.shards = make([]int, placed)
+		}
+		if cap(s.groups) < nGroups {
+			s.groups = make([]group, 0, nGroups)
+		}
+		backing, groups = s.shards[:placed], s.groups[:0]
+	} else {
+		backing, groups = make([]int, placed), make([]group, 0, nGroups)
+	}
 	for i, c := range slot {
 		if c == 0 {
 			continue
@@ -492,7 +537,11 @@ func (s *search) spread(ctx context.Context, shards []int, tried []string, hedge
 	// The first group is asked on this goroutine, the others on their own.
 	ch := make(chan groupOut, len(groups)-1)
 	for _, g := range groups[1:] {
-		go func() { ch <- s.ask(ctx, g, tried) }()
+		s.ref()
+		go func() {
+			defer s.unref()
+			ch <- s.ask(ctx, g, tried)
+		}()
 	}
 	lists := make([][]nearkit.Result, 0, len(groups))
 	for i := range groups {
@@ -515,6 +564,7 @@ func (s *search) spread(ctx context.Context, shards []int, tried []string, hedge
 // call is one request to one node: all that the goroutine sending it
 // shares with ask, which reads the answer once done is closed.
 type call struct {
+	s    *search // referenced by req
 	ctx  context.Context
 	node Node
 	req  SearchRequest
@@ -524,6 +574,7 @@ type call struct {
 }
 
 func (c *call) send() {
+	defer c.s.unref()
 	c.res, c.err = c.node.Search(c.ctx, &c.req)
 	close(c.done)
 }
@@ -554,8 +605,9 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 		pctx, pcancel = context.WithCancel(ctx)
 		defer pcancel()
 	}
-	c := &call{ctx: pctx, node: n, req: SearchRequest{Shards: g.shards, Query: s.q, K: s.k, Opts: s.opts}, done: make(chan struct{})}
+	c := &call{s: s, ctx: pctx, node: n, req: SearchRequest{Shards: g.shards, Query: s.q, K: s.k, Opts: s.opts}, done: make(chan struct{})}
 	start := time.Now()
+	s.ref()
 	go c.send()
 	prim := c.done
 	var hedge <-chan time.Time
@@ -601,7 +653,11 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 			defer acancel()
 			ch := make(chan groupOut, 1)
 			alt = ch
-			go func() { ch <- s.spread(actx, g.shards, others, true) }()
+			s.ref()
+			go func() {
+				defer s.unref()
+				ch <- s.spread(actx, g.shards, others, true)
+			}()
 		case o := <-alt:
 			alt = nil
 			if len(o.missing) == 0 || prim == nil {

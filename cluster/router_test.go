@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -461,5 +462,44 @@ func TestRouterAnyOneDown(t *testing.T) {
 		c.node(m.Name).mode.Store(faultError)
 		searchAll(t, c.r, ref, queries, 10)
 		c.node(m.Name).mode.Store(faultNone)
+	}
+}
+
+// TestRouterHedgeLosers: requests that lose to a hedge and go on reading
+// their query and shard list after Search returned (a node deaf to the
+// cancel) never see another search's: the pooled search state is reused
+// only once they end. Run under -race.
+func TestRouterHedgeLosers(t *testing.T) {
+	c := newTestCluster(t, 3, RouterConfig{Cluster: Config{Shards: 32, Replicas: 2}})
+	rng := rand.New(rand.NewPCG(16, 16))
+	_, _, ref := c.load(rng, 0, 1000)
+	deaf := c.node("n1")
+	deaf.delay = 20 * time.Millisecond
+	deaf.mode.Store(faultDeaf)
+	const workers, each = 4, 15
+	queries := randVecs(rng, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			q := make([]float32, testDim)
+			for i := range each {
+				// The caller reuses its query buffer at once.
+				copy(q, queries[(w*each+i)*testDim:])
+				got, err := c.r.Search(context.Background(), q, 10, nearkit.SearchOptions{})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				want, _ := ref.Search(nil, q, 10, nearkit.SearchOptions{})
+				if !answer.Same(got, want) {
+					t.Errorf("worker %d query %d: got %v want %v", w, i, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if c.r.Stats().Nodes["n1"].Hedges == 0 {
+		t.Error("no hedge away from the deaf node")
 	}
 }
