@@ -204,8 +204,11 @@ func TestRouterFaults(t *testing.T) {
 			t.Logf("p99 %v, n1 stats %+v", p99, st)
 			switch tc.name {
 			case "error":
-				if st.Errors == 0 || st.Failovers == 0 {
-					t.Errorf("no errors or failovers counted: %+v", st)
+				// The other replica answers either by failover or, when the
+				// erroring request was slow enough to be hedged, by the hedge;
+				// after the first error n1 is a suspect and is asked last.
+				if st.Errors == 0 || st.Failovers+st.Hedges == 0 {
+					t.Errorf("no errors, or none answered by a failover or hedge: %+v", st)
 				}
 			case "hang", "slow":
 				if st.Hedges == 0 {
