@@ -270,6 +270,20 @@ func offer(t *topk, f nearkit.Filter, l *list, li uint32, pos int, d float32) {
 	t.push(cand{d: d, list: li, pos: uint32(pos), id: id})
 }
 
+// offerRows offers rows lo, lo+1, … of list li with distances out[i]+base.
+// Most rows of a probed list are farther than the heap's bound: the bound
+// is compared here, in the loop, and re-read only after a push, so that a
+// rejected row costs one comparison and no call.
+func offerRows(t *topk, f nearkit.Filter, l *list, li uint32, lo int, out []float32, base float32) {
+	bound := t.bound()
+	for i, d := range out {
+		if d += base; d <= bound {
+			offer(t, f, l, li, lo+i, d)
+			bound = t.bound()
+		}
+	}
+}
+
 func (x *Index) scanFlat(s *scratch, f nearkit.Filter) {
 	for _, p := range s.probes {
 		n := len(x.lists[p.list].ids)
@@ -287,9 +301,7 @@ func (x *Index) flatRows(s *scratch, f nearkit.Filter, li uint32, lo, hi int) {
 	s.out = grow(s.out, scanRows)
 	out := s.out[:hi-lo]
 	x.kern.Batch(s.q, l.vecs[lo*dim:hi*dim], dim, out)
-	for i, d := range out {
-		offer(&s.top, f, l, li, lo+i, d)
-	}
+	offerRows(&s.top, f, l, li, lo, out, 0)
 }
 
 func (x *Index) scanSQ8(s *scratch, f nearkit.Filter) {
@@ -347,9 +359,7 @@ func (x *Index) listTable(s *scratch, l uint32) []float32 {
 	s.table = grow(s.table, n)
 	pre := x.precomp[int(l)*n : (int(l)+1)*n]
 	t, t3 := s.table[:n], s.t3[:n]
-	for i := range t {
-		t[i] = pre[i] + t3[i]
-	}
+	addVec(t, pre, t3)
 	return t
 }
 
@@ -374,9 +384,7 @@ func (x *Index) scanPQList(s *scratch, f nearkit.Filter, p probe) {
 		hi := min(lo+scanRows, n)
 		out := s.out[:hi-lo]
 		distance.PQLookupSumBatch(table, l.codes[lo*m:hi*m], m, out)
-		for i, d := range out {
-			offer(&s.top, f, l, p.list, lo+i, d+p.base)
-		}
+		offerRows(&s.top, f, l, p.list, lo, out, p.base)
 	}
 }
 
@@ -458,7 +466,16 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 	dim := x.cfg.Dim
 	s.fin.reset(k)
 	s.vbuf = grow(s.vbuf, dim)
-	h := s.top.h
+	// In ascending code distance, the k best by full distance are
+	// likely met first, so the bound of the bounded L2 is tight early and
+	// the rest are mostly rejected a span in.
+	h := s.top.sorted()
+	// With the bounded L2, the next candidate's first span is what is
+	// read for sure; without it, its whole row.
+	pfOff, pfLen := 0, dim
+	if x.spans != nil {
+		pfOff, pfLen = x.spans[0].lo, x.spans[0].hi-x.spans[0].lo
+	}
 	for i, c := range h {
 		var v []float32
 		if src == nil {
@@ -467,7 +484,7 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 			// ask for the next one while this one is scored.
 			if rerankPrefetch && i+1 < len(h) {
 				n := h[i+1]
-				prefetch.Range(unsafe.Pointer(&x.lists[n.list].vecs[int(n.pos)*dim]), uintptr(dim)*4)
+				prefetch.Range(unsafe.Pointer(&x.lists[n.list].vecs[int(n.pos)*dim+pfOff]), uintptr(pfLen)*4)
 			}
 		} else {
 			var ok bool
@@ -480,6 +497,11 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 		switch {
 		case src != nil && x.cfg.Metric == distance.Cosine:
 			d = distance.CosineDistance(s.q, v)
+		case x.spans != nil:
+			bound := s.fin.bound()
+			if d = l2Bounded(s.q, v, x.spans, bound); d > bound {
+				continue
+			}
 		default:
 			d = x.kern.Distance(s.q, v)
 		}
@@ -496,3 +518,26 @@ var rerankPrefetch = true
 
 // codebooks returns the PQ codebooks, copied once.
 func (x *Index) codebooks() []float32 { return x.cb }
+
+// addVec sets dst[i] = a[i] + b[i]; the three have one length. Building a
+// list's table is on the path of every probe (M×256 additions), so the
+// loop is unrolled by 8 over bounds-check-free windows.
+func addVec(dst, a, b []float32) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		d, x, y := dst[i:i+8:i+8], a[i:i+8:i+8], b[i:i+8:i+8]
+		d[0] = x[0] + y[0]
+		d[1] = x[1] + y[1]
+		d[2] = x[2] + y[2]
+		d[3] = x[3] + y[3]
+		d[4] = x[4] + y[4]
+		d[5] = x[5] + y[5]
+		d[6] = x[6] + y[6]
+		d[7] = x[7] + y[7]
+	}
+	for ; i < n; i++ {
+		dst[i] = a[i] + b[i]
+	}
+}
