@@ -41,9 +41,6 @@ type Index struct {
 	ksub    int
 	dsub    int
 	nPairs  int // fast-scan subquantizer pairs
-	// spans orders the dimensions for the bounded L2 of full vectors
-	// (bounded.go); nil when it is not used.
-	spans []span
 
 	lists []list
 	// loc maps an ID to its list and position: list<<32 | pos.

@@ -466,16 +466,7 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 	dim := x.cfg.Dim
 	s.fin.reset(k)
 	s.vbuf = grow(s.vbuf, dim)
-	// In ascending code distance, the k best by full distance are
-	// likely met first, so the bound of the bounded L2 is tight early and
-	// the rest are mostly rejected a span in.
-	h := s.top.sorted()
-	// With the bounded L2, the next candidate's first span is what is
-	// read for sure; without it, its whole row.
-	pfOff, pfLen := 0, dim
-	if x.spans != nil {
-		pfOff, pfLen = x.spans[0].lo, x.spans[0].hi-x.spans[0].lo
-	}
+	h := s.top.h
 	for i, c := range h {
 		var v []float32
 		if src == nil {
@@ -484,7 +475,7 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 			// ask for the next one while this one is scored.
 			if rerankPrefetch && i+1 < len(h) {
 				n := h[i+1]
-				prefetch.Range(unsafe.Pointer(&x.lists[n.list].vecs[int(n.pos)*dim+pfOff]), uintptr(pfLen)*4)
+				prefetch.Range(unsafe.Pointer(&x.lists[n.list].vecs[int(n.pos)*dim]), uintptr(dim)*4)
 			}
 		} else {
 			var ok bool
@@ -497,11 +488,6 @@ func (x *Index) rerank(s *scratch, src VectorSource, k int) {
 		switch {
 		case src != nil && x.cfg.Metric == distance.Cosine:
 			d = distance.CosineDistance(s.q, v)
-		case x.spans != nil:
-			bound := s.fin.bound()
-			if d = l2Bounded(s.q, v, x.spans, bound); d > bound {
-				continue
-			}
 		default:
 			d = x.kern.Distance(s.q, v)
 		}

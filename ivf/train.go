@@ -142,7 +142,6 @@ func (x *Index) install(centroids, cnorm []float32, graph *hnsw.Index, sq *scala
 		x.dsub = x.cfg.Dim / pqz.M()
 		x.nPairs = pq.FastScanPairs(pqz.M())
 	}
-	x.spans = scanOrder(x.cfg.Metric, x.cfg.Dim, centroids)
 	x.trained = true
 }
 
