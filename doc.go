@@ -7,7 +7,8 @@
 //
 //   - flat: exact brute-force search (the ground truth for the others).
 //   - hnsw: hierarchical navigable small-world graphs.
-//   - pq: product quantization (PQ, OPQ, 4-bit fast-scan).
+//   - pq: product quantization and 4-bit fast-scan; pq/opq: OPQ, a
+//     learnt rotation before PQ.
 //   - scalar: the scalar codecs SQ8 and float16, which hnsw stores.
 //
 // The vector kernels they share live in package distance.

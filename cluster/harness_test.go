@@ -41,6 +41,7 @@ const (
 	faultHang // block until the caller's context ends
 	faultSlow // sleep delay, then answer
 	faultKill // block until kill is closed, then fail like a dropped connection
+	faultDeaf // sleep delay whatever ctx says, then answer in full
 )
 
 // faulty wraps a Node and misbehaves on Search on demand.
@@ -66,6 +67,11 @@ func (f *faulty) Search(ctx context.Context, req *SearchRequest) ([]nearkit.Resu
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	case faultDeaf:
+		// A node that does not hear the cancel: it reads the request
+		// long after the router stopped waiting.
+		time.Sleep(f.delay)
+		return f.Node.Search(context.WithoutCancel(ctx), req)
 	case faultKill:
 		select {
 		case <-f.kill:

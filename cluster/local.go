@@ -142,7 +142,17 @@ func (l *Local) Search(ctx context.Context, req *SearchRequest) ([]nearkit.Resul
 	if err := check.K(req.K); err != nil {
 		return nil, err
 	}
-	var all []nearkit.Result
+	// One allocation for every shard's top-k: each gives at most
+	// min(k, its size), so a huge k costs no more than the data.
+	n := 0
+	for _, sh := range req.Shards {
+		if s := l.get(sh); s != nil {
+			s.mu.RLock()
+			n += min(req.K, len(s.ids))
+			s.mu.RUnlock()
+		}
+	}
+	all := make([]nearkit.Result, 0, n)
 	for _, sh := range req.Shards {
 		if err := ctx.Err(); err != nil {
 			return nil, err

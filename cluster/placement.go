@@ -90,6 +90,7 @@ type Placement struct {
 	nodes  []string // sorted
 	owners []int32  // shard*R+j → index into nodes; owners[shard*R] is the primary
 	r      int
+	all    []int // 0..Shards-1, what a search asks for
 }
 
 // Place computes the placement of cfg.Shards logical shards over nodes
@@ -126,7 +127,10 @@ func Place(cfg Config, nodes []string, epoch uint64) (*Placement, error) {
 		}
 	}
 	r := min(cfg.Replicas, len(names))
-	p := &Placement{Epoch: epoch, cfg: cfg, nodes: names, r: r, owners: make([]int32, cfg.Shards*r)}
+	p := &Placement{Epoch: epoch, cfg: cfg, nodes: names, r: r, owners: make([]int32, cfg.Shards*r), all: make([]int, cfg.Shards)}
+	for i := range p.all {
+		p.all[i] = i
+	}
 	p.assign()
 	return p, nil
 }

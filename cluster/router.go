@@ -26,7 +26,16 @@ type RouterConfig struct {
 	// Dim is the vector dimension.
 	Dim int
 	// WriteQuorum is how many of a shard's owners must acknowledge a write
-	// (a majority of Replicas when 0; at most the number of owners).
+	// (at most the number of owners). When 0 it is a strict majority,
+	// Replicas/2+1, so that an acknowledged write survives the loss of any
+	// minority of its owners: 1 of 1, 2 of 2, 2 of 3. With Replicas=2 the
+	// majority is both owners: while one owner of a shard is down, writes
+	// to that shard fail with ErrQuorum (naming the IDs) rather than
+	// being acknowledged on a single copy that the next failure would
+	// lose; searches keep full results either way. Hosts that prefer
+	// write availability at R=2 set WriteQuorum to 1 and accept that an
+	// acknowledged write may live on one node until Rebalance repairs the
+	// other.
 	WriteQuorum int
 	// HedgeMin is the shortest wait before a search asks a second replica
 	// (DefaultHedgeMin when 0; negative disables hedging). The wait is the
@@ -38,7 +47,20 @@ type RouterConfig struct {
 	// the results of the shards that answered together with that
 	// *PartialError; the caller must check the error either way.
 	AllowPartial bool
+	// SuspectFor is how long a node whose search failed (an error, or its
+	// deadline passed), or that a write found down (ErrNodeDown), is asked
+	// only after its shards' other replicas:
+	// DefaultSuspectFor when 0, negative to disable. Membership reports a
+	// node dead only after its failure detector's suspicion timeout, and
+	// memberlist tells nothing of the suspicion before it; the router's own
+	// failures are the earlier signal. A suspect is not excluded: for a
+	// shard whose other replicas are unreachable it is still asked, and
+	// its first answer clears the suspicion.
+	SuspectFor time.Duration
 }
+
+// DefaultSuspectFor is RouterConfig.SuspectFor when 0.
+const DefaultSuspectFor = 2 * time.Second
 
 // Connect makes the router's connection to a member: an httpnode client,
 // or an in-process node looked up by name. A connection that implements
@@ -68,6 +90,8 @@ type Router struct {
 	stale map[replica]bool // replicas that missed a write; repaired by Rebalance
 
 	moveMu sync.Mutex // one Rebalance at a time
+
+	searchPool sync.Pool // of *search
 
 	statsMu   sync.Mutex
 	nodeStats map[string]*nodeStats
@@ -123,6 +147,9 @@ func NewRouter(cfg RouterConfig, m Membership, connect Connect) (*Router, error)
 	if cfg.HedgeMin == 0 {
 		cfg.HedgeMin = DefaultHedgeMin
 	}
+	if cfg.SuspectFor == 0 {
+		cfg.SuspectFor = DefaultSuspectFor
+	}
 	if m == nil || connect == nil {
 		return nil, fmt.Errorf("%w: cluster: NewRouter needs a membership and a connect function", nearkit.ErrInvalidConfig)
 	}
@@ -133,6 +160,7 @@ func NewRouter(cfg RouterConfig, m Membership, connect Connect) (*Router, error)
 		changed:   make(chan struct{}, 1),
 		stop:      make(chan struct{}), done: make(chan struct{}),
 	}
+	r.searchPool.New = func() any { return new(search) }
 	if r.need == 0 {
 		r.need = cc.Replicas/2 + 1
 	}
@@ -293,6 +321,12 @@ func (e *PartialError) Unwrap() []error { return []error{ErrPartial, e.Err} }
 // policy (RouterConfig.AllowPartial).
 //
 // opts travel to every node; a Filter works only with in-process nodes.
+//
+// Search's own allocations are a few per node asked (the request, the
+// goroutine sending it, a hedge timer when there are replicas) and none
+// per logical shard or growing with k: its state, the query copy and the
+// shard lists are pooled. TestSearchAllocs pins the count. The nodes'
+// answers and the merged result are the rest.
 func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.SearchOptions) ([]nearkit.Result, error) {
 	if err := check.Vector(q, r.cfg.Dim); err != nil {
 		return nil, err
@@ -303,20 +337,24 @@ func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.Se
 	r.searches.Add(1)
 	st := r.acquire()
 	defer st.release()
-	shards := make([]int, st.p.Shards())
-	for i := range shards {
-		shards[i] = i
-	}
-	s := &search{r: r, st: st, q: q, k: k, opts: opts}
-	out := s.spread(ctx, shards, nil)
+	s := r.searchPool.Get().(*search)
+	s.r, s.st, s.k, s.opts = r, st, k, opts
+	// The query is copied: a request that lost to a hedge may still be
+	// reading it after Search returns, when the caller may reuse q.
+	s.q = append(s.q[:0], q...)
+	s.refs.Store(1)
+	out := s.spread(ctx, st.p.all, nil, false)
+	s.unref()
 	if len(out.missing) > 0 {
 		r.partials.Add(1)
-		slices.Sort(out.missing)
+		// missing may be a group's shard list, in the search's buffers.
+		missing := slices.Clone(out.missing)
+		slices.Sort(missing)
 		cause := out.err
 		if cause == nil {
 			cause = ErrNodeDown
 		}
-		perr := &PartialError{Shards: out.missing, Err: cause}
+		perr := &PartialError{Shards: missing, Err: cause}
 		if !r.cfg.AllowPartial {
 			return nil, perr
 		}
@@ -325,13 +363,37 @@ func (r *Router) Search(ctx context.Context, q []float32, k int, opts nearkit.Se
 	return out.res, nil
 }
 
-// search is one Search call's fixed arguments.
+// search is one Search call's state. It is pooled by the router: each
+// goroutine of the search (its requests, and hedges, which may lose and
+// outlive the Search call) holds a reference, and the last to end puts it
+// back.
 type search struct {
 	r    *Router
 	st   *routeState
-	q    []float32
+	q    []float32 // the caller's query, copied
 	k    int
 	opts nearkit.SearchOptions
+	refs atomic.Int32
+
+	// groups and shards are the first assign's output; later assigns
+	// (failovers, hedges) run while it is in use and allocate their own.
+	groups []group
+	shards []int
+	top    bool // the first assign has run
+}
+
+// ref adds a reference for a goroutine about to start.
+func (s *search) ref() { s.refs.Add(1) }
+
+// unref drops a reference; the last returns s to the pool.
+func (s *search) unref() {
+	if s.refs.Add(-1) != 0 {
+		return
+	}
+	r := s.r
+	s.r, s.st, s.opts, s.top = nil, nil, nearkit.SearchOptions{}, false
+	clear(s.groups[:cap(s.groups)]) // node names
+	r.searchPool.Put(s)
 }
 
 // groupOut is the answer for a set of shards: merged top-k of those that
@@ -348,43 +410,115 @@ type group struct {
 }
 
 // assign picks for each shard one owner not in tried, reachable and not
-// stale, rotating among the owners from one request to the next so that
-// replicas share the load, and groups the shards by node.
-func (s *search) assign(shards []int, tried []string) (groups []group, missing []int) {
-	p := s.st.p
-	rot := int(s.r.rot.Add(1))
-	var owners []string
-	byNode := map[string]int{}
+// stale, a healthy one before a suspect one (RouterConfig.SuspectFor; a
+// hedge, which only races a slow healthy node, takes no suspect),
+// rotating among the owners from one request to the next so that replicas
+// share the load, and groups the shards by node. Its allocations do not
+// grow with the number of shards: the groups' shard lists share one
+// backing array (the pooled search's, the first time), and the per-node
+// and per-shard scratch lives on the stack up to 64 nodes and 256 shards.
+func (s *search) assign(shards []int, tried []string, hedge bool) (groups []group, missing []int) {
+	const (
+		unusable uint8 = iota
+		suspect
+		healthy
+	)
+	r, p := s.r, s.st.p
+	rot := int(r.rot.Add(1) & (1<<31 - 1))
+	var useBuf [64]uint8
+	var slotBuf [64]int
+	use, slot := useBuf[:], slotBuf[:]
+	if n := len(p.nodes); n > len(useBuf) {
+		use, slot = make([]uint8, n), make([]int, n)
+	}
+	use, slot = use[:len(p.nodes)], slot[:len(p.nodes)]
+	var pickBuf [256]int32
+	picks := pickBuf[:0]
+	if len(shards) > len(pickBuf) {
+		picks = make([]int32, 0, len(shards))
+	}
+	now := time.Now().UnixNano()
+
+	r.mu.RLock()
+	for i, name := range p.nodes {
+		switch {
+		case slices.Contains(tried, name) || r.conns[name].node == nil:
+			use[i] = unusable
+		case r.statsFor(name).suspectUntil.Load() > now:
+			use[i] = suspect
+			if hedge {
+				use[i] = unusable
+			}
+		default:
+			use[i] = healthy
+		}
+	}
+	stale := len(r.stale) > 0
+	nGroups, placed := 0, 0
 	for _, sh := range shards {
-		owners = p.Owners(owners[:0], sh)
-		pick := ""
-		for j := range owners {
-			o := owners[(j+rot+sh)%len(owners)]
-			if slices.Contains(tried, o) || s.r.node(o) == nil || s.r.isStale(o, sh) {
+		own := p.owners[sh*p.r : (sh+1)*p.r]
+		pick, best := int32(-1), unusable
+		for j := range own {
+			o := own[(j+rot+sh)%len(own)]
+			if use[o] <= best || stale && r.stale[replica{p.nodes[o], sh}] {
 				continue
 			}
-			pick = o
-			break
+			pick, best = o, use[o]
+			if best == healthy {
+				break
+			}
 		}
-		if pick == "" {
+		picks = append(picks, pick)
+		if pick < 0 {
 			missing = append(missing, sh)
 			continue
 		}
-		gi, ok := byNode[pick]
-		if !ok {
-			gi = len(groups)
-			byNode[pick] = gi
-			groups = append(groups, group{node: pick})
+		if slot[pick] == 0 {
+			nGroups++
 		}
-		groups[gi].shards = append(groups[gi].shards, sh)
+		slot[pick]++
+		placed++
+	}
+	r.mu.RUnlock()
+
+	if nGroups == 0 {
+		return nil, missing
+	}
+	// slot[i] becomes node i's group index.
+	var backing []int
+	if !s.top {
+		s.top = true
+		if cap(s.shards) < placed {
+			s.shards = make([]int, placed)
+		}
+		if cap(s.groups) < nGroups {
+			s.groups = make([]group, 0, nGroups)
+		}
+		backing, groups = s.shards[:placed], s.groups[:0]
+	} else {
+		backing, groups = make([]int, placed), make([]group, 0, nGroups)
+	}
+	for i, c := range slot {
+		if c == 0 {
+			continue
+		}
+		slot[i] = len(groups)
+		groups = append(groups, group{node: p.nodes[i], shards: backing[:0:c]})
+		backing = backing[c:]
+	}
+	for i, sh := range shards {
+		if pk := picks[i]; pk >= 0 {
+			g := &groups[slot[pk]]
+			g.shards = append(g.shards, sh)
+		}
 	}
 	return groups, missing
 }
 
 // spread answers shards from replicas not in tried, one request per node,
-// concurrently.
-func (s *search) spread(ctx context.Context, shards []int, tried []string) groupOut {
-	groups, missing := s.assign(shards, tried)
+// concurrently; a hedge asks no suspect.
+func (s *search) spread(ctx context.Context, shards []int, tried []string, hedge bool) groupOut {
+	groups, missing := s.assign(shards, tried, hedge)
 	out := groupOut{missing: missing}
 	if len(missing) > 0 {
 		out.err = fmt.Errorf("%w: no reachable replica", ErrNodeDown)
@@ -400,13 +534,23 @@ func (s *search) spread(ctx context.Context, shards []int, tried []string) group
 		}
 		return g
 	}
-	ch := make(chan groupOut, len(groups))
-	for _, g := range groups {
-		go func() { ch <- s.ask(ctx, g, tried) }()
+	// The first group is asked on this goroutine, the others on their own.
+	ch := make(chan groupOut, len(groups)-1)
+	for _, g := range groups[1:] {
+		s.ref()
+		go func() {
+			defer s.unref()
+			ch <- s.ask(ctx, g, tried)
+		}()
 	}
 	lists := make([][]nearkit.Result, 0, len(groups))
-	for range groups {
-		g := <-ch
+	for i := range groups {
+		var g groupOut
+		if i == 0 {
+			g = s.ask(ctx, groups[0], tried)
+		} else {
+			g = <-ch
+		}
 		lists = append(lists, g.res)
 		out.missing = append(out.missing, g.missing...)
 		if g.err != nil {
@@ -417,9 +561,28 @@ func (s *search) spread(ctx context.Context, shards []int, tried []string) group
 	return out
 }
 
-type attempt struct {
-	res []nearkit.Result
-	err error
+// call is one request to one node: all that the goroutine sending it
+// shares with ask, which reads the answer once done is closed.
+type call struct {
+	s    *search // referenced by req
+	ctx  context.Context
+	node Node
+	req  SearchRequest
+	done chan struct{}
+	res  []nearkit.Result
+	err  error
+}
+
+func (c *call) send() {
+	defer c.s.unref()
+	c.res, c.err = c.node.Search(c.ctx, &c.req)
+	close(c.done)
+}
+
+// with returns tried and name, leaving tried's array alone: the groups of
+// one spread share it.
+func with(tried []string, name string) []string {
+	return append(slices.Clip(tried), name)
 }
 
 // ask sends g to its node; past the node's hedge delay it also asks the
@@ -427,23 +590,28 @@ type attempt struct {
 func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 	r := s.r
 	ns := r.statsFor(g.node)
-	tried = append(slices.Clip(tried), g.node)
 	n := r.node(g.node)
 	if n == nil {
 		ns.failovers.Add(1)
-		return s.spread(ctx, g.shards, tried)
+		return s.spread(ctx, g.shards, with(tried, g.node), false)
 	}
-	pctx, pcancel := context.WithCancel(ctx)
-	defer pcancel()
-	prim := make(chan attempt, 1)
+	// A hedge needs another replica, and a way to call off the request
+	// that loses. Without one, ask returns only once the node answered or
+	// ctx ended, and the request needs no context of its own.
+	hedging := r.cfg.HedgeMin > 0 && s.st.p.r > 1
+	pctx := ctx
+	if hedging {
+		var pcancel context.CancelFunc
+		pctx, pcancel = context.WithCancel(ctx)
+		defer pcancel()
+	}
+	c := &call{s: s, ctx: pctx, node: n, req: SearchRequest{Shards: g.shards, Query: s.q, K: s.k, Opts: s.opts}, done: make(chan struct{})}
 	start := time.Now()
-	req := &SearchRequest{Shards: g.shards, Query: s.q, K: s.k, Opts: s.opts}
-	go func() {
-		res, err := n.Search(pctx, req)
-		prim <- attempt{res, err}
-	}()
+	s.ref()
+	go c.send()
+	prim := c.done
 	var hedge <-chan time.Time
-	if r.cfg.HedgeMin > 0 {
+	if hedging {
 		t := time.NewTimer(ns.hedgeDelay(r.cfg.HedgeMin))
 		defer t.Stop()
 		hedge = t.C
@@ -453,35 +621,43 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 	var primErr error
 	for {
 		select {
-		case a := <-prim:
+		case <-prim:
 			prim = nil
-			if a.err == nil {
+			if c.err == nil {
 				ns.observe(time.Since(start))
-				return groupOut{res: a.res}
+				ns.answered()
+				return groupOut{res: c.res}
 			}
-			primErr = a.err
+			primErr = c.err
 			if ctx.Err() != nil {
-				countTimeout(ns, ctx)
+				r.timedOut(ns, ctx)
 				return groupOut{missing: g.shards, err: ctx.Err()}
 			}
 			ns.errors.Add(1)
+			ns.failed(r.cfg.SuspectFor)
 			if altOut != nil {
 				return *altOut
 			}
 			if alt == nil {
 				ns.failovers.Add(1)
-				return s.spread(ctx, g.shards, tried)
+				return s.spread(ctx, g.shards, with(tried, g.node), false)
 			}
 		case <-hedge:
 			hedge = nil
-			if others, _ := s.assign(g.shards, tried); len(others) == 0 {
+			others := with(tried, g.node)
+			if groups, _ := s.assign(g.shards, others, true); len(groups) == 0 {
 				continue
 			}
 			ns.hedges.Add(1)
 			actx, acancel := context.WithCancel(ctx)
 			defer acancel()
-			alt = make(chan groupOut, 1)
-			go func() { alt <- s.spread(actx, g.shards, tried) }()
+			ch := make(chan groupOut, 1)
+			alt = ch
+			s.ref()
+			go func() {
+				defer s.unref()
+				ch <- s.spread(actx, g.shards, others, true)
+			}()
 		case o := <-alt:
 			alt = nil
 			if len(o.missing) == 0 || prim == nil {
@@ -492,7 +668,7 @@ func (s *search) ask(ctx context.Context, g group, tried []string) groupOut {
 			}
 			altOut = &o
 		case <-ctx.Done():
-			countTimeout(ns, ctx)
+			r.timedOut(ns, ctx)
 			return groupOut{missing: g.shards, err: ctx.Err()}
 		}
 	}
@@ -507,7 +683,11 @@ func mergeTopK(lists [][]nearkit.Result, k int) []nearkit.Result {
 	}
 	out := make([]nearkit.Result, 0, min(k, total))
 	// A heap of list indices ordered by each list's head.
-	h := make([]int, 0, len(lists))
+	var hbuf [16]int
+	h := hbuf[:0]
+	if len(lists) > len(hbuf) {
+		h = make([]int, 0, len(lists))
+	}
 	less := func(a, b int) bool {
 		return nearkit.CompareResults(lists[h[a]][0], lists[h[b]][0]) < 0
 	}
@@ -567,7 +747,9 @@ var ErrQuorum = errors.New("cluster: write quorum not reached")
 
 // WriteError names the IDs of an Add or Delete that did not reach the
 // write quorum; the others did. It wraps ErrQuorum and the owners' errors
-// (nearkit.ErrDuplicateID, ErrNodeDown, …).
+// (nearkit.ErrDuplicateID, ErrNodeDown, …). A failed ID may still be
+// stored on the FailedWrite.Acks owners that took it, and found by
+// searches: writes are idempotent, so the host retries it (or deletes it).
 type WriteError struct {
 	Failed []FailedWrite // ascending by ID
 }
@@ -699,6 +881,10 @@ func (r *Router) write(ctx context.Context, ids []uint64, vecs []float32, op fun
 				ns.writes.Add(1)
 				if err != nil {
 					ns.errors.Add(1)
+					if errors.Is(err, ErrNodeDown) {
+						// Unreachable for writes: searches try it last too.
+						ns.failed(r.cfg.SuspectFor)
+					}
 					if t.target != nil {
 						t.target.failed.Store(true)
 					}
@@ -755,11 +941,12 @@ func (r *Router) write(ctx context.Context, ids []uint64, vecs []float32, op fun
 	return &WriteError{Failed: failed}
 }
 
-// countTimeout counts a request ended by ctx as a timeout when its deadline
-// passed; a cancellation (the caller's, or of a hedge whose other request
-// answered first) is no fault of the node's.
-func countTimeout(ns *nodeStats, ctx context.Context) {
+// timedOut counts a request ended by ctx as a timeout, and makes the node
+// a suspect, when its deadline passed; a cancellation (the caller's, or of
+// a hedge whose other request answered first) is no fault of the node's.
+func (r *Router) timedOut(ns *nodeStats, ctx context.Context) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		ns.timeouts.Add(1)
+		ns.failed(r.cfg.SuspectFor)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,5 +355,151 @@ func TestMergeTopK(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("trial %d k=%d:\n got %v\nwant %v", trial, k, got, want)
 		}
+	}
+}
+
+// TestRouterDefaultQuorum: at R=2 the default quorum is both owners, so
+// with one node down the writes to its shards fail by name and the others
+// succeed; the failed ones are on the surviving owner, as WriteError says.
+func TestRouterDefaultQuorum(t *testing.T) {
+	c := newTestCluster(t, 3, RouterConfig{Cluster: Config{Shards: 32, Replicas: 2}})
+	if c.r.need != 2 {
+		t.Fatalf("default quorum at R=2 is %d, want 2", c.r.need)
+	}
+	rng := rand.New(rand.NewPCG(13, 13))
+	ctx := context.Background()
+	c.removeMember("n1")
+	ids := make([]uint64, 300)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	vecs := randVecs(rng, len(ids))
+	err := c.r.Add(ctx, ids, vecs)
+	var we *WriteError
+	if !errors.As(err, &we) || !errors.Is(err, ErrQuorum) || !errors.Is(err, ErrNodeDown) {
+		t.Fatalf("add with an owner down: %v", err)
+	}
+	p := c.r.Placement()
+	failed := map[uint64]FailedWrite{}
+	for _, f := range we.Failed {
+		failed[f.ID] = f
+	}
+	for _, id := range ids {
+		f, ok := failed[id]
+		if owned := p.Owns("n1", ShardOf(id, p.Shards())); owned != ok {
+			t.Fatalf("id %d: n1 owns its shard %v, failed %v", id, owned, ok)
+		}
+		if ok && (f.Acks != 1 || f.Need != 2) {
+			t.Fatalf("id %d: %+v", id, f)
+		}
+	}
+	if len(failed) == 0 || len(failed) == len(ids) {
+		t.Fatalf("%d of %d failed", len(failed), len(ids))
+	}
+	if !c.r.Stats().Nodes["n1"].Suspect {
+		t.Error("a node writes found down is not a suspect")
+	}
+	ref, _ := flat.New(flat.Config{Dim: testDim})
+	ref.AddBatch(ctx, ids, vecs)
+	searchAll(t, c.r, ref, randVecs(rng, 10), 10)
+}
+
+// TestRouterSuspect: a node whose search failed is asked only after its
+// shards' other replicas until SuspectFor has passed, but is still asked
+// for shards no other replica can serve, and its answer clears it.
+func TestRouterSuspect(t *testing.T) {
+	const hold = 400 * time.Millisecond
+	c := newTestCluster(t, 3, RouterConfig{Cluster: Config{Shards: 32, Replicas: 2}, HedgeMin: -1, SuspectFor: hold})
+	rng := rand.New(rand.NewPCG(14, 14))
+	_, _, ref := c.load(rng, 0, 1000)
+	bad := c.node("n1")
+	bad.mode.Store(faultError)
+	searchAll(t, c.r, ref, randVecs(rng, 1), 10)
+	if st := c.r.Stats().Nodes["n1"]; !st.Suspect || st.Errors != 1 {
+		t.Fatalf("after a failed search n1 is %+v", st)
+	}
+	// Every shard of n1 has another live replica: n1 is not asked.
+	bad.mode.Store(faultNone)
+	bad.calls.Store(0)
+	start := time.Now()
+	searchAll(t, c.r, ref, randVecs(rng, 20), 10)
+	if n := bad.calls.Load(); n != 0 && time.Since(start) < hold {
+		t.Fatalf("a suspect with healthy peers was asked %d times", n)
+	}
+	// The other owner of some of n1's shards goes: n1 is asked for them,
+	// and answering clears the suspicion.
+	c.removeMember("n2")
+	searchAll(t, c.r, ref, randVecs(rng, 5), 10)
+	if bad.calls.Load() == 0 {
+		t.Fatal("a suspect that is the only replica left was not asked")
+	}
+	if st := c.r.Stats().Nodes["n1"]; st.Suspect {
+		t.Fatalf("n1 still suspect after answering: %+v", st)
+	}
+	// The suspicion also ends by itself.
+	c.setMembers(Member{Name: "n0"}, Member{Name: "n1"}, Member{Name: "n2"})
+	c.r.statsFor("n1").failed(hold)
+	time.Sleep(hold + 50*time.Millisecond)
+	bad.calls.Store(0)
+	searchAll(t, c.r, ref, randVecs(rng, 10), 10)
+	if bad.calls.Load() == 0 {
+		t.Fatal("n1 not asked again after SuspectFor")
+	}
+}
+
+// TestRouterAnyOneDown: with R=2, every query keeps full results whichever
+// one node is gone from the membership or failing every search.
+func TestRouterAnyOneDown(t *testing.T) {
+	c := newTestCluster(t, 4, RouterConfig{Cluster: Config{Shards: 64, Replicas: 2}})
+	rng := rand.New(rand.NewPCG(15, 15))
+	_, _, ref := c.load(rng, 0, 2000)
+	all := c.members.Members()
+	queries := randVecs(rng, 10)
+	for _, m := range all {
+		c.removeMember(m.Name)
+		searchAll(t, c.r, ref, queries, 10)
+		c.setMembers(all...)
+		c.node(m.Name).mode.Store(faultError)
+		searchAll(t, c.r, ref, queries, 10)
+		c.node(m.Name).mode.Store(faultNone)
+	}
+}
+
+// TestRouterHedgeLosers: requests that lose to a hedge and go on reading
+// their query and shard list after Search returned (a node deaf to the
+// cancel) never see another search's: the pooled search state is reused
+// only once they end. Run under -race.
+func TestRouterHedgeLosers(t *testing.T) {
+	c := newTestCluster(t, 3, RouterConfig{Cluster: Config{Shards: 32, Replicas: 2}})
+	rng := rand.New(rand.NewPCG(16, 16))
+	_, _, ref := c.load(rng, 0, 1000)
+	deaf := c.node("n1")
+	deaf.delay = 20 * time.Millisecond
+	deaf.mode.Store(faultDeaf)
+	const workers, each = 4, 15
+	queries := randVecs(rng, workers*each)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			q := make([]float32, testDim)
+			for i := range each {
+				// The caller reuses its query buffer at once.
+				copy(q, queries[(w*each+i)*testDim:])
+				got, err := c.r.Search(context.Background(), q, 10, nearkit.SearchOptions{})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				want, _ := ref.Search(nil, q, 10, nearkit.SearchOptions{})
+				if !answer.Same(got, want) {
+					t.Errorf("worker %d query %d: got %v want %v", w, i, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if c.r.Stats().Nodes["n1"].Hedges == 0 {
+		t.Error("no hedge away from the deaf node")
 	}
 }

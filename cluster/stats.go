@@ -32,6 +32,9 @@ type NodeStats struct {
 	Latency [latencyBuckets]int64
 	// P95 is the recent 95th-percentile search latency, the hedge delay.
 	P95 time.Duration
+	// Suspect: the node's last search failed within RouterConfig.SuspectFor,
+	// so its shards' other replicas are asked first.
+	Suspect bool
 }
 
 // Stats are the router's counters.
@@ -51,6 +54,22 @@ type nodeStats struct {
 	recent [recentLatencies]time.Duration
 	n      int
 	p95    atomic.Int64 // ns, recomputed every 16 samples
+
+	suspectUntil atomic.Int64 // Unix ns; 0 when the last search answered
+}
+
+// failed makes the node a suspect for hold.
+func (s *nodeStats) failed(hold time.Duration) {
+	if hold > 0 {
+		s.suspectUntil.Store(time.Now().Add(hold).UnixNano())
+	}
+}
+
+// answered clears the suspicion.
+func (s *nodeStats) answered() {
+	if s.suspectUntil.Load() != 0 {
+		s.suspectUntil.Store(0)
+	}
 }
 
 func (s *nodeStats) observe(d time.Duration) {
@@ -86,7 +105,8 @@ func (s *nodeStats) snapshot() NodeStats {
 	ns := NodeStats{
 		Searches: s.searches.Load(), Errors: s.errors.Load(), Hedges: s.hedges.Load(),
 		Failovers: s.failovers.Load(), Timeouts: s.timeouts.Load(), Writes: s.writes.Load(),
-		P95: time.Duration(s.p95.Load()),
+		P95:     time.Duration(s.p95.Load()),
+		Suspect: s.suspectUntil.Load() > time.Now().UnixNano(),
 	}
 	for i := range ns.Latency {
 		ns.Latency[i] = s.latency[i].Load()

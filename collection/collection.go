@@ -10,7 +10,11 @@
 //		collection.Eq("category", collection.String("shoes")), collection.Less("price", 50))))
 //
 // Each document gets a dense internal ID (reused after deletion); the
-// index (HNSW by default, or flat, or any IndexType) is keyed by it.
+// index (HNSW by default, or flat, or any IndexType) is keyed by it. The
+// documents themselves (key, vector, metadata, payload) are stored by
+// slot, packed: a deletion moves the last document into the freed slot,
+// so their memory follows the documents held rather than the highest ID
+// handed out.
 // Metadata filters are compiled to a bitmap of internal IDs: string and
 // bool values through per-field, per-value posting lists (internal/posting:
 // sorted arrays while sparse, bitmaps once dense), numbers through a
@@ -103,12 +107,13 @@ type Collection struct {
 
 	mu     sync.RWMutex
 	keys   map[string]uint32
-	docs   []doc     // by internal ID; key "" = free
-	vecs   []float32 // by internal ID, Dim values each
-	live   posting.Bits
-	n      int
-	next   uint32   // IDs below next have been handed out
-	free   []uint32 // free IDs below next, the smallest last
+	slotOf []uint32     // by internal ID: its document's slot + 1, 0 when free
+	ids    []uint32     // by slot: the document's internal ID
+	docs   []doc        // by slot
+	vecs   vectors      // by slot
+	live   posting.Bits // by internal ID
+	next   uint32       // IDs below next have been handed out
+	free   []uint32     // free IDs below next, the smallest last
 	fields map[string]*field
 	broken error // an apply failed after its record was logged
 }
@@ -121,8 +126,8 @@ type doc struct {
 
 // field holds one metadata field's indexes.
 type field struct {
-	lists map[string]*posting.List // string and bool values
-	nums  []float64                // by internal ID; NaN where absent
+	lists map[string]*posting.List // string and bool values, by internal ID
+	nums  column                   // numbers, by slot
 }
 
 // Open opens (creating if needed) the collection stored in dir and
@@ -164,8 +169,9 @@ func (c *Collection) reset(idx nearkit.Index) {
 	c.idx = idx
 	c.upd, _ = idx.(durable.Updater)
 	c.keys = make(map[string]uint32)
-	c.docs, c.vecs, c.live = nil, nil, nil
-	c.n, c.next, c.free = 0, 0, nil
+	c.slotOf, c.ids, c.docs, c.live = nil, nil, nil, nil
+	c.vecs = newVectors(c.cfg.Dim)
+	c.next, c.free = 0, nil
 	c.fields = make(map[string]*field)
 }
 
@@ -174,11 +180,21 @@ func (c *Collection) reset(idx nearkit.Index) {
 func (c *Collection) rebuildFree() {
 	c.free = c.free[:0]
 	for id := int(c.next) - 1; id >= 0; id-- {
-		if id >= len(c.docs) || c.docs[id].key == "" {
+		if !c.held(uint32(id)) {
 			c.free = append(c.free, uint32(id))
 		}
 	}
 }
+
+// held reports whether internal ID id names a document. The caller holds
+// mu.
+func (c *Collection) held(id uint32) bool {
+	return int(id) < len(c.slotOf) && c.slotOf[id] != 0
+}
+
+// idRange is the number of internal IDs the bitmaps over them cover. The
+// caller holds mu.
+func (c *Collection) idRange() int { return len(c.slotOf) }
 
 func (c *Collection) hash(key string) uint64 { return maphash.String(c.seed, key) }
 
@@ -223,11 +239,20 @@ func (c *Collection) Upsert(ctx context.Context, docs ...Document) error {
 	}
 	unlock := c.locks.LockAll(hs)
 	defer unlock()
-	if err := c.assign(ops); err != nil {
-		return err
+	// IDs are handed out in log order, so replay can insist that a new
+	// document take a free ID or the next one, nothing beyond.
+	build := func() ([]byte, error) {
+		if err := c.assign(ops); err != nil {
+			return nil, err
+		}
+		rec := c.encodeUpsert(ops)
+		if len(rec) > durable.MaxRecordBytes {
+			c.unassign(ops)
+			return nil, fmt.Errorf("%w: collection: upsert of %d documents makes a %d-byte record, over durable.MaxRecordBytes (%d); split it", nearkit.ErrInvalidConfig, len(ops), len(rec), durable.MaxRecordBytes)
+		}
+		return rec, nil
 	}
-	rec := c.encodeUpsert(ops)
-	return c.st.Commit(rec, func() error { return c.apply(func() error { return c.applyUpsert(ops) }) })
+	return c.st.CommitFunc(build, func() error { return c.apply(func() error { return c.applyUpsert(ops) }) })
 }
 
 func (c *Collection) checkDoc(d Document) error {
@@ -280,6 +305,25 @@ func (c *Collection) assign(ops []upsertOp) error {
 		c.next++
 	}
 	return nil
+}
+
+// unassign gives back the IDs assign handed out for new documents, in the
+// reverse order, so the free list and next are as they were. The caller
+// holds the keys' stripes and the log's order (no assign ran since).
+func (c *Collection) unassign(ops []upsertOp) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(ops) - 1; i >= 0; i-- {
+		if !ops[i].isNew {
+			continue
+		}
+		if ops[i].id == c.next-1 && !c.held(ops[i].id) {
+			c.next--
+		} else {
+			c.free = append(c.free, ops[i].id)
+		}
+		ops[i].isNew = false
+	}
 }
 
 // apply runs an apply step; an error after the record was logged means
@@ -343,28 +387,35 @@ func (c *Collection) updateIndex(id uint64, vec []float32) error {
 	return c.idx.Add(id, vec)
 }
 
-// setDoc stores op's document under its ID. The caller holds mu.
+// setDoc stores op's document under its ID: in its slot when the ID
+// holds one, else in a new slot at the end. The caller holds mu and has
+// checked the ID against next (Upsert's assign, or replay and Restore
+// against the data), since the per-ID tables grow to cover it.
 func (c *Collection) setDoc(op upsertOp) {
 	id := op.id
-	if int(id) >= len(c.docs) {
+	if int(id) >= len(c.slotOf) {
 		n := int(id) + 1
-		c.docs = slices.Grow(c.docs, n-len(c.docs))[:n]
-		c.vecs = slices.Grow(c.vecs, n*c.cfg.Dim-len(c.vecs))[:n*c.cfg.Dim]
+		c.slotOf = append(c.slotOf, make([]uint32, n-len(c.slotOf))...)
 		if w := (n + 63) / 64; w > len(c.live) {
-			c.live = slices.Grow(c.live, w-len(c.live))[:w]
+			c.live = append(c.live, make(posting.Bits, w-len(c.live))...)
 		}
 	}
 	c.next = max(c.next, id+1)
-	old := &c.docs[id]
-	if old.key != "" {
-		c.unindex(id, old.meta)
+	var slot uint32
+	if c.slotOf[id] != 0 {
+		slot = c.slotOf[id] - 1
+		c.unindex(id, slot)
+		c.docs[slot] = op.doc
+		c.vecs.set(slot, op.vec)
 	} else {
-		c.n++
+		slot = uint32(len(c.docs))
+		c.slotOf[id] = slot + 1
+		c.ids = append(c.ids, id)
+		c.docs = append(c.docs, op.doc)
+		c.vecs.push(op.vec)
 		c.live.Set(id)
 	}
-	c.docs[id] = op.doc
 	c.keys[op.doc.key] = id
-	copy(c.vecs[int(id)*c.cfg.Dim:], op.vec)
 	for name, v := range op.doc.meta {
 		f := c.fields[name]
 		if f == nil {
@@ -372,15 +423,7 @@ func (c *Collection) setDoc(op upsertOp) {
 			c.fields[name] = f
 		}
 		if v.kind == KindNumber {
-			if int(id) >= len(f.nums) {
-				n := max(int(id)+1, len(c.docs))
-				old := len(f.nums)
-				f.nums = slices.Grow(f.nums, n-old)[:n]
-				for i := old; i < n; i++ {
-					f.nums[i] = math.NaN()
-				}
-			}
-			f.nums[id] = v.f
+			f.nums.set(slot, v.f, len(c.docs))
 			continue
 		}
 		l := f.lists[v.postingKey()]
@@ -392,23 +435,55 @@ func (c *Collection) setDoc(op upsertOp) {
 	}
 }
 
-// unindex removes id from the indexes of its metadata. The caller holds
-// mu.
-func (c *Collection) unindex(id uint32, meta map[string]Value) {
-	for name, v := range meta {
+// unindex removes the document with internal ID id, in slot, from the
+// indexes of its metadata. The caller holds mu.
+func (c *Collection) unindex(id, slot uint32) {
+	for name, v := range c.docs[slot].meta {
 		f := c.fields[name]
 		if v.kind == KindNumber {
-			f.nums[id] = math.NaN()
-			continue
-		}
-		k := v.postingKey()
-		if l := f.lists[k]; l != nil {
-			l.Remove(id)
-			if l.Len() == 0 {
-				delete(f.lists, k)
+			f.nums.clear(slot)
+		} else {
+			k := v.postingKey()
+			if l := f.lists[k]; l != nil {
+				l.Remove(id)
+				if l.Len() == 0 {
+					delete(f.lists, k)
+				}
 			}
 		}
+		if f.nums.n == 0 && len(f.lists) == 0 {
+			delete(c.fields, name)
+		}
 	}
+}
+
+// removeDoc unindexes and drops the document with internal ID id, moving
+// the last slot's document into its slot. The caller holds mu.
+func (c *Collection) removeDoc(id uint32) {
+	slot := c.slotOf[id] - 1
+	c.unindex(id, slot)
+	delete(c.keys, c.docs[slot].key)
+	last := uint32(len(c.docs) - 1)
+	if slot != last {
+		moved := c.ids[last]
+		for name, v := range c.docs[last].meta {
+			if v.kind == KindNumber {
+				col := &c.fields[name].nums
+				col.clear(last)
+				col.set(slot, v.f, len(c.docs))
+			}
+		}
+		c.docs[slot] = c.docs[last]
+		c.ids[slot] = moved
+		c.vecs.set(slot, c.vecs.at(last))
+		c.slotOf[moved] = slot + 1
+	}
+	c.docs[last] = doc{}
+	c.docs, c.ids = c.docs[:last], c.ids[:last]
+	c.vecs.pop()
+	c.slotOf[id] = 0
+	c.live[id/64] &^= 1 << (id % 64)
+	c.free = append(c.free, id)
 }
 
 // deleteOp is one document of a Delete record.
@@ -456,13 +531,7 @@ func (c *Collection) applyDelete(ops []deleteOp) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, op := range ops {
-		d := &c.docs[op.id]
-		c.unindex(op.id, d.meta)
-		delete(c.keys, d.key)
-		*d = doc{}
-		c.live[op.id/64] &^= 1 << (op.id % 64)
-		c.n--
-		c.free = append(c.free, op.id)
+		c.removeDoc(op.id)
 	}
 	return nil
 }
@@ -475,15 +544,15 @@ func (c *Collection) Get(key string) (Document, bool) {
 	if !ok {
 		return Document{}, false
 	}
-	return c.document(id), true
+	return c.document(c.slotOf[id] - 1), true
 }
 
-// document copies the document with internal ID id. The caller holds mu.
-func (c *Collection) document(id uint32) Document {
-	d := &c.docs[id]
+// document copies the document in slot. The caller holds mu.
+func (c *Collection) document(slot uint32) Document {
+	d := &c.docs[slot]
 	return Document{
 		Key:      d.key,
-		Vector:   slices.Clone(c.vecs[int(id)*c.cfg.Dim : int(id+1)*c.cfg.Dim]),
+		Vector:   slices.Clone(c.vecs.at(slot)),
 		Metadata: maps.Clone(d.meta),
 		Payload:  slices.Clone(d.payload),
 	}
@@ -493,7 +562,7 @@ func (c *Collection) document(id uint32) Document {
 func (c *Collection) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.n
+	return len(c.docs)
 }
 
 // All walks the documents (copies) in internal-ID order. It takes the
@@ -505,14 +574,14 @@ func (c *Collection) All() iter.Seq2[string, Document] {
 	return func(yield func(string, Document) bool) {
 		for id := uint32(0); ; id++ {
 			c.mu.RLock()
-			for int(id) < len(c.docs) && c.docs[id].key == "" {
+			for int(id) < len(c.slotOf) && c.slotOf[id] == 0 {
 				id++
 			}
-			if int(id) >= len(c.docs) {
+			if int(id) >= len(c.slotOf) {
 				c.mu.RUnlock()
 				return
 			}
-			d := c.document(id)
+			d := c.document(c.slotOf[id] - 1)
 			c.mu.RUnlock()
 			if !yield(d.Key, d) {
 				return

@@ -53,8 +53,8 @@ func FuzzReplay(f *testing.F) {
 		if err := (*state)(c).Replay(rec); err != nil {
 			return
 		}
-		if c.n != len(c.keys) || c.idx.Len() != c.n {
-			t.Fatalf("%d documents, %d keys, %d vectors", c.n, len(c.keys), c.idx.Len())
+		if n := len(c.docs); n != len(c.keys) || c.idx.Len() != n {
+			t.Fatalf("%d documents, %d keys, %d vectors", n, len(c.keys), c.idx.Len())
 		}
 	})
 }
@@ -70,8 +70,8 @@ func FuzzRestore(f *testing.F) {
 		if err := (*state)(c).Restore(bytes.NewReader(snap)); err != nil {
 			return
 		}
-		if c.n != len(c.keys) || c.idx.Len() != c.n {
-			t.Fatalf("%d documents, %d keys, %d vectors", c.n, len(c.keys), c.idx.Len())
+		if n := len(c.docs); n != len(c.keys) || c.idx.Len() != n {
+			t.Fatalf("%d documents, %d keys, %d vectors", n, len(c.keys), c.idx.Len())
 		}
 		for k, d := range c.All() {
 			if got, ok := c.Get(k); !ok || !sameDoc(got, d) {

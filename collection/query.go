@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math/bits"
 	"slices"
 
 	"github.com/nearkit/nearkit"
@@ -66,7 +65,7 @@ func (c *Collection) Query(ctx context.Context, vec []float32, k int, opts ...Qu
 	}
 	so := nearkit.SearchOptions{Ef: o.ef}
 	c.mu.RLock()
-	k = min(k, c.n)
+	k = min(k, len(c.docs))
 	if o.where.op != condAll {
 		f, n := c.compile(o.where)
 		so.Filter = f
@@ -84,10 +83,10 @@ func (c *Collection) Query(ctx context.Context, vec []float32, k int, opts ...Qu
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, r := range res {
-		if r.ID >= uint64(len(c.docs)) || c.docs[r.ID].key == "" {
+		if r.ID >= uint64(len(c.slotOf)) || c.slotOf[r.ID] == 0 {
 			continue // inserted or deleted while the search ran
 		}
-		d := &c.docs[r.ID]
+		d := &c.docs[c.slotOf[r.ID]-1]
 		h := Hit{Key: d.key, Distance: r.Distance}
 		if o.meta {
 			h.Metadata = maps.Clone(d.meta)
@@ -108,7 +107,7 @@ func (c *Collection) Count(cond Cond) (int, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if cond.op == condAll {
-		return c.n, nil
+		return len(c.docs), nil
 	}
 	return c.eval(cond).Count(), nil
 }
@@ -134,7 +133,7 @@ const sparseFraction = 8
 func (c *Collection) compile(cond Cond) (nearkit.Filter, int) {
 	b := c.eval(cond)
 	n := b.Count()
-	if n*sparseFraction >= c.n {
+	if n*sparseFraction >= len(c.docs) {
 		return &bitsFilter{b: b, n: n}, n
 	}
 	al := nearkit.NewAllowList(uint64(len(b)) * 64)
@@ -150,29 +149,29 @@ func (c *Collection) eval(cond Cond) posting.Bits {
 	case condAll:
 		return slices.Clone(c.live)
 	case condIn:
-		b := posting.NewBits(len(c.docs))
+		b := posting.NewBits(c.idRange())
 		f := c.fields[cond.field]
 		if f == nil {
 			return b
 		}
 		for _, v := range cond.vals {
 			if v.kind == KindNumber {
-				f.scan(b, v.f, v.f)
+				f.nums.scan(b, c.ids, v.f, v.f)
 			} else if l := f.lists[v.postingKey()]; l != nil {
 				l.OrInto(b)
 			}
 		}
 		return b
 	case condRange:
-		b := posting.NewBits(len(c.docs))
+		b := posting.NewBits(c.idRange())
 		if f := c.fields[cond.field]; f != nil && cond.lo <= cond.hi {
-			f.scan(b, cond.lo, cond.hi)
+			f.nums.scan(b, c.ids, cond.lo, cond.hi)
 		}
 		return b
 	case condAnd:
 		return c.evalAnd(cond.subs)
 	case condOr:
-		b := posting.NewBits(len(c.docs))
+		b := posting.NewBits(c.idRange())
 		for _, s := range cond.subs {
 			b.Or(c.eval(s))
 		}
@@ -214,8 +213,8 @@ func (c *Collection) evalAnd(subs []Cond) posting.Bits {
 			b = c.eval(r)
 		case f == nil || r.lo > r.hi:
 			clear(b)
-		case b.Count()*rangeLookupFraction < len(f.nums):
-			f.keep(b, r.lo, r.hi)
+		case b.Count()*rangeLookupFraction < f.nums.size():
+			f.nums.keep(b, c.slotOf, r.lo, r.hi)
 		default:
 			b.And(c.eval(r))
 		}
@@ -227,32 +226,3 @@ func (c *Collection) evalAnd(subs []Cond) posting.Bits {
 // one by one when they are fewer than 1/rangeLookupFraction of its column
 // (a random lookup costs several sequential compares).
 const rangeLookupFraction = 8
-
-// keep clears from b the documents whose number is absent or outside
-// [lo, hi].
-func (f *field) keep(b posting.Bits, lo, hi float64) {
-	nums := f.nums
-	for i, w := range b {
-		for m := w; m != 0; m &= m - 1 {
-			id := i*64 + bits.TrailingZeros64(m)
-			if id >= len(nums) || !(nums[id] >= lo && nums[id] <= hi) {
-				b[i] &^= 1 << (uint(id) % 64)
-			}
-		}
-	}
-}
-
-// scan sets in b the documents whose number lies in [lo, hi] (absent
-// values are NaN and never do).
-func (f *field) scan(b posting.Bits, lo, hi float64) {
-	nums := f.nums
-	for i, x := range nums {
-		// Branch-free: a range matches about as often as not, which a
-		// branch would mispredict.
-		var in uint64
-		if x >= lo && x <= hi {
-			in = 1
-		}
-		b[i/64] |= in << (uint(i) % 64)
-	}
-}

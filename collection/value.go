@@ -98,11 +98,11 @@ func (v Value) postingKey() string {
 	return "\x01" + v.s
 }
 
-func sortedKeys(m map[string]Value) []string {
-	keys := make([]string, 0, len(m))
+// appendSortedKeys appends m's keys to dst, sorted.
+func appendSortedKeys(dst []string, m map[string]Value) []string {
 	for k := range m {
-		keys = append(keys, k)
+		dst = append(dst, k)
 	}
-	slices.Sort(keys)
-	return keys
+	slices.Sort(dst)
+	return dst
 }

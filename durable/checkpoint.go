@@ -1,7 +1,6 @@
 package durable
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -35,9 +34,9 @@ const (
 // snapshotFile is the io.WriterTo nearkit.SaveFile writes: the header, the
 // payload taken in memory, its checksum. It checks ctx between chunks.
 type snapshotFile struct {
-	ctx  context.Context
-	lsn  uint64
-	data []byte
+	ctx   context.Context
+	lsn   uint64
+	parts []*chunks // the payload, in order
 }
 
 func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
@@ -45,7 +44,11 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 	h = append(h, snapMagic...)
 	h = binary.LittleEndian.AppendUint32(h, snapVersion)
 	h = binary.LittleEndian.AppendUint64(h, f.lsn)
-	h = binary.LittleEndian.AppendUint64(h, uint64(len(f.data)))
+	size := int64(0)
+	for _, p := range f.parts {
+		size += p.Len()
+	}
+	h = binary.LittleEndian.AppendUint64(h, uint64(size))
 	h = binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
 	n, err := w.Write(h)
 	total := int64(n)
@@ -53,19 +56,19 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 		return total, err
 	}
 	crc := uint32(0)
-	const chunk = 4 << 20
-	for p := f.data; len(p) > 0; {
-		if err := f.ctx.Err(); err != nil {
-			return total, err
-		}
-		c := p[:min(len(p), chunk)]
-		crc = crc32.Update(crc, castagnoli, c)
-		n, err := w.Write(c)
-		total += int64(n)
+	for _, p := range f.parts {
+		err = p.each(func(c []byte) error {
+			if err := f.ctx.Err(); err != nil {
+				return err
+			}
+			crc = crc32.Update(crc, castagnoli, c)
+			n, err := w.Write(c)
+			total += int64(n)
+			return err
+		})
 		if err != nil {
 			return total, err
 		}
-		p = p[len(c):]
 	}
 	n, err = w.Write(binary.LittleEndian.AppendUint32(nil, crc))
 	return total + int64(n), err
@@ -75,10 +78,14 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 // and snapshots it makes obsolete, so recovery replays only what follows.
 //
 // Writers are held off only while the state writes its snapshot into
-// memory (and while the active segment is flushed and a new one started):
-// that is the consistent point, where every record up to the snapshot's
-// LSN is applied and none after it is. The snapshot is then written to its
-// file crash-safely (nearkit.SaveFile: temporary file, fsync, rename,
+// memory, or, for a Capturer, the part of it that it cannot capture
+// otherwise (and while the active segment is flushed and a new one
+// started): that is the consistent point, where every record up to the
+// snapshot's LSN is applied and none after it is. The memory is reserved
+// and its pages touched before the pause, at the size the last pause
+// wrote, so the pause costs only the copying. A Capturer's captured part
+// is written once commits resume, and the snapshot then to its file
+// crash-safely (nearkit.SaveFile: temporary file, fsync, rename,
 // directory fsync) while commits go on into the new segment. The price is
 // memory: the snapshot is held in memory until it is on disk. Stats
 // reports the pause (LastCheckpointPause) beside the whole duration.
@@ -95,18 +102,25 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	defer s.ckMu.Unlock()
 	start := time.Now()
 
-	// Sync first, outside the pause, so that the fsync inside it covers
+	s.mu.Lock()
+	hint := s.lastPausedBytes
+	if hint == 0 {
+		// No snapshot yet: the log holds the whole state, which is about
+		// the size of its records.
+		hint = s.sinceBytes
+	}
+	s.mu.Unlock()
+	// Sized like the last snapshot and its pages mapped before the pause,
+	// so that writing this one inside it costs only the copying.
+	var buf chunks
+	buf.reserve(min(hint+hint/8, 1<<34))
+	// Sync next, outside the pause, so that the fsync inside it covers
 	// only what is appended meanwhile.
 	s.mu.Lock()
 	if !s.closed {
 		s.syncLocked()
 	}
-	hint := s.stats.LastCheckpointBytes
 	s.mu.Unlock()
-	var buf bytes.Buffer
-	// Sized like the last snapshot, so that writing this one does not
-	// copy the growing buffer inside the pause.
-	buf.Grow(int(min(hint+hint/8, 1<<34)))
 
 	// Writers are held off from here: a waiting Lock stops new commits.
 	pauseStart := time.Now()
@@ -134,14 +148,26 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	since, sinceBytes := s.sinceRecords, s.sinceBytes
 	s.sinceRecords, s.sinceBytes = 0, 0
 	s.mu.Unlock()
+	var head io.WriterTo
 	if err == nil {
-		_, err = s.state.WriteTo(&buf)
+		if c, ok := s.state.(Capturer); ok {
+			head, err = c.Capture(&buf)
+		} else {
+			_, err = s.state.WriteTo(&buf)
+		}
 	}
 	s.gate.Unlock()
 	pause := time.Since(pauseStart)
 
+	parts := []*chunks{&buf}
+	if err == nil && head != nil {
+		var hb chunks
+		if _, err = head.WriteTo(&hb); err == nil {
+			parts = []*chunks{&hb, &buf}
+		}
+	}
 	if err == nil {
-		err = nearkit.SaveFile(filepath.Join(s.dir, snapshotName(lsn)), snapshotFile{ctx: ctx, lsn: lsn, data: buf.Bytes()})
+		err = nearkit.SaveFile(filepath.Join(s.dir, snapshotName(lsn)), snapshotFile{ctx: ctx, lsn: lsn, parts: parts})
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -164,7 +190,11 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	s.stats.LastCheckpoint = time.Now()
 	s.stats.LastCheckpointDuration = time.Since(start)
 	s.stats.LastCheckpointPause = pause
-	s.stats.LastCheckpointBytes = int64(buf.Len())
+	s.stats.LastCheckpointBytes = 0
+	for _, p := range parts {
+		s.stats.LastCheckpointBytes += p.Len()
+	}
+	s.lastPausedBytes = buf.Len()
 	s.mu.Unlock()
 	s.removeObsolete(obsolete, keep)
 	return nil

@@ -13,7 +13,8 @@
 // commits share fsyncs (group commit). Checkpoint writes a snapshot
 // crash-safely with nearkit.SaveFile, records the log position it covers
 // and removes the segments it made obsolete; it holds writers off only
-// while the state serialises itself to memory, not while the snapshot is
+// while the state serialises itself to memory (or, for a Capturer, only
+// what it cannot capture copy-on-write), not while the snapshot is
 // written and synced. Open loads the newest valid snapshot and replays the
 // log after it; Recovery documents how torn tails, corruption, missing
 // segments and snapshots newer than the log are handled.

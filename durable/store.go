@@ -38,6 +38,19 @@ type State interface {
 	io.WriterTo
 }
 
+// Capturer is a State that takes its snapshot in two steps, so that
+// writers are held off only for what cannot be captured otherwise.
+// Checkpoint calls Capture in place of WriteTo, while no commit is in
+// flight: Capture writes to tail what it must write then, and captures
+// the rest cheaply (copy-on-write, say) into head, which Checkpoint calls
+// once commits have resumed. The snapshot is head's bytes followed by
+// tail's, the same bytes WriteTo would have written at the Capture, and
+// Restore reads them as one.
+type Capturer interface {
+	State
+	Capture(tail io.Writer) (head io.WriterTo, err error)
+}
+
 // Options configure a Store. The zero value is usable: SyncAlways,
 // 64 MiB segments, a checkpoint after every 256 MiB of log.
 type Options struct {
@@ -108,6 +121,8 @@ type Store struct {
 	// so the snapshot holds exactly the records up to the log position it
 	// records.
 	gate sync.RWMutex
+	// order serialises CommitFunc's build and append.
+	order sync.Mutex
 
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when a flush ends
@@ -132,7 +147,10 @@ type Store struct {
 	closed    bool
 	stats     Stats
 	snapLSN   uint64 // newest snapshot
-	prevLSN   uint64 // the snapshot before it (0: none); its log is kept
+	// lastPausedBytes is what the last checkpoint wrote while writers
+	// were held off: the size its next buffer is reserved at.
+	lastPausedBytes int64
+	prevLSN         uint64 // the snapshot before it (0: none); its log is kept
 	// since counts what was appended after the newest snapshot.
 	sinceRecords, sinceBytes int64
 
@@ -199,8 +217,8 @@ func (s *Store) Dir() string { return s.dir }
 // error of a failed write or fsync, which sticks: every later commit
 // returns it too, since the log's contents on disk are then unknown.
 func (s *Store) Commit(rec []byte, apply func() error) error {
-	if len(rec) > MaxRecordBytes {
-		return fmt.Errorf("%w: durable: a %d-byte record exceeds MaxRecordBytes (%d)", nearkit.ErrInvalidConfig, len(rec), MaxRecordBytes)
+	if err := checkRecordSize(rec); err != nil {
+		return err
 	}
 	partial := payloadCRC(rec)
 	s.gate.RLock()
@@ -209,6 +227,48 @@ func (s *Store) Commit(rec []byte, apply func() error) error {
 	if err != nil {
 		return err
 	}
+	return s.finish(lsn, apply)
+}
+
+// CommitFunc is Commit with the record made by build, which runs under a
+// lock that orders the CommitFuncs: records built by concurrent
+// CommitFuncs reach the log in the order their builds ran. A caller that
+// hands out something in build (the next free ID, say) so learns that log
+// order is hand-out order, which replay can then hold the log to. When
+// build fails nothing is appended and its error is returned; when build's
+// record cannot be appended (the Store is closed, a write failed, or the
+// record exceeds MaxRecordBytes), no later CommitFunc can append either,
+// except after the size error, which a build that hands things out
+// should therefore check itself, undoing what it handed out.
+func (s *Store) CommitFunc(build func() ([]byte, error), apply func() error) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	s.order.Lock()
+	rec, err := build()
+	if err == nil {
+		err = checkRecordSize(rec)
+	}
+	var lsn uint64
+	if err == nil {
+		lsn, err = s.append(rec, payloadCRC(rec))
+	}
+	s.order.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.finish(lsn, apply)
+}
+
+func checkRecordSize(rec []byte) error {
+	if len(rec) > MaxRecordBytes {
+		return fmt.Errorf("%w: durable: a %d-byte record exceeds MaxRecordBytes (%d)", nearkit.ErrInvalidConfig, len(rec), MaxRecordBytes)
+	}
+	return nil
+}
+
+// finish waits for lsn as the policy says and applies. The caller holds
+// gate shared.
+func (s *Store) finish(lsn uint64, apply func() error) error {
 	if s.opts.Sync.mode == syncAlways {
 		if err := s.waitSynced(lsn); err != nil {
 			return err

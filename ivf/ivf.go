@@ -9,6 +9,7 @@ import (
 	"github.com/nearkit/nearkit/distance"
 	"github.com/nearkit/nearkit/hnsw"
 	"github.com/nearkit/nearkit/pq"
+	"github.com/nearkit/nearkit/pq/opq"
 	"github.com/nearkit/nearkit/scalar"
 )
 
@@ -32,7 +33,7 @@ type Index struct {
 
 	sq  *scalar.SQ8
 	pq  *pq.ProductQuantizer // codebooks of the residuals (after rotation)
-	opq *pq.OPQ              // rotation, when cfg.OPQ
+	opq *opq.Quantizer       // rotation, when cfg.OPQ
 	// precomp is, for L2 PQ encodings, the query-independent term
 	// ‖y‖² + 2⟨c,y⟩ for every list, subquantizer and codeword
 	// (NList×M×ksub).

@@ -13,6 +13,7 @@ import (
 	"github.com/nearkit/nearkit/internal/binfmt"
 	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/pq"
+	"github.com/nearkit/nearkit/pq/opq"
 	"github.com/nearkit/nearkit/scalar"
 )
 
@@ -270,7 +271,7 @@ func decode(br decoder) (*Index, error) {
 }
 
 // readCodec decodes the embedded codec stream and checks it matches cfg.
-func readCodec(cfg *Config, blob []byte) (*scalar.SQ8, *pq.ProductQuantizer, *pq.OPQ, error) {
+func readCodec(cfg *Config, blob []byte) (*scalar.SQ8, *pq.ProductQuantizer, *opq.Quantizer, error) {
 	bad := func(what string) error {
 		return fmt.Errorf("%w: ivf: codec does not match the configuration: %s", nearkit.ErrCorrupt, what)
 	}
@@ -292,15 +293,15 @@ func readCodec(cfg *Config, blob []byte) (*scalar.SQ8, *pq.ProductQuantizer, *pq
 	}
 	var (
 		p   *pq.ProductQuantizer
-		opq *pq.OPQ
+		rot *opq.Quantizer
 		err error
 	)
 	if cfg.OPQ {
-		if opq, err = pq.ReadOPQ(bytes.NewReader(blob)); err == nil {
-			if !opq.Trained() {
+		if rot, err = opq.Read(bytes.NewReader(blob)); err == nil {
+			if !rot.Trained() {
 				return nil, nil, nil, bad("untrained OPQ")
 			}
-			p = opq.PQ()
+			p = rot.PQ()
 		}
 	} else {
 		p, err = pq.Read(bytes.NewReader(blob))
@@ -315,5 +316,5 @@ func readCodec(cfg *Config, blob []byte) (*scalar.SQ8, *pq.ProductQuantizer, *pq
 	if !p.Trained() || p.Dim() != cfg.Dim || p.M() != cfg.M || p.NBits() != nbits {
 		return nil, nil, nil, bad("PQ")
 	}
-	return nil, p, opq, nil
+	return nil, p, rot, nil
 }

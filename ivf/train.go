@@ -11,6 +11,7 @@ import (
 	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/kmeans"
 	"github.com/nearkit/nearkit/pq"
+	"github.com/nearkit/nearkit/pq/opq"
 	"github.com/nearkit/nearkit/scalar"
 )
 
@@ -74,7 +75,7 @@ func (x *Index) Train(ctx context.Context, samples []float32) error {
 	var (
 		sq      *scalar.SQ8
 		pqz     *pq.ProductQuantizer
-		opq     *pq.OPQ
+		rot     *opq.Quantizer
 		precomp []float32
 	)
 	switch x.cfg.Encoding {
@@ -97,12 +98,12 @@ func (x *Index) Train(ctx context.Context, samples []float32) error {
 		resid := residuals(samples, dim, centroids, maxCodebookSamples, x.cfg.Seed)
 		pcfg := pq.Config{Dim: dim, M: x.cfg.M, NBits: nbits, Metric: distance.L2, Iterations: x.cfg.Iterations, Seed: x.cfg.Seed}
 		if x.cfg.OPQ {
-			opq, err = pq.NewOPQ(pq.OPQConfig{PQ: pcfg})
+			rot, err = opq.New(opq.Config{PQ: pcfg})
 			if err == nil {
-				err = opq.Train(ctx, resid)
+				err = rot.Train(ctx, resid)
 			}
 			if err == nil {
-				pqz = opq.PQ()
+				pqz = rot.PQ()
 			}
 		} else {
 			pqz, err = pq.New(pcfg)
@@ -114,7 +115,7 @@ func (x *Index) Train(ctx context.Context, samples []float32) error {
 			return fmt.Errorf("ivf: PQ training: %w", err)
 		}
 		if x.cfg.Metric == distance.L2 {
-			precomp = precomputeTables(pqz, opq, centroids, dim)
+			precomp = precomputeTables(pqz, rot, centroids, dim)
 		}
 		progress("codebook", 1, 1)
 	}
@@ -125,12 +126,12 @@ func (x *Index) Train(ctx context.Context, samples []float32) error {
 			return err
 		}
 	}
-	x.install(centroids, cnorm, graph, sq, pqz, opq, precomp)
+	x.install(centroids, cnorm, graph, sq, pqz, rot, precomp)
 	return nil
 }
 
 // install sets the trained state (Train and Read).
-func (x *Index) install(centroids, cnorm []float32, graph *hnsw.Index, sq *scalar.SQ8, pqz *pq.ProductQuantizer, opq *pq.OPQ, precomp []float32) {
+func (x *Index) install(centroids, cnorm []float32, graph *hnsw.Index, sq *scalar.SQ8, pqz *pq.ProductQuantizer, opq *opq.Quantizer, precomp []float32) {
 	if x.lists == nil {
 		x.lists = make([]list, x.cfg.NList)
 	}
@@ -196,7 +197,7 @@ func residuals(samples []float32, dim int, centroids []float32, limit int, seed 
 
 // precomputeTables tabulates ‖y‖² + 2⟨c, y⟩ per list, subquantizer and
 // codeword (c rotated when opq is set, as the residuals were).
-func precomputeTables(p *pq.ProductQuantizer, opq *pq.OPQ, centroids []float32, dim int) []float32 {
+func precomputeTables(p *pq.ProductQuantizer, opq *opq.Quantizer, centroids []float32, dim int) []float32 {
 	m, ksub := p.M(), 1<<p.NBits()
 	dsub := dim / m
 	cb := p.Centroids()

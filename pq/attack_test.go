@@ -13,7 +13,7 @@ import (
 	"github.com/nearkit/nearkit/internal/attack"
 )
 
-// TestHostileArguments: every checked method of PQ and OPQ answers nil,
+// TestHostileArguments: every checked method of PQ answers nil,
 // short and non-finite arguments, and use before training, with an error
 // wrapping the matching sentinel, never a panic.
 func TestHostileArguments(t *testing.T) {
@@ -24,10 +24,6 @@ func TestHostileArguments(t *testing.T) {
 		data[i] = r.Float32()
 	}
 	p, err := New(Config{Dim: dim, M: 4, NBits: 4, Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := NewOPQ(OPQConfig{PQ: Config{Dim: dim, M: 4, NBits: 4, Seed: 1}, Iterations: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,22 +41,17 @@ func TestHostileArguments(t *testing.T) {
 	expect("PQ.Decode untrained", p.Decode(make([]float32, dim), code), nearkit.ErrNotTrained)
 	_, err = p.SymmetricDistance(code, code)
 	expect("PQ.SymmetricDistance untrained", err, nearkit.ErrNotTrained)
-	expect("OPQ.Decode untrained", o.Decode(make([]float32, dim), code), nearkit.ErrNotTrained)
-	expect("OPQ.Encode untrained", o.Encode(code, v), nearkit.ErrNotTrained)
 	expect("PQ.Train empty", p.Train(context.Background(), nil), nearkit.ErrEmpty)
 	expect("PQ.Train NaN", p.Train(context.Background(), nan), nearkit.ErrInvalidVector)
 
 	if err := p.Train(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Train(context.Background(), data); err != nil {
-		t.Fatal(err)
-	}
 	for _, q := range []struct {
 		name   string
 		encode func([]byte, []float32) error
 		decode func([]float32, []byte) error
-	}{{"PQ", p.Encode, p.Decode}, {"OPQ", o.Encode, o.Decode}} {
+	}{{"PQ", p.Encode, p.Decode}} {
 		expect(q.name+".Encode NaN", q.encode(code, nan), nearkit.ErrInvalidVector)
 		expect(q.name+".Encode short vector", q.encode(code, v[:3]), nearkit.ErrDimension)
 		expect(q.name+".Encode short code", q.encode(code[:1], v), nearkit.ErrDimension)
@@ -75,14 +66,11 @@ func TestHostileArguments(t *testing.T) {
 	expect("PQ.SymmetricDistance nil", err, nearkit.ErrDimension)
 	_, err = p.LookupTable(nil, v[:2])
 	expect("PQ.LookupTable short query", err, nearkit.ErrDimension)
-	_, err = o.LookupTable(nil, nan)
-	expect("OPQ.LookupTable NaN", err, nearkit.ErrInvalidVector)
 	_, err = p.ReconstructionError(data[:dim+1])
 	expect("PQ.ReconstructionError ragged", err, nearkit.ErrDimension)
 }
 
-// TestReadHostileStreams: truncations and bit flips of saved PQ and OPQ
-// files are refused within the allocation budget.
+// TestReadHostileStreams: truncations and bit flips of saved PQ files are refused within the allocation budget.
 func TestReadHostileStreams(t *testing.T) {
 	const dim, n = 8, 600
 	r := rand.New(rand.NewPCG(5, 6))
@@ -91,19 +79,13 @@ func TestReadHostileStreams(t *testing.T) {
 		data[i] = r.Float32()
 	}
 	p, _ := New(Config{Dim: dim, M: 4, NBits: 8, Seed: 1})
-	o, _ := NewOPQ(OPQConfig{PQ: Config{Dim: dim, M: 2, NBits: 4, Seed: 1}, Iterations: 2})
 	if err := p.Train(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Train(context.Background(), data); err != nil {
-		t.Fatal(err)
-	}
-	var pb, ob bytes.Buffer
+	var pb bytes.Buffer
 	p.WriteTo(&pb)
-	o.WriteTo(&ob)
 	// binfmt reads in pieces of up to 1Mi elements: a forged count costs
 	// at most one piece beyond the bytes read.
 	b := attack.Budget{PerByte: 4, Fixed: 10 << 20}
 	attack.Stream(t, func(r io.Reader) error { _, err := Read(r); return err }, pb.Bytes(), b, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
-	attack.Stream(t, func(r io.Reader) error { _, err := ReadOPQ(r); return err }, ob.Bytes(), b, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
 }

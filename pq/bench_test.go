@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/nearkit/nearkit/pq/internal/pqtest"
 )
 
 // BenchmarkTrain measures PQ training on 65,536×128 correlated vectors.
 func BenchmarkTrain(b *testing.B) {
 	const n, dim = 65536, 128
-	data := correlated(51, n, dim)
+	data := pqtest.Correlated(51, n, dim)
 	for _, c := range []struct{ m, nbits int }{{16, 8}, {32, 4}} {
 		b.Run(fmt.Sprintf("M=%d/nbits=%d", c.m, c.nbits), func(b *testing.B) {
 			for b.Loop() {
@@ -25,7 +27,7 @@ func BenchmarkTrain(b *testing.B) {
 // BenchmarkEncode measures EncodeBatch throughput (vectors/s).
 func BenchmarkEncode(b *testing.B) {
 	const n, dim = 20000, 128
-	data := correlated(52, n, dim)
+	data := pqtest.Correlated(52, n, dim)
 	for _, c := range []struct{ m, nbits int }{{16, 8}, {32, 4}} {
 		p, _ := New(Config{Dim: dim, M: c.m, NBits: c.nbits, Seed: 1, Iterations: 4})
 		if err := p.Train(context.Background(), data); err != nil {
@@ -47,7 +49,7 @@ func BenchmarkEncode(b *testing.B) {
 // 4-bit codes (codes/s), the non-fast-scan paths.
 func BenchmarkADC(b *testing.B) {
 	const n, dim = 1 << 16, 128
-	data := correlated(53, 4096, dim)
+	data := pqtest.Correlated(53, 4096, dim)
 	for _, c := range []struct{ m, nbits int }{{16, 8}, {16, 4}} {
 		p, _ := New(Config{Dim: dim, M: c.m, NBits: c.nbits, Seed: 1, Iterations: 2})
 		if err := p.Train(context.Background(), data); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/pq/internal/pqtest"
 )
 
 // TestFastScanKernels runs every kernel the CPU supports against the
@@ -94,9 +95,9 @@ func TestFastScanReference(t *testing.T) {
 
 func fastScanFixture(t testing.TB, n, dim, m int) (*ProductQuantizer, []float32, []byte) {
 	t.Helper()
-	train := correlated(31, 2000, dim)
+	train := pqtest.Correlated(31, 2000, dim)
 	p := trainedPQ(t, Config{Dim: dim, M: m, NBits: 4, Iterations: 8, Seed: 5}, train)
-	data := correlated(31, n, dim)
+	data := pqtest.Correlated(31, n, dim)
 	codes := make([]byte, n*p.CodeSize())
 	if err := p.EncodeBatch(context.Background(), codes, data); err != nil {
 		t.Fatal(err)
@@ -180,7 +181,7 @@ func TestFastScanSearch(t *testing.T) {
 }
 
 func TestFastScanErrors(t *testing.T) {
-	p8 := trainedPQ(t, Config{Dim: 8, M: 4, Iterations: 2}, uniformData(1, 300, 8))
+	p8 := trainedPQ(t, Config{Dim: 8, M: 4, Iterations: 2}, pqtest.Uniform(1, 300, 8))
 	if _, err := NewFastScan(p8); !errors.Is(err, nearkit.ErrInvalidConfig) {
 		t.Errorf("8-bit: %v", err)
 	}
@@ -188,7 +189,7 @@ func TestFastScanErrors(t *testing.T) {
 	if _, err := NewFastScan(un); !errors.Is(err, nearkit.ErrNotTrained) {
 		t.Errorf("untrained: %v", err)
 	}
-	p4 := trainedPQ(t, Config{Dim: 8, M: 4, NBits: 4, Iterations: 2}, uniformData(1, 300, 8))
+	p4 := trainedPQ(t, Config{Dim: 8, M: 4, NBits: 4, Iterations: 2}, pqtest.Uniform(1, 300, 8))
 	f, _ := NewFastScan(p4)
 	if err := f.Add(make([]byte, 3)); !errors.Is(err, nearkit.ErrDimension) {
 		t.Errorf("ragged codes: %v", err)
@@ -209,7 +210,7 @@ func TestFastScanErrors(t *testing.T) {
 }
 
 func ExampleFastScan() {
-	data := uniformData(1, 2000, 16)
+	data := pqtest.Uniform(1, 2000, 16)
 	p, _ := New(Config{Dim: 16, M: 8, NBits: 4, Seed: 1})
 	if err := p.Train(context.Background(), data); err != nil {
 		panic(err)
@@ -273,7 +274,7 @@ func BenchmarkScan(b *testing.B) {
 // selection, re-ranking) over 1M 16×4-bit codes.
 func BenchmarkFastScanSearch(b *testing.B) {
 	const n, dim, m = 1 << 20, 64, 16
-	train := correlated(31, 4000, dim)
+	train := pqtest.Correlated(31, 4000, dim)
 	p := trainedPQ(b, Config{Dim: dim, M: m, NBits: 4, Iterations: 8, Seed: 5}, train)
 	codes := make([]byte, n*p.CodeSize())
 	rng := rand.New(rand.NewPCG(1, 1))

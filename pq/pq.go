@@ -1,7 +1,9 @@
-// Package pq holds nearkit's vector compressors: product quantization (PQ)
-// with asymmetric and symmetric distances, its optimised variant OPQ, the
-// 4-bit fast-scan layout scanned with in-register table lookups. The scalar
-// codecs (SQ8, float16) live in package scalar.
+// Package pq holds nearkit's product quantization (PQ) with asymmetric and
+// symmetric distances and the 4-bit fast-scan layout scanned with
+// in-register table lookups. Its optimised variant OPQ, which learns a
+// rotation with dense linear algebra (gonum), lives in package pq/opq so
+// that importing pq — as the graph index does for its compressed mode —
+// links no LAPACK. The scalar codecs (SQ8, float16) live in package scalar.
 //
 // A ProductQuantizer splits a dim-dimensional vector into M subvectors of
 // dim/M coordinates and replaces each by the index of its nearest centroid
@@ -17,8 +19,8 @@
 //   - scalar.SQ8 (d bytes) and float16 (2d bytes) keep every coordinate and
 //     lose little; they are what graph indexes store when memory matters.
 //   - PQ with 8-bit codes (M bytes) compresses 16–64× and ranks well with
-//     ADC; OPQ learns a rotation first and loses markedly less on data whose
-//     coordinates are correlated, at the same code size.
+//     ADC; OPQ (pq/opq) learns a rotation first and loses markedly less on
+//     data whose coordinates are correlated, at the same code size.
 //   - 4-bit PQ with FastScan (M/2 bytes) scans several times faster than
 //     8-bit ADC because its tables live in registers; results are re-ranked
 //     with exact ADC distances.
@@ -37,7 +39,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 
 	"github.com/nearkit/nearkit"
@@ -45,6 +46,7 @@ import (
 	"github.com/nearkit/nearkit/internal/binfmt"
 	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/kmeans"
+	"github.com/nearkit/nearkit/internal/parallel"
 )
 
 // Config parameterises a ProductQuantizer. Zero values select the
@@ -127,6 +129,9 @@ func validate(cfg Config) error {
 // maxDim bounds dimensions read from files and configurations.
 const maxDim = 1 << 16
 
+// Config returns the configuration with its defaults filled in.
+func (p *ProductQuantizer) Config() Config { return p.cfg }
+
 // Dim returns the vector dimension.
 func (p *ProductQuantizer) Dim() int { return p.cfg.Dim }
 
@@ -162,12 +167,61 @@ func (p *ProductQuantizer) Train(ctx context.Context, data []float32) error {
 	if err := check.Vectors(data, p.cfg.Dim); err != nil {
 		return fmt.Errorf("pq: %w", err)
 	}
-	return p.train(ctx, data, nil)
+	return p.train(ctx, data, nil, p.cfg.Iterations)
 }
 
-// train runs the per-subspace k-means, starting from init (the current
-// codebooks) when it is non-nil.
-func (p *ProductQuantizer) train(ctx context.Context, data []float32, init []float32) error {
+// Retrain returns a new quantizer with p's configuration whose codebooks
+// are learnt from data by iterations rounds of k-means per subspace
+// (Config.Iterations when iterations is 0), starting from p's codebooks
+// when p is trained (FAISS's hot start) and from fresh seeds as Train does
+// otherwise. Alternating algorithms such as OPQ (package pq/opq) use it to
+// refine the codebooks a few iterations at a time after each change of the
+// data. p is not modified, so Retrain is safe for concurrent use with p's
+// other methods. Errors as Train, and nearkit.ErrInvalidConfig for
+// negative iterations.
+func (p *ProductQuantizer) Retrain(ctx context.Context, data []float32, iterations int) (*ProductQuantizer, error) {
+	if iterations < 0 {
+		return nil, fmt.Errorf("%w: pq: Retrain with %d iterations", nearkit.ErrInvalidConfig, iterations)
+	}
+	if iterations == 0 {
+		iterations = p.cfg.Iterations
+	}
+	if err := check.Vectors(data, p.cfg.Dim); err != nil {
+		return nil, fmt.Errorf("pq: %w", err)
+	}
+	var init []float32
+	if p.trained {
+		init = p.centroids
+	}
+	q := &ProductQuantizer{cfg: p.cfg, dsub: p.dsub, ksub: p.ksub}
+	if err := q.train(ctx, data, init, iterations); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// FromCentroids returns a trained quantizer with the given configuration
+// (defaults as New) and codebooks, laid out as Centroids returns them: M
+// blocks of 2^NBits centroids of Dim/M coordinates. It takes codebooks
+// trained elsewhere, for instance by FAISS, whose ProductQuantizer stores
+// them in the same order. centroids is copied. Errors wrap
+// nearkit.ErrInvalidConfig (as New), nearkit.ErrDimension for a length
+// other than 2^NBits·Dim and nearkit.ErrInvalidVector for NaN or ±Inf.
+func FromCentroids(cfg Config, centroids []float32) (*ProductQuantizer, error) {
+	p, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := check.Batch(centroids, p.cfg.Dim, p.ksub); err != nil {
+		return nil, fmt.Errorf("pq: codebooks: %w", err)
+	}
+	p.setCentroids(append([]float32(nil), centroids...))
+	return p, nil
+}
+
+// train runs iterations rounds of the per-subspace k-means, starting from
+// init (the current codebooks) when it is non-nil.
+func (p *ProductQuantizer) train(ctx context.Context, data []float32, init []float32, iterations int) error {
 	dim, m, dsub, ksub := p.cfg.Dim, p.cfg.M, p.dsub, p.ksub
 	n := len(data) / dim
 	if n < ksub {
@@ -181,7 +235,7 @@ func (p *ProductQuantizer) train(ctx context.Context, data []float32, init []flo
 		}
 		kc := kmeans.Config{
 			K:                    ksub,
-			Iterations:           p.cfg.Iterations,
+			Iterations:           iterations,
 			MaxPointsPerCentroid: p.cfg.MaxPointsPerCentroid,
 			Seed:                 p.cfg.Seed + uint64(s)*0x9e3779b97f4a7c15,
 		}
@@ -266,6 +320,10 @@ func (p *ProductQuantizer) pack(dst []byte, idx []uint32) {
 	w.flush()
 }
 
+// encodeChunk is the number of vectors a goroutine of EncodeBatch or
+// ReconstructionError takes at a time.
+const encodeChunk = 1024
+
 // EncodeBatch encodes the len(data)/Dim vectors of data into dst
 // (CodeSize bytes each, contiguous) on GOMAXPROCS goroutines.
 func (p *ProductQuantizer) EncodeBatch(ctx context.Context, dst []byte, data []float32) error {
@@ -280,7 +338,7 @@ func (p *ProductQuantizer) EncodeBatch(ctx context.Context, dst []byte, data []f
 	if len(dst) != n*cs {
 		return fmt.Errorf("%w: pq: code buffer of %d bytes for %d codes of %d bytes", nearkit.ErrInvalidConfig, len(dst), n, cs)
 	}
-	return parallel(ctx, n, func(lo, hi int) {
+	return parallel.Chunks(ctx, n, encodeChunk, func(lo, hi int) {
 		// Subspace by subspace over the chunk: each codebook's
 		// nearest-centroid search runs on a contiguous block of
 		// subvectors, the shape the kmeans kernels are fast on.
@@ -302,43 +360,6 @@ func (p *ProductQuantizer) EncodeBatch(ctx context.Context, dst []byte, data []f
 			p.pack(dst[(lo+i)*cs:(lo+i+1)*cs], idx[i*m:(i+1)*m])
 		}
 	})
-}
-
-// parallel runs fn over [0, n) in chunks on GOMAXPROCS goroutines,
-// checking ctx between chunks.
-func parallel(ctx context.Context, n int, fn func(lo, hi int)) error {
-	const chunk = 1024
-	workers := min(runtime.GOMAXPROCS(0), (n+chunk-1)/chunk)
-	if workers <= 1 {
-		for lo := 0; lo < n; lo += chunk {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			fn(lo, min(lo+chunk, n))
-		}
-		return nil
-	}
-	var (
-		mu   sync.Mutex
-		next int
-		wg   sync.WaitGroup
-	)
-	for range workers {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				mu.Lock()
-				lo := next
-				next += chunk
-				mu.Unlock()
-				if lo >= n {
-					return
-				}
-				fn(lo, min(lo+chunk, n))
-			}
-		})
-	}
-	wg.Wait()
-	return ctx.Err()
 }
 
 // Decode writes the reconstruction of code (the concatenation of its
@@ -541,40 +562,34 @@ func (p *ProductQuantizer) ReconstructionError(data []float32) (float64, error) 
 	if err := check.Vectors(data, p.cfg.Dim); err != nil {
 		return 0, fmt.Errorf("pq: %w", err)
 	}
-	return reconstructionError(data, p.cfg.Dim, func(dst []float32, v []float32, code []byte) {
-		p.encode(code, v)
-		p.decode(dst, code)
-	}, p.CodeSize()), nil
-}
-
-// reconstructionError averages ‖x − roundtrip(x)‖² in float64, summing
-// per-chunk partial sums in chunk order so the result is deterministic.
-func reconstructionError(data []float32, dim int, roundtrip func(dst, v []float32, code []byte), codeSize int) float64 {
+	dim := p.cfg.Dim
 	n := len(data) / dim
 	if n == 0 {
-		return 0
+		return 0, nil
 	}
-	const chunk = 1024
-	parts := make([]float64, (n+chunk-1)/chunk)
-	_ = parallel(context.Background(), n, func(lo, hi int) {
+	// Per-chunk partial sums added in chunk order keep the result
+	// deterministic whatever the scheduling.
+	parts := make([]float64, (n+encodeChunk-1)/encodeChunk)
+	_ = parallel.Chunks(context.Background(), n, encodeChunk, func(lo, hi int) {
 		dst := make([]float32, dim)
-		code := make([]byte, codeSize)
+		code := make([]byte, p.CodeSize())
 		sum := 0.0
 		for i := lo; i < hi; i++ {
 			v := data[i*dim : (i+1)*dim]
-			roundtrip(dst, v, code)
+			p.encode(code, v)
+			p.decode(dst, code)
 			for j, x := range v {
 				d := float64(x) - float64(dst[j])
 				sum += d * d
 			}
 		}
-		parts[lo/chunk] = sum
+		parts[lo/encodeChunk] = sum
 	})
 	total := 0.0
 	for _, s := range parts {
 		total += s
 	}
-	return total / float64(n)
+	return total / float64(n), nil
 }
 
 const (

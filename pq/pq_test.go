@@ -10,6 +10,7 @@ import (
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
+	"github.com/nearkit/nearkit/pq/internal/pqtest"
 )
 
 func trainedPQ(t testing.TB, cfg Config, data []float32) *ProductQuantizer {
@@ -51,10 +52,10 @@ func TestTrainErrors(t *testing.T) {
 	if _, err := p.LookupTable(nil, make([]float32, 8)); !errors.Is(err, nearkit.ErrNotTrained) {
 		t.Errorf("table before train: %v", err)
 	}
-	if err := p.Train(ctx, uniformData(1, 15, 8)); !errors.Is(err, nearkit.ErrEmpty) {
+	if err := p.Train(ctx, pqtest.Uniform(1, 15, 8)); !errors.Is(err, nearkit.ErrEmpty) {
 		t.Errorf("15 points for 16 centroids: %v", err)
 	}
-	data := uniformData(1, 100, 8)
+	data := pqtest.Uniform(1, 100, 8)
 	data[13] = float32(math.NaN())
 	if err := p.Train(ctx, data); !errors.Is(err, nearkit.ErrInvalidVector) {
 		t.Errorf("NaN: %v", err)
@@ -82,7 +83,7 @@ func TestTrainErrors(t *testing.T) {
 // distances of the reconstructions, for every nbits and metric.
 func TestEncodeDecodeDistances(t *testing.T) {
 	const dim, m = 12, 4
-	data := correlated(2, 600, dim)
+	data := pqtest.Correlated(2, 600, dim)
 	for nbits := 4; nbits <= 8; nbits++ {
 		for _, metric := range []distance.Metric{distance.L2, distance.InnerProduct, distance.Cosine} {
 			t.Run(fmt.Sprintf("nbits=%d/metric=%v", nbits, metric), func(t *testing.T) {
@@ -113,9 +114,9 @@ func TestEncodeDecodeDistances(t *testing.T) {
 					}
 					for s := range m {
 						sub := v[s*dsub : (s+1)*dsub]
-						got := exactSquaredL2(sub, rec[i*dim+s*dsub:i*dim+(s+1)*dsub])
+						got := pqtest.SquaredL2(sub, rec[i*dim+s*dsub:i*dim+(s+1)*dsub])
 						for c := range ksub {
-							d := exactSquaredL2(sub, cents[(s*ksub+c)*dsub:(s*ksub+c+1)*dsub])
+							d := pqtest.SquaredL2(sub, cents[(s*ksub+c)*dsub:(s*ksub+c+1)*dsub])
 							if d < got-1e-4*(1+got) {
 								t.Fatalf("vector %d subspace %d: decoded centroid at %v, centroid %d at %v", i, s, got, c, d)
 							}
@@ -132,7 +133,7 @@ func TestEncodeDecodeDistances(t *testing.T) {
 				ref := func(a, b []float32) float64 {
 					switch metric {
 					case distance.L2:
-						return exactSquaredL2(a, b)
+						return pqtest.SquaredL2(a, b)
 					case distance.InnerProduct:
 						return -exactDot(a, b)
 					}
@@ -142,7 +143,7 @@ func TestEncodeDecodeDistances(t *testing.T) {
 					x := rec[i*dim : (i+1)*dim]
 					want := ref(q, x)
 					code := codes[i*p.CodeSize() : (i+1)*p.CodeSize()]
-					tol := 1e-4 * (1 + math.Abs(want) + exactSquaredL2(q, make([]float32, dim)))
+					tol := 1e-4 * (1 + math.Abs(want) + pqtest.SquaredL2(q, make([]float32, dim)))
 					if got := float64(p.Distance(table, code)); math.Abs(got-want) > tol {
 						t.Fatalf("ADC %d: %v, want %v", i, got, want)
 					}
@@ -161,7 +162,7 @@ func TestEncodeDecodeDistances(t *testing.T) {
 }
 
 func TestMSEDecreasesWithBits(t *testing.T) {
-	data := correlated(3, 3000, 16)
+	data := pqtest.Correlated(3, 3000, 16)
 	prev := math.Inf(1)
 	for _, nbits := range []int{4, 6, 8} {
 		p := trainedPQ(t, Config{Dim: 16, M: 4, NBits: nbits, Iterations: 10, Seed: 1}, data)
@@ -227,7 +228,7 @@ func TestBitPacking(t *testing.T) {
 }
 
 func TestSerialization(t *testing.T) {
-	data := correlated(4, 1000, 16)
+	data := pqtest.Correlated(4, 1000, 16)
 	for _, nbits := range []int{4, 8} {
 		p := trainedPQ(t, Config{Dim: 16, M: 8, NBits: nbits, Metric: distance.InnerProduct, Iterations: 4, Seed: 9}, data)
 		var buf bytes.Buffer
@@ -254,7 +255,7 @@ func TestSerialization(t *testing.T) {
 		if !bytes.Equal(buf.Bytes(), buf2.Bytes()) {
 			t.Fatal("re-serialisation differs")
 		}
-		checkCorruption(t, buf.Bytes(), func(r *bytes.Reader) error { _, err := Read(r); return err })
+		pqtest.CheckCorruption(t, buf.Bytes(), func(r *bytes.Reader) error { _, err := Read(r); return err })
 	}
 	// An untrained quantizer round-trips too.
 	p, _ := New(Config{Dim: 4, M: 2})
@@ -268,25 +269,8 @@ func TestSerialization(t *testing.T) {
 
 // checkCorruption flips bytes and truncates a valid stream; every variant
 // must fail with ErrCorrupt or ErrIncompatible, never panic.
-func checkCorruption(t *testing.T, valid []byte, read func(*bytes.Reader) error) {
-	t.Helper()
-	for _, cut := range []int{0, 3, 8, 12, 20, len(valid) / 2, len(valid) - 1} {
-		if err := read(bytes.NewReader(valid[:cut])); !errors.Is(err, nearkit.ErrCorrupt) && !errors.Is(err, nearkit.ErrIncompatible) {
-			t.Fatalf("truncated at %d: err=%v", cut, err)
-		}
-	}
-	step := max(1, len(valid)/200)
-	for i := 0; i < len(valid); i += step {
-		c := bytes.Clone(valid)
-		c[i] ^= 0x5a
-		if err := read(bytes.NewReader(c)); !errors.Is(err, nearkit.ErrCorrupt) && !errors.Is(err, nearkit.ErrIncompatible) {
-			t.Fatalf("byte %d flipped: err=%v", i, err)
-		}
-	}
-}
-
 func FuzzRead(f *testing.F) {
-	data := uniformData(5, 300, 8)
+	data := pqtest.Uniform(5, 300, 8)
 	for _, nbits := range []int{4, 8} {
 		p := trainedPQ(f, Config{Dim: 8, M: 4, NBits: nbits, Iterations: 2}, data)
 		var buf bytes.Buffer
@@ -312,7 +296,7 @@ func FuzzRead(f *testing.F) {
 
 func Example() {
 	// 1,000 random 8-d vectors compressed to 2 bytes each (M=2, 8 bits).
-	data := uniformData(1, 1000, 8)
+	data := pqtest.Uniform(1, 1000, 8)
 	p, err := New(Config{Dim: 8, M: 2, Seed: 1})
 	if err != nil {
 		panic(err)

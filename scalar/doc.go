@@ -3,8 +3,8 @@
 // per-dimension or uniform ranges learnt from data) and float16 (IEEE 754
 // binary16, no training). They keep every coordinate and lose little, and
 // are what graph and inverted-list indexes store when memory matters; the
-// vector compressors that learn codebooks (PQ, OPQ, 4-bit fast-scan) are
-// in package pq.
+// vector compressors that learn codebooks (PQ and 4-bit fast-scan) are in
+// package pq, and OPQ in pq/opq.
 //
 // An SQ8 codec owns all of its arithmetic — encoding, decoding, the
 // per-dimension minima and steps (Mins, Steps), the fast query encoders of

@@ -121,8 +121,18 @@ func (m *Membership) GossipAddr() string {
 }
 
 // Members implements cluster.Membership: the members memberlist does not
-// consider dead or gone (suspected ones included, which the router fails
-// over from), sorted by name.
+// consider dead or gone, sorted by name.
+//
+// Suspected members are included. SWIM's suspicion is the state in which a
+// node that missed probes may still refute the charge, and memberlist
+// (v0.7.0) reports no suspicion through its API: its event delegate hears
+// of joins, updates and leaves only, and the Node values it hands out do
+// not follow the state. A node is taken out when memberlist declares it
+// dead, after the suspicion timeout. Until then the router does not treat
+// it as healthy on memberlist's word but on its own: a node whose search
+// failed is asked only after its shards' other replicas for
+// cluster.RouterConfig.SuspectFor (TestThreeNodes counts the requests a
+// crashed node gets before it is declared dead).
 func (m *Membership) Members() []cluster.Member {
 	m.mu.Lock()
 	out := make([]cluster.Member, 0, len(m.members))

@@ -165,15 +165,20 @@ func TestThreeNodes(t *testing.T) {
 	}()
 
 	auto, cancelAuto := context.WithCancel(ctx)
-	defer cancelAuto()
+	autoDone := make(chan struct{})
+	// The rebalancer reports through t: it must end before the test does.
+	defer func() { cancelAuto(); <-autoDone }()
 	var reports atomic.Int64
-	go r.AutoRebalance(auto, 100*time.Millisecond, func(rep *cluster.MoveReport, err error) {
-		if err != nil {
-			t.Logf("rebalance: %v", err)
-			return
-		}
-		reports.Add(1)
-	})
+	go func() {
+		defer close(autoDone)
+		r.AutoRebalance(auto, 100*time.Millisecond, func(rep *cluster.MoveReport, err error) {
+			if err != nil {
+				t.Logf("rebalance: %v", err)
+				return
+			}
+			reports.Add(1)
+		})
+	}()
 
 	// Crash n2.
 	n2.ms.Shutdown()
@@ -183,6 +188,13 @@ func TestThreeNodes(t *testing.T) {
 	limit := suspicionTimeout(fastConfig(), 3) + 5*fastConfig().ProbeInterval
 	took := waitFor(t, "n2 declared dead", limit, func() bool { return !slices.Contains(names(n0.ms.Members()), "n2") })
 	t.Logf("n2 dropped from the member set after %v (suspicion timeout %v)", took, suspicionTimeout(fastConfig(), 3))
+	// Before memberlist declared n2 dead, the router asked it again only
+	// once per SuspectFor after a failure, not on every query.
+	errs := r.Stats().Nodes["n2"].Errors + r.Stats().Nodes["n2"].Timeouts
+	if most := 3 + 3*int64(took/cluster.DefaultSuspectFor); errs > most {
+		t.Errorf("n2 failed %d searches before it was declared dead after %v, want ≤ %d: a suspect is routed to as if healthy", errs, took, most)
+	}
+	t.Logf("n2 failed %d searches meanwhile (%d queries so far)", errs, total.Load())
 	waitFor(t, "placement without n2", 5*time.Second, func() bool { return !slices.Contains(r.Placement().Nodes(), "n2") })
 
 	// Restart n2, empty, on new ports.

@@ -170,6 +170,17 @@ func (c *Client) Search(ctx context.Context, req *cluster.SearchRequest) ([]near
 	if rd.done() != nil {
 		return nil, fmt.Errorf("%w: httpnode: search response has trailing bytes", nearkit.ErrCorrupt)
 	}
+	// The router merges the nodes' lists by their heads and takes an ID's
+	// first hit: a list out of order, or a NaN, would give a wrong answer
+	// without an error.
+	for i := range out {
+		if d := out[i].Distance; d != d {
+			return nil, fmt.Errorf("%w: httpnode: search response has a NaN distance", nearkit.ErrCorrupt)
+		}
+		if i > 0 && nearkit.CompareResults(out[i-1], out[i]) >= 0 {
+			return nil, fmt.Errorf("%w: httpnode: search response not in ascending (distance, id) order", nearkit.ErrCorrupt)
+		}
+	}
 	return out, nil
 }
 

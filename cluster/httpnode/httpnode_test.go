@@ -3,8 +3,10 @@ package httpnode
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -360,6 +362,33 @@ func TestForgedExport(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(tc.body) }))
 		cl, _ := NewClient(srv.URL, dim, srv.Client())
 		err := cl.Export(context.Background(), 0, func([]uint64, []float32) error { return nil })
+		if !errors.Is(err, nearkit.ErrCorrupt) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		srv.Close()
+	}
+}
+
+// TestForgedSearchResponse: a search answer the router could not merge
+// correctly is refused, not passed on.
+func TestForgedSearchResponse(t *testing.T) {
+	hit := func(b []byte, id uint64, d float32) []byte {
+		return putU32(binary.LittleEndian.AppendUint64(b, id), math.Float32bits(d))
+	}
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"more than k", hit(hit(hit(putU32(nil, 3), 1, 1), 2, 2), 3, 3)},
+		{"count beyond body", putU32(nil, 2)},
+		{"unsorted", hit(hit(putU32(nil, 2), 1, 2), 2, 1)},
+		{"same hit twice", hit(hit(putU32(nil, 2), 1, 1), 1, 1)},
+		{"NaN", hit(putU32(nil, 1), 1, float32(math.NaN()))},
+		{"trailing", append(hit(putU32(nil, 1), 1, 1), 0)},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(tc.body) }))
+		cl, _ := NewClient(srv.URL, dim, srv.Client())
+		_, err := cl.Search(context.Background(), &cluster.SearchRequest{Shards: []int{0}, Query: make([]float32, dim), K: 2})
 		if !errors.Is(err, nearkit.ErrCorrupt) {
 			t.Errorf("%s: %v", tc.name, err)
 		}

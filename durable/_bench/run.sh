@@ -15,6 +15,7 @@ for i in $(seq "$rounds"); do
   /tmp/durable.bench -test.run '^$' -test.bench 'SyncAlwaysWriters' -test.benchtime 2s >> "$out/durable-writers.txt"
   /tmp/durable.bench -test.run '^$' -test.bench 'Overhead' -test.benchtime 3000x >> "$out/durable-overhead.txt"
   /tmp/durable.bench -test.run '^$' -test.bench 'Recovery|CheckpointPause' >> "$out/durable-recovery.txt"
-  /tmp/collection.bench -test.run '^$' -test.bench '.' >> "$out/collection.txt"
+  /tmp/collection.bench -test.run '^$' -test.bench 'FilteredQuery|QueryOverhead|Recovery' >> "$out/collection.txt"
+  /tmp/collection.bench -test.run '^$' -test.bench 'CheckpointStall' -test.benchtime 5x >> "$out/collection-stall.txt"
 done
-grep -h Benchmark "$out"/durable-*.txt "$out"/collection.txt
+grep -h Benchmark "$out"/durable-*.txt "$out"/collection*.txt

@@ -318,7 +318,7 @@ func BenchmarkAssign(b *testing.B) {
 
 // BenchmarkTrain is the reference workload: 1,024 centroids on
 // 100,000×128 clustered vectors, 10 iterations (compare with
-// pq/testdata/faiss_compare.py kmeans).
+// pq/internal/pqtest/faiss_compare.py kmeans).
 func BenchmarkTrain(b *testing.B) {
 	const dim, k, n = 128, 1024, 100000
 	data := benchData(b, n, dim, 2000)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """FAISS reference numbers for nearkit's pq and kmeans tests.
 
-Driven by pq/faiss_test.go (NEARKIT_PQ_FAISS=1 go test -run FAISS ./pq/),
+Driven by pq/faiss_test.go and pq/opq/faiss_test.go through
+pq/internal/pqtest (NEARKIT_PQ_FAISS=1 go test -run FAISS ./pq/...),
 which writes the data as raw little-endian float32 row-major files so both
 sides read identical vectors. Prints one JSON object on stdout.
 

@@ -1,0 +1,5 @@
+//go:build !race
+
+package opq
+
+const raceEnabled = false
