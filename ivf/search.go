@@ -270,6 +270,20 @@ func offer(t *topk, f nearkit.Filter, l *list, li uint32, pos int, d float32) {
 	t.push(cand{d: d, list: li, pos: uint32(pos), id: id})
 }
 
+// offerRows offers rows lo, lo+1, … of list li with distances out[i]+base.
+// Most rows of a probed list are farther than the heap's bound: the bound
+// is compared here, in the loop, and re-read only after a push, so that a
+// rejected row costs one comparison and no call.
+func offerRows(t *topk, f nearkit.Filter, l *list, li uint32, lo int, out []float32, base float32) {
+	bound := t.bound()
+	for i, d := range out {
+		if d += base; d <= bound {
+			offer(t, f, l, li, lo+i, d)
+			bound = t.bound()
+		}
+	}
+}
+
 func (x *Index) scanFlat(s *scratch, f nearkit.Filter) {
 	for _, p := range s.probes {
 		n := len(x.lists[p.list].ids)
@@ -287,9 +301,7 @@ func (x *Index) flatRows(s *scratch, f nearkit.Filter, li uint32, lo, hi int) {
 	s.out = grow(s.out, scanRows)
 	out := s.out[:hi-lo]
 	x.kern.Batch(s.q, l.vecs[lo*dim:hi*dim], dim, out)
-	for i, d := range out {
-		offer(&s.top, f, l, li, lo+i, d)
-	}
+	offerRows(&s.top, f, l, li, lo, out, 0)
 }
 
 func (x *Index) scanSQ8(s *scratch, f nearkit.Filter) {
@@ -347,9 +359,7 @@ func (x *Index) listTable(s *scratch, l uint32) []float32 {
 	s.table = grow(s.table, n)
 	pre := x.precomp[int(l)*n : (int(l)+1)*n]
 	t, t3 := s.table[:n], s.t3[:n]
-	for i := range t {
-		t[i] = pre[i] + t3[i]
-	}
+	addVec(t, pre, t3)
 	return t
 }
 
@@ -374,9 +384,7 @@ func (x *Index) scanPQList(s *scratch, f nearkit.Filter, p probe) {
 		hi := min(lo+scanRows, n)
 		out := s.out[:hi-lo]
 		distance.PQLookupSumBatch(table, l.codes[lo*m:hi*m], m, out)
-		for i, d := range out {
-			offer(&s.top, f, l, p.list, lo+i, d+p.base)
-		}
+		offerRows(&s.top, f, l, p.list, lo, out, p.base)
 	}
 }
 
@@ -496,3 +504,26 @@ var rerankPrefetch = true
 
 // codebooks returns the PQ codebooks, copied once.
 func (x *Index) codebooks() []float32 { return x.cb }
+
+// addVec sets dst[i] = a[i] + b[i]; the three have one length. Building a
+// list's table is on the path of every probe (M×256 additions), so the
+// loop is unrolled by 8 over bounds-check-free windows.
+func addVec(dst, a, b []float32) {
+	n := len(dst)
+	a, b = a[:n], b[:n]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		d, x, y := dst[i:i+8:i+8], a[i:i+8:i+8], b[i:i+8:i+8]
+		d[0] = x[0] + y[0]
+		d[1] = x[1] + y[1]
+		d[2] = x[2] + y[2]
+		d[3] = x[3] + y[3]
+		d[4] = x[4] + y[4]
+		d[5] = x[5] + y[5]
+		d[6] = x[6] + y[6]
+		d[7] = x[7] + y[7]
+	}
+	for ; i < n; i++ {
+		dst[i] = a[i] + b[i]
+	}
+}

@@ -39,9 +39,7 @@ run_nearkit() {
     local extra=()
     case $idx in ivfpq|ivfpqfs) extra=(-m 16 -rerank "$RERANK") ;; esac
     "$OUT/nearbench" -dataset "$DATA/fmnist" -index "$idx" -nlist 256 -nprobe "$NPROBE" \
-      "${extra[@]}" -threads 2 -queries "$QUERIES" -noprogress -json "$OUT/nearkit.tmp" >&2
-    # nearbench truncates its -json file: one per run, appended here.
-    cat "$OUT/nearkit.tmp" >>"$OUT/nearkit.$r.json"
+      "${extra[@]}" -threads 2 -queries "$QUERIES" -noprogress -json "$OUT/nearkit.$r.json" >&2
   done
 }
 run_faiss() {

@@ -203,7 +203,9 @@ func run(args []string) error {
 
 	var jsonOut *bufio.Writer
 	if *jsonPath != "" {
-		f, err := os.OpenFile(*jsonPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		// Append, as the flag says: a sweep script calls nearbench once per
+		// configuration and collects every run's points in one file.
+		f, err := os.OpenFile(*jsonPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return err
 		}

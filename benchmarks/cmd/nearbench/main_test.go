@@ -41,6 +41,19 @@ func TestRunTinySynthetic(t *testing.T) {
 	if lines != 1 {
 		t.Errorf("%d JSON lines, want 1", lines)
 	}
+	// A second run appends its point after the first instead of replacing it.
+	err = run([]string{"-n", "800", "-nq", "30", "-dim", "16", "-index", "flat", "-mintime", "1ms", "-minqueries", "1",
+		"-cache", dir, "-json", jsonPath, "-threads", "2", "-noprogress"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 2 {
+		t.Errorf("%d JSON lines after two runs, want 2", n)
+	}
 	if st, err := os.Stat(plotPath); err != nil || st.Size() == 0 {
 		t.Errorf("plot: %v", err)
 	}

@@ -36,6 +36,23 @@ func readFvecs(path string) ([]float32, int) {
 	return out, dim
 }
 
+// readIvecs reads an ivecs file of rows of equal length.
+func readIvecs(path string) ([]int32, int) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	k := int(binary.LittleEndian.Uint32(b))
+	row := 4 + 4*k
+	out := make([]int32, 0, len(b)/row*k)
+	for i := range len(b) / row {
+		for j := range k {
+			out = append(out, int32(binary.LittleEndian.Uint32(b[i*row+4+4*j:])))
+		}
+	}
+	return out, k
+}
+
 func main() {
 	base := flag.String("base", "", "base fvecs")
 	query := flag.String("query", "", "query fvecs")
@@ -46,6 +63,7 @@ func main() {
 	rerank := flag.Int("rerank", 0, "re-ranking factor")
 	nq := flag.Int("nq", 2000, "queries")
 	cpu := flag.String("cpuprofile", "", "CPU profile file")
+	gtPath := flag.String("gt", "", "ground-truth ivecs (nearest first): also report recall@10")
 	flag.Parse()
 	data, dim := readFvecs(*base)
 	queries, _ := readFvecs(*query)
@@ -80,5 +98,21 @@ func main() {
 		}
 	}
 	el := time.Since(t0)
-	fmt.Printf("%s nprobe=%d rerank=%d: %.1f µs/query\n", *enc, *nprobe, *rerank, float64(el.Microseconds())/float64(3*n))
+	fmt.Printf("%s nprobe=%d rerank=%d: %.1f µs/query", *enc, *nprobe, *rerank, float64(el.Microseconds())/float64(3*n))
+	if *gtPath != "" {
+		gt, gk := readIvecs(*gtPath)
+		hits := 0
+		for i := range n {
+			dst, _ = x.Search(dst[:0], queries[i*dim:(i+1)*dim], 10, opts)
+			for _, r := range dst {
+				for _, g := range gt[i*gk : i*gk+10] {
+					if uint64(g) == r.ID {
+						hits++
+					}
+				}
+			}
+		}
+		fmt.Printf(", recall@10 %.4f", float64(hits)/float64(10*n))
+	}
+	fmt.Println()
 }
