@@ -26,9 +26,11 @@
 // their neighbours' lists and frees their slots for reuse, so steady
 // inserts and deletes neither grow memory nor lose recall; Update replaces
 // a vector (delete.go, update.go). WriteTo, Read, ReadFrom, Save and Load
-// persist the index in a versioned, checksummed format; Open memory-maps a
-// saved file for read-only serving without copying it to the heap
-// (persist.go).
+// persist the index in a versioned, checksummed format (persist.go); Open
+// memory-maps a saved file for read-only serving without copying it to
+// the heap, checking the checksums of its small sections — header, IDs,
+// tombstones, links — on every open and those of the vectors and codes
+// on request (open.go, sections.go).
 //
 // Concurrency: every method is safe for concurrent use with every other.
 // Searches take no locks: link words are read and written with sync/atomic
@@ -46,7 +48,8 @@
 // its file sections), filter.go (filtered search strategies), delete.go (Delete,
 // Vacuum), update.go (Update), lifecycle.go (grace periods, Close),
 // storage.go and layout.go (chunks, records, link lists), optimize.go
-// (Optimize), persist.go (files, Open).
+// (Optimize), persist.go (the file format, Read, WriteTo), open.go (Open),
+// sections.go (the file's sections and their checksums).
 package hnsw
 
 import (
