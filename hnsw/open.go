@@ -39,10 +39,10 @@ type OpenOptions struct {
 // dimension — header, labels, levels and tombstones, level-0 and upper
 // links — so a corrupt ID, tombstone, parameter or link is an error
 // wrapping nearkit.ErrCorrupt, not a wrong answer. Those sections are a
-// few words per slot and Open walks the links anyway; the checksums add
-// about a tenth to its time (the package doc gives measurements). The
-// vectors and codes are checked only with OpenOptions.VerifyChecksum,
-// which reads the whole file. A version-2 file has no section checksums:
+// few words per slot and Open walks the links anyway; their checksums
+// take about 1 ms of a 13 ms Open of 60,000 vectors at M=16 (the package
+// doc gives the measurements). The vectors and codes are checked only
+// with OpenOptions.VerifyChecksum, which reads the whole file. A version-2 file has no section checksums:
 // Open checks its structure only, so a flipped label or tombstone bit
 // goes unnoticed unless VerifyChecksum is set; Load it and Save it to
 // upgrade. Version-1 files cannot be mapped (ErrIncompatible).
