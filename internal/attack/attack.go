@@ -9,11 +9,15 @@ package attack
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -136,6 +140,63 @@ func Stream(t testing.TB, read Reader, data []byte, b Budget, most int, targets 
 		tried++
 	}
 	return tried
+}
+
+// Field is a count or size stored in a stream: Width bytes (1, 2, 4 or
+// 8), little-endian, at offset At.
+type Field struct {
+	Name      string
+	At, Width int
+}
+
+// forgedValues returns what a forged count holding v is set to: zero,
+// one more, twice as many plus one, and the limits of 31, 32 and 63 bits
+// and of the field, as far as the field holds them.
+func forgedValues(v uint64, width int) []uint64 {
+	top := uint64(math.MaxUint64) >> (64 - 8*width)
+	var out []uint64
+	for _, f := range []uint64{0, v + 1, 2*v + 1, 1<<31 - 1, 1<<32 - 1, 1 << 32, 1<<63 - 1, top} {
+		if f != v && f <= top && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Counts forges each field of data in turn to each of forgedValues,
+// recomputes the checksums with seal (Resum when nil) so that only the
+// count lies, and requires read to refuse every forged stream with an
+// error wrapping one of targets, within b. It returns the number of
+// streams tried.
+func Counts(t testing.TB, read Reader, data []byte, fields []Field, seal func([]byte), b Budget, targets ...error) int {
+	t.Helper()
+	if seal == nil {
+		seal = Resum
+	}
+	tried := 0
+	for _, f := range fields {
+		v := uint64(0)
+		for i := range f.Width {
+			v |= uint64(data[f.At+i]) << (8 * i)
+		}
+		for _, forged := range forgedValues(v, f.Width) {
+			bad := bytes.Clone(data)
+			for i := range f.Width {
+				bad[f.At+i] = byte(forged >> (8 * i))
+			}
+			seal(bad)
+			Check(t, fmt.Sprintf("%s forged from %d to %d", f.Name, v, forged), Run(read, bad), b, true, targets...)
+			tried++
+		}
+	}
+	return tried
+}
+
+// Resum rewrites the trailing CRC-32C of a stream in the internal/binfmt
+// framing (or of a nested one, given its bytes) after a forgery.
+func Resum(b []byte) {
+	body := len(b) - 4
+	binary.LittleEndian.PutUint32(b[body:], crc32.Checksum(b[:body], crc32.MakeTable(crc32.Castagnoli)))
 }
 
 // Offsets returns the offsets below n to attack: all of them when n ≤
