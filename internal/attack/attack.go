@@ -12,12 +12,18 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -197,6 +203,96 @@ func Counts(t testing.TB, read Reader, data []byte, fields []Field, seal func([]
 func Resum(b []byte) {
 	body := len(b) - 4
 	binary.LittleEndian.PutUint32(b[body:], crc32.Checksum(b[:body], crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// ExportedAPI returns the exported functions of the package in dir and
+// the exported methods of its exported types, as "Func" and
+// "Type.Method", sorted, from its non-test source files (every build
+// variant: a name defined under several build tags is listed once). An
+// API test compares it with the names it has cases for, so a new
+// exported function or method without a hostile-argument case fails it.
+func ExportedAPI(t testing.TB, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range file.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || !fn.Name.IsExported() {
+				continue
+			}
+			name := fn.Name.Name
+			if fn.Recv != nil {
+				typ := receiverType(fn.Recv.List[0].Type)
+				if !ast.IsExported(typ) {
+					continue
+				}
+				name = typ + "." + name
+			}
+			seen[name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// receiverType returns the type name of a method receiver (T, *T, T[P]).
+func receiverType(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.StarExpr:
+		return receiverType(e.X)
+	case *ast.IndexExpr:
+		return receiverType(e.X)
+	case *ast.IndexListExpr:
+		return receiverType(e.X)
+	case *ast.Ident:
+		return e.Name
+	}
+	return ""
+}
+
+// Cases is a hostile-argument suite: for each exported function or
+// method (named as ExportedAPI names it), a test that calls it with the
+// hostile arguments of its kind. A nil case marks a function with no
+// argument a caller could make hostile, the reason given in a comment
+// beside it.
+type Cases map[string]func(t *testing.T)
+
+// Run checks that cases covers exactly the exported API of the package in
+// dir, failing on a function without a case and on a case for a function
+// that no longer exists, then runs every case as a subtest. It returns
+// the number of cases run.
+func (c Cases) Run(t *testing.T, dir string) int {
+	t.Helper()
+	api := ExportedAPI(t, dir)
+	for _, name := range api {
+		if _, ok := c[name]; !ok {
+			t.Errorf("exported %s has no hostile-argument case", name)
+		}
+	}
+	for name := range c {
+		if !slices.Contains(api, name) {
+			t.Errorf("hostile-argument case for %s, which is not exported", name)
+		}
+	}
+	ran := 0
+	for _, name := range slices.Sorted(maps.Keys(c)) {
+		if f := c[name]; f != nil {
+			t.Run(name, f)
+			ran++
+		}
+	}
+	return ran
 }
 
 // Offsets returns the offsets below n to attack: all of them when n ≤
