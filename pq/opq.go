@@ -96,8 +96,11 @@ func (o *OPQ) Trained() bool { return o.pq.Trained() }
 func (o *OPQ) PQ() *ProductQuantizer { return o.pq }
 
 // Rotation returns a copy of the rotation R (dim×dim, row-major): a vector
-// x (as a row) is encoded as the PQ code of x·R.
+// x (as a row) is encoded as the PQ code of x·R. It is nil before Train.
 func (o *OPQ) Rotation() []float32 {
+	if o.rt == nil {
+		return nil
+	}
 	d := o.Dim()
 	r := make([]float32, d*d)
 	for i := range d {

@@ -114,6 +114,21 @@ func Bounded(t testing.TB, what string, f func()) {
 	}
 }
 
+// Panics fails t unless f panics: the documented answer of an unchecked
+// fast path to a short or inconsistent argument, rather than a read or
+// write out of its bounds.
+func Panics(t testing.TB, what string, f func()) {
+	t.Helper()
+	Calls++
+	defer func() {
+		t.Helper()
+		if recover() == nil {
+			t.Errorf("%s: no panic", what)
+		}
+	}()
+	f()
+}
+
 // IndexCases returns the hostile-argument cases of the nearkit.Index
 // contract (and SearchWithStats), named "Index.Method", for the index
 // kind newIndex builds.
