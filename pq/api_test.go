@@ -188,18 +188,18 @@ func TestAPIHostile(t *testing.T) {
 				t.Errorf("WriteTo of an untrained quantizer: %v", err)
 			}
 		},
-		"ProductQuantizer.CodeSize":   func(t *testing.T) { accessors(t, p4, untrained()) },
-		"ProductQuantizer.Dim":        func(t *testing.T) { accessors(t, p4, untrained()) },
-		"ProductQuantizer.M":          func(t *testing.T) { accessors(t, p4, untrained()) },
-		"ProductQuantizer.NBits":      func(t *testing.T) { accessors(t, p4, untrained()) },
-		"ProductQuantizer.Metric":     func(t *testing.T) { accessors(t, p4, untrained()) },
-		"ProductQuantizer.TableSize":  func(t *testing.T) { accessors(t, p4, untrained()) },
-		"ProductQuantizer.Trained":    func(t *testing.T) { accessors(t, p4, untrained()) },
-		"OPQ.CodeSize":                func(t *testing.T) { accessors(t, opq(t, true).PQ(), opq(t, false).PQ()) },
-		"OPQ.Dim":                     func(t *testing.T) { accessors(t, opq(t, true).PQ(), opq(t, false).PQ()) },
-		"OPQ.PQ":                      func(t *testing.T) { accessors(t, opq(t, true).PQ(), opq(t, false).PQ()) },
-		"OPQ.Trained":                 func(t *testing.T) { accessors(t, opq(t, true).PQ(), opq(t, false).PQ()) },
-		"OPQ.WriteTo":                 func(t *testing.T) { attack.Calls++; opq(t, false).WriteTo(&bytes.Buffer{}) },
+		"ProductQuantizer.CodeSize":  func(t *testing.T) { accessors(t, p4, untrained()) },
+		"ProductQuantizer.Dim":       func(t *testing.T) { accessors(t, p4, untrained()) },
+		"ProductQuantizer.M":         func(t *testing.T) { accessors(t, p4, untrained()) },
+		"ProductQuantizer.NBits":     func(t *testing.T) { accessors(t, p4, untrained()) },
+		"ProductQuantizer.Metric":    func(t *testing.T) { accessors(t, p4, untrained()) },
+		"ProductQuantizer.TableSize": func(t *testing.T) { accessors(t, p4, untrained()) },
+		"ProductQuantizer.Trained":   func(t *testing.T) { accessors(t, p4, untrained()) },
+		"OPQ.CodeSize":               func(t *testing.T) { accessors(t, opq(t, true).PQ(), opq(t, false).PQ()) },
+		"OPQ.Dim":                    func(t *testing.T) { accessors(t, opq(t, true).PQ(), opq(t, false).PQ()) },
+		"OPQ.PQ":                     func(t *testing.T) { accessors(t, opq(t, true).PQ(), opq(t, false).PQ()) },
+		"OPQ.Trained":                func(t *testing.T) { accessors(t, opq(t, true).PQ(), opq(t, false).PQ()) },
+		"OPQ.WriteTo":                func(t *testing.T) { attack.Calls++; opq(t, false).WriteTo(&bytes.Buffer{}) },
 		"OPQ.Train": func(t *testing.T) {
 			o := opq(t, false)
 			batchCases(t, "OPQ.Train", o.Train)

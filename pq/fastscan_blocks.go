@@ -54,7 +54,7 @@ func UnpackFastScanCode(code, blk []byte, m, v int) {
 	if v >= 16 {
 		shift = 4
 	}
-	clear(code[:(m+1)/2:len(code)])
+	clear(code[: (m+1)/2 : len(code)])
 	for s := range m {
 		nib := blk[(s/2)*32+(s%2)*16+v%16] >> shift & 15
 		code[s/2] |= nib << (4 * (s % 2))
@@ -70,7 +70,7 @@ func FastScanEntryDistance(table []float32, blk []byte, m, v int) float32 {
 	if v >= 16 {
 		shift = 4
 	}
-	t := table[:m*16:len(table)] // the capacity bound makes a short table panic
+	t := table[: m*16 : len(table)] // the capacity bound makes a short table panic
 	var d float32
 	for s := range m {
 		nib := blk[(s/2)*32+(s%2)*16+v%16] >> shift & 15
@@ -85,8 +85,8 @@ func FastScanEntryDistance(table []float32, blk []byte, m, v int) float32 {
 // to 0…255. With one scale for every table of a search, sums of
 // different tables compare as sum/scale + Σ mins.
 func QuantizeFastScanLUT(dst []byte, table []float32, m int, mins []float32, scale float32) {
-	clear(dst[:FastScanPairs(m)*32:len(dst)])
-	table = table[:m*16:len(table)]
+	clear(dst[: FastScanPairs(m)*32 : len(dst)])
+	table = table[: m*16 : len(table)]
 	for s := range m {
 		t := table[s*16 : (s+1)*16]
 		o := dst[(s/2)*32+(s%2)*16:]
