@@ -95,11 +95,12 @@ func TestReadAllocatesAsDataArrives(t *testing.T) {
 // every truncation and forged count is refused by Open too (its bit flips:
 // TestOpenChecksSections).
 func TestReadHostileStreams(t *testing.T) {
-	most := 150
+	most, cfgs := 150, hostileConfigs
 	if raceEnabled || testing.Short() {
-		most = 20
+		// The quantized files, whose codecs are nested streams.
+		most, cfgs = 20, hostileConfigs[2:]
 	}
-	for _, cfg := range hostileConfigs {
+	for _, cfg := range cfgs {
 		t.Run(configName(cfg), func(t *testing.T) {
 			x, _ := churned(t, cfg, 64)
 			if !x.Trained() {
@@ -110,7 +111,10 @@ func TestReadHostileStreams(t *testing.T) {
 			fields, seal := countFields(b)
 			tried += attack.Counts(t, readIndex, b, fields, seal, chunkBudget, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
 			if hostLittleEndian {
-				for _, off := range attack.Offsets(len(b), most) {
+				for i, off := range attack.Offsets(len(b), most) {
+					if testing.Short() && i%8 != 0 {
+						continue
+					}
 					attack.Check(t, fmt.Sprintf("Open of the file cut at %d", off), attack.Run(openBytes, b[:off]), chunkBudget, true, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
 					tried++
 				}
