@@ -28,7 +28,7 @@ func TestAPIHostile(t *testing.T) {
 	nan := append([]float32{float32(math.NaN())}, v[1:]...)
 	inf := append([]float32{float32(math.Inf(1))}, v[1:]...)
 	trained := func(t *testing.T, nbits int) *ProductQuantizer {
-		p, err := New(Config{Dim: dim, M: m, NBits: nbits, Seed: 1})
+		p, err := New(Config{Dim: dim, M: m, NBits: nbits, Seed: 1, Iterations: 2})
 		if err != nil {
 			t.Fatal(err)
 		}

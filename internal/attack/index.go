@@ -139,8 +139,17 @@ func IndexCases(newIndex NewIndex) Cases {
 	cancel()
 	ids, vecs := IDs(n), Vectors(n)
 	q := vecs[Dim : 2*Dim]
+	// The cases that only read share one index of each size: building
+	// is most of the suite's time under the race detector.
+	built := map[int]nearkit.Index{}
+	shared := func(t *testing.T, m int) nearkit.Index {
+		if built[m] == nil {
+			built[m] = newIndex(t, m)
+		}
+		return built[m]
+	}
 	search := func(t *testing.T, name string, do func(x nearkit.Index, q []float32, k int, o nearkit.SearchOptions) ([]nearkit.Result, error)) {
-		x := newIndex(t, n)
+		x := shared(t, n)
 		for vn, v := range hostileVectors() {
 			_, err := do(x, v, 10, nearkit.SearchOptions{})
 			Must(t, fmt.Sprintf("%s with a %s query", name, vn), err, wantFor(vn))
@@ -165,7 +174,7 @@ func IndexCases(newIndex NewIndex) Cases {
 				}
 			})
 		}
-		empty := newIndex(t, 0)
+		empty := shared(t, 0)
 		Bounded(t, name+" on an empty index", func() {
 			res, err := do(empty, q, 10, nearkit.SearchOptions{})
 			if len(res) != 0 || (err != nil && !errors.Is(err, nearkit.ErrEmpty)) {
@@ -250,7 +259,7 @@ func IndexCases(newIndex NewIndex) Cases {
 				}
 				return res[1], nil
 			})
-			x := newIndex(t, n)
+			x := shared(t, n)
 			_, err := x.SearchBatch(cancelled, vecs, 10, nearkit.SearchOptions{})
 			Must(t, "SearchBatch cancelled", err, context.Canceled)
 			Bounded(t, "SearchBatch of no queries", func() {
@@ -270,13 +279,15 @@ func IndexCases(newIndex NewIndex) Cases {
 				t.Errorf("Len %d after one delete of %d", x.Len(), n)
 			}
 		},
-		"Index.Len":         func(t *testing.T) { sizes(t, newIndex) },
-		"Index.Dim":         func(t *testing.T) { sizes(t, newIndex) },
-		"Index.Metric":      func(t *testing.T) { sizes(t, newIndex) },
-		"Index.MemoryUsage": func(t *testing.T) { sizes(t, newIndex) },
+		// The accessors take no arguments; Index.Len's case calls all of
+		// them on an empty and a full index.
+		"Index.Len":         func(t *testing.T) { sizes(t, shared) },
+		"Index.Dim":         nil,
+		"Index.Metric":      nil,
+		"Index.MemoryUsage": nil,
 		"Index.WriteTo": func(t *testing.T) {
 			for _, m := range []int{0, n} {
-				x := newIndex(t, m)
+				x := shared(t, m)
 				size, err := x.WriteTo(io.Discard)
 				if err != nil {
 					t.Fatal(err)
@@ -294,9 +305,9 @@ func IndexCases(newIndex NewIndex) Cases {
 }
 
 // sizes checks the accessors on an empty and a full index.
-func sizes(t *testing.T, newIndex NewIndex) {
+func sizes(t *testing.T, index NewIndex) {
 	for _, m := range []int{0, 100} {
-		x := newIndex(t, m)
+		x := index(t, m)
 		Calls++
 		if x.Len() != m || x.Dim() != Dim || !x.Metric().Valid() || x.MemoryUsage() < 0 {
 			t.Errorf("%d vectors: Len %d, Dim %d, Metric %v, MemoryUsage %d", m, x.Len(), x.Dim(), x.Metric(), x.MemoryUsage())
