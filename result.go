@@ -15,13 +15,24 @@ func SortResults(rs []Result) {
 	slices.SortFunc(rs, CompareResults)
 }
 
-// CompareResults orders by distance, then ID.
+// CompareResults orders by distance, then ID. A NaN distance (which no
+// index returns, but a caller's list may hold) sorts after every number,
+// so the order stays total and sorting well defined.
 func CompareResults(a, b Result) int {
 	switch {
 	case a.Distance < b.Distance:
 		return -1
 	case a.Distance > b.Distance:
 		return 1
+	}
+	// Equal distances, or a NaN on either side.
+	if an, bn := a.Distance != a.Distance, b.Distance != b.Distance; an != bn {
+		if an {
+			return 1
+		}
+		return -1
+	}
+	switch {
 	case a.ID < b.ID:
 		return -1
 	case a.ID > b.ID:

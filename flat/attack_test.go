@@ -37,8 +37,9 @@ func hostileIndex(t *testing.T, metric distance.Metric) (*Index, []float32) {
 	return x, vecs
 }
 
-// TestReadHostileStreams: truncations, bit flips and stored vectors that
-// Add would refuse (with a valid checksum) are refused within budget.
+// TestReadHostileStreams: truncations, bit flips, forged counts and
+// stored vectors that Add would refuse (with a valid checksum) are
+// refused within budget.
 func TestReadHostileStreams(t *testing.T) {
 	for _, metric := range []distance.Metric{distance.L2, distance.Cosine} {
 		x, _ := hostileIndex(t, metric)
@@ -48,7 +49,12 @@ func TestReadHostileStreams(t *testing.T) {
 		}
 		read := func(r io.Reader) error { _, err := Read(r); return err }
 		// Fixed covers one storage chunk (16 MiB), allocated once the header checks out.
-		attack.Stream(t, read, buf.Bytes(), attack.Budget{PerByte: 4, Fixed: 24 << 20}, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+		budget := attack.Budget{PerByte: 4, Fixed: 24 << 20}
+		attack.Stream(t, read, buf.Bytes(), budget, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+		// The dimension and the vector count, forged with the checksum
+		// recomputed.
+		fields := []attack.Field{{Name: "dim", At: 12, Width: 4}, {Name: "count", At: 17, Width: 8}}
+		attack.Counts(t, read, buf.Bytes(), fields, nil, budget, nearkit.ErrCorrupt)
 
 		// Replace the last vector's first element and recompute the
 		// checksum: NaN anywhere, or 5e18 under cosine, is corrupt.

@@ -3,12 +3,14 @@ package hnsw
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/nearkit/nearkit"
@@ -87,27 +89,95 @@ func TestReadAllocatesAsDataArrives(t *testing.T) {
 }
 
 // TestReadHostileStreams: every truncation and single-bit flip of a real
-// file (float, SQ8 and cosine, with tombstones and free slots) is refused
-// within the allocation budget.
+// file (float, cosine, SQ8 and QGraph, with tombstones and free slots),
+// and every count field of the header and of the codec forged with the
+// checksums recomputed, is refused by Read within the allocation budget;
+// every truncation and forged count is refused by Open too (its bit flips:
+// TestOpenChecksSections).
 func TestReadHostileStreams(t *testing.T) {
-	for _, cfg := range []Config{
-		{Dim: 4, M: 2, Seed: 1},
-		{Dim: 8, M: 4, Seed: 2, Metric: distance.Cosine},
-		{Dim: 8, M: 4, Seed: 3, Quantization: SQ8},
-	} {
-		x, _ := churned(t, cfg, 64)
-		if cfg.Quantization == SQ8 {
-			if x.codec() == nil {
-				continue
-			}
-		}
-		var buf bytes.Buffer
-		if _, err := x.WriteTo(&buf); err != nil {
-			t.Fatal(err)
-		}
-		tried := attack.Stream(t, readIndex, buf.Bytes(), chunkBudget, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
-		t.Logf("%v %v: %d hostile streams refused", cfg.Metric, cfg.Quantization, tried)
+	most, cfgs := 150, hostileConfigs
+	if raceEnabled || testing.Short() {
+		// The quantized files, whose codecs are nested streams.
+		most, cfgs = 20, hostileConfigs[2:]
 	}
+	if raceEnabled {
+		cfgs = hostileConfigs[3:] // the race detector adds nothing to a single-goroutine reader
+	}
+	for _, cfg := range cfgs {
+		t.Run(configName(cfg), func(t *testing.T) {
+			x, _ := churned(t, cfg, 64)
+			if !x.Trained() {
+				t.Fatal("not trained")
+			}
+			b := fileBytes(t, x)
+			tried := attack.Stream(t, readIndex, b, chunkBudget, most, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+			fields, seal := countFields(b)
+			tried += attack.Counts(t, readIndex, b, fields, seal, chunkBudget, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+			if hostLittleEndian {
+				for i, off := range attack.Offsets(len(b), most) {
+					if testing.Short() && i%8 != 0 {
+						continue
+					}
+					attack.Check(t, fmt.Sprintf("Open of the file cut at %d", off), attack.Run(openBytes, b[:off]), chunkBudget, true, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+					tried++
+				}
+				tried += attack.Counts(t, openBytes, b, fields, seal, chunkBudget, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+			}
+			t.Logf("%d hostile streams refused", tried)
+		})
+	}
+}
+
+// openBytes is Open's decoder as an attack.Reader.
+func openBytes(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	_, err = openMapped(alignedCopy(b), OpenOptions{})
+	return err
+}
+
+// countFields returns the count fields of a version-3 file's header and
+// codec, and a seal that recomputes the checksums they are under: the
+// codec's own (SQ8 and QGraph quantizers are nested binfmt streams), the
+// header section's and the file's.
+func countFields(b []byte) ([]attack.Field, func([]byte)) {
+	const rngAt = 38 // after magic, version, dim … seed, quantization
+	rngLen := int(binary.LittleEndian.Uint64(b[rngAt:]))
+	codecAt := rngAt + 8 + rngLen
+	codecLen := int(binary.LittleEndian.Uint64(b[codecAt:]))
+	slotsAt := codecAt + 8 + codecLen
+	f := func(name string, at, width int) attack.Field { return attack.Field{Name: name, At: at, Width: width} }
+	fields := []attack.Field{
+		f("dim", 12, 4), f("M", 17, 4),
+		f("generator state bytes", rngAt, 8), f("codec bytes", codecAt, 8),
+		f("slots", slotsAt, 8), f("upper words", slotsAt+16, 8),
+	}
+	inner, innerLen := codecAt+8, codecLen
+	switch Quantization(b[37]) {
+	case SQ8:
+		fields = append(fields, f("SQ8 dim", inner+12, 4))
+	case QGraph:
+		fields = append(fields, f("QGraph subspaces", inner, 4),
+			f("PQ dim", inner+4+12, 4), f("PQ M", inner+4+16, 4), f("PQ bits", inner+4+20, 1))
+		inner, innerLen = inner+4, innerLen-4
+	}
+	// The header section ends where the labels start, at the first
+	// 64-byte boundary after the upper word count.
+	headerEnd := slotsAt + 24
+	headerEnd += padLen(int64(headerEnd))
+	seal := func(b []byte) {
+		if innerLen > 0 {
+			attack.Resum(b[inner : inner+innerLen])
+		}
+		k := int(binary.LittleEndian.Uint32(b[len(b)-8:]))
+		if foot := len(b) - 8 - 4*k; k > 0 && foot >= headerEnd {
+			binary.LittleEndian.PutUint32(b[foot:], binfmt.Checksum(b[:headerEnd]))
+		}
+		attack.Resum(b)
+	}
+	return fields, seal
 }
 
 // resum rewrites the trailing checksum of a whole file after a forgery.
@@ -150,11 +220,13 @@ func TestReadRejectsInvalidVectors(t *testing.T) {
 				t.Fatal("vector not found in the file")
 			}
 			putF32(b[i:], tc.val)
-			resum(b)
-			if _, err := Read(bytes.NewReader(b)); !isCorrupt(err) {
+			reseal(t, b)
+			// Refused by the vector check (which names the slot), not by
+			// a checksum.
+			if _, err := Read(bytes.NewReader(b)); !isCorrupt(err) || !strings.Contains(err.Error(), "hnsw: slot ") {
 				t.Fatalf("Read: %v", err)
 			}
-			if _, err := openMapped(alignedCopy(b), OpenOptions{VerifyChecksum: true}); !isCorrupt(err) {
+			if _, err := openMapped(alignedCopy(b), OpenOptions{VerifyChecksum: true}); !isCorrupt(err) || !strings.Contains(err.Error(), "hnsw: slot ") {
 				t.Fatalf("Open with VerifyChecksum: %v", err)
 			}
 		})

@@ -26,9 +26,23 @@
 // their neighbours' lists and frees their slots for reuse, so steady
 // inserts and deletes neither grow memory nor lose recall; Update replaces
 // a vector (delete.go, update.go). WriteTo, Read, ReadFrom, Save and Load
-// persist the index in a versioned, checksummed format; Open memory-maps a
-// saved file for read-only serving without copying it to the heap
-// (persist.go).
+// persist the index in a versioned, checksummed format (persist.go); Open
+// memory-maps a saved file for read-only serving without copying it to
+// the heap, checking the checksums of its small sections — header, IDs,
+// tombstones, links — on every open and those of the vectors and codes
+// on request (open.go, sections.go).
+//
+// What Open's checks cost, measured with hnsw/_bench/open on Fashion-MNIST
+// (60,000 vectors of dim 784, M=16; a 187 MB file, 232 MB with SQ8) with
+// the file in the page cache, on a loaded 2-core AMD EPYC (medians of 15):
+// Open with default options 12.7 ms (14.4 ms with SQ8), of which the
+// section checksums — 8 MB of header, IDs, tombstones and links — take
+// about 1 ms; the same index in a version-2 file, which has no section
+// checksums, opens in 10–11 ms. VerifyChecksum reads the whole file twice
+// (the file's checksum and the sections') and checks every vector: 125 ms
+// (112 ms with SQ8), close to Load (100–125 ms), which copies it all to
+// the heap. The default checks grow with the number of vectors and M, not
+// with the dimension; VerifyChecksum grows with the file.
 //
 // Concurrency: every method is safe for concurrent use with every other.
 // Searches take no locks: link words are read and written with sync/atomic
@@ -46,7 +60,8 @@
 // its file sections), filter.go (filtered search strategies), delete.go (Delete,
 // Vacuum), update.go (Update), lifecycle.go (grace periods, Close),
 // storage.go and layout.go (chunks, records, link lists), optimize.go
-// (Optimize), persist.go (files, Open).
+// (Optimize), persist.go (the file format, Read, WriteTo), open.go (Open),
+// sections.go (the file's sections and their checksums).
 package hnsw
 
 import (

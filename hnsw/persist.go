@@ -2,15 +2,10 @@ package hnsw
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/nearkit/nearkit"
 	"github.com/nearkit/nearkit/distance"
@@ -22,7 +17,7 @@ import (
 
 // File format: internal/binfmt framing (8-byte magic "NKHNSW", u32
 // version, payload, CRC-32C of everything before it), all little-endian.
-// Version 2 payload:
+// Version 3 payload:
 //
 //	u32 dim, u8 metric, u32 M, u32 efConstruction, u32 efSearch, u64 seed,
 //	u8 quantization (0 none, 1 SQ8, 2 QGraph)
@@ -41,18 +36,24 @@ import (
 //	  nslots × (1+2M) × u32 level-0 lists (count, ids, unused tail zero)
 //	  the upper lists of every slot with level > 0 in slot order,
 //	  level·(1+M) u32 each (level 1 first)
+//	footer: a u32 CRC-32C of each section above, the header (from the
+//	  magic) first, each covering its padding; then u32 section count
 //
 // The padding puts every section at a 64-byte boundary, so Open can use
-// the mapped file in place (vectors cache-line aligned, as in memory).
-// Deleted slots are kept (they are navigation nodes); a free slot (bit 9,
-// reclaimed by Vacuum) has no links and nothing links to it. Writing never
-// iterates a map, so the same index always gives the same bytes.
+// the mapped file in place (vectors cache-line aligned, as in memory);
+// the section checksums let it check the small sections without reading
+// the vectors (sections.go). Deleted slots are kept (they are navigation
+// nodes); a free slot (bit 9, reclaimed by Vacuum) has no links and
+// nothing links to it. Writing never iterates a map, so the same index
+// always gives the same bytes.
 //
-// Version 1 (still read) had no quantization byte, codec, padding or codes,
-// and the upper word count just before the upper lists.
+// Version 2 (still read, and opened with weaker checks) had no footer.
+// Version 1 (still read, not opened) had no quantization byte, codec,
+// padding or codes either, and the upper word count just before the upper
+// lists.
 const (
 	magic       = "NKHNSW"
-	fileVersion = 2
+	fileVersion = 3
 	align       = 64
 )
 
@@ -83,7 +84,12 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 	}
 	cw := &countingWriter{w: w}
 	bw := binfmt.NewWriter(cw, magic, fileVersion)
-	pad := func() { bw.Bytes(zeros[:padLen(cw.n)]) }
+	// A section ends with its padding.
+	var sums []uint32
+	pad := func() {
+		bw.Bytes(zeros[:padLen(cw.n)])
+		sums = append(sums, bw.Section())
+	}
 	bw.U32(uint32(x.dim))
 	bw.U8(uint8(x.metric))
 	bw.U32(uint32(x.m))
@@ -161,6 +167,11 @@ func (x *Index) WriteTo(w io.Writer) (int64, error) {
 			bw.Uint32s(pc[off : off+l*x.strideU])
 		}
 	}
+	sums = append(sums, bw.Section())
+	for _, s := range sums {
+		bw.U32(s)
+	}
+	bw.U32(uint32(len(sums)))
 	_, err := bw.Finish()
 	return cw.n, err
 }
@@ -315,10 +326,12 @@ func (x *Index) decode(r io.Reader) error {
 		return err
 	}
 	v2 := h.version >= 2
+	var sums []uint64
 	pad := func() {
 		if v2 {
 			br.Bytes(padLen(br.Offset()))
 		}
+		sums = append(sums, uint64(br.Section()))
 	}
 	n := h.n
 	pad()
@@ -439,6 +452,17 @@ func (x *Index) decode(r io.Reader) error {
 			return br.Err()
 		}
 	}
+	if h.version >= 3 {
+		sums = append(sums, uint64(br.Section()))
+		secs := x.sections()
+		footer := br.Bytes(int(footerSize(len(secs))))
+		if br.Err() != nil {
+			return br.Err()
+		}
+		if err := checkSectionSums(secs, sums, footer); err != nil {
+			return err
+		}
+	}
 	if err := br.Finish(); err != nil {
 		return err
 	}
@@ -526,221 +550,6 @@ func (x *Index) validate(d *directory, n int, entry uint64) error {
 	}
 	x.entry.Store(entry)
 	return nil
-}
-
-// OpenOptions tunes Open.
-type OpenOptions struct {
-	// VerifyChecksum reads the whole file to check its CRC-32C, and checks
-	// every vector as Read does (finite; unit length under a normalising
-	// metric), before the index is used. Without it Open reads only the
-	// header, levels, labels and link lists (checking every link, so no
-	// file can make a search crash); the vectors are paged in by the
-	// searches that need them and are not checked, so a file whose vectors
-	// were altered serves what it holds.
-	VerifyChecksum bool
-}
-
-// Open memory-maps an index file written by Save or WriteTo (format
-// version 2) for read-only serving: vectors, codes, labels and link lists
-// are used in place, not copied to the heap, so a large index is
-// searchable at once and its pages are shared with other processes mapping
-// the same file. Only the ID map and the upper-level references (a few
-// bytes per vector) are built on the heap.
-//
-// Lifetime rules: the index is valid until Close, which waits for
-// searches in flight and then unmaps the file; searches after Close return
-// ErrClosed (never a crash). Add, AddBatch, Update, Upsert, Delete and
-// Vacuum return an error wrapping nearkit.ErrReadOnly. The file may be
-// replaced by a rename (Save does that) while mapped, but must not be
-// truncated or rewritten in place: the mapping shows the file's pages, and
-// reading a truncated page kills the process (SIGBUS). An index that is
-// never closed is unmapped when it becomes unreachable.
-//
-// Open is available on Unix systems; elsewhere it returns an error
-// wrapping errors.ErrUnsupported. On a big-endian machine the file cannot
-// be used in place, and Open reads it into memory (still read-only).
-func Open(path string, opts OpenOptions) (*Index, error) {
-	if !hostLittleEndian {
-		x, err := Load(path)
-		if err == nil {
-			x.life.readOnly = true
-		}
-		return x, err
-	}
-	data, err := mapFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("hnsw: open %s: %w", path, err)
-	}
-	x, err := openMapped(data, opts)
-	if err != nil {
-		unmapFile(data)
-		return nil, fmt.Errorf("hnsw: open %s: %w", path, err)
-	}
-	m := &mapping{data: data}
-	x.life.readOnly = true
-	x.life.unmap = m.release
-	x.life.mapped = int64(len(data))
-	runtime.AddCleanup(x, func(m *mapping) { m.release() }, m)
-	return x, nil
-}
-
-// MappedBytes returns the size of the file an index opened with Open
-// maps, 0 for an index in memory or after Close. MemoryUsage counts the
-// mapped vectors, codes, labels and links as if they were in memory; they
-// live in the page cache instead, shared with other processes mapping the
-// file and evictable under memory pressure. The heap part of a mapped
-// index is about MemoryUsage minus MappedBytes.
-func (x *Index) MappedBytes() int64 {
-	if x.life.closed.Load() {
-		return 0
-	}
-	return x.life.mapped
-}
-
-// mapping releases a file mapping once, from Close or from the cleanup
-// of an index that was never closed.
-type mapping struct {
-	once sync.Once
-	data []byte
-	err  error
-}
-
-func (m *mapping) release() error {
-	m.once.Do(func() { m.err = unmapFile(m.data); m.data = nil })
-	return m.err
-}
-
-var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
-
-// openMapped builds a read-only index over the bytes of a mapped file.
-func openMapped(data []byte, opts OpenOptions) (*Index, error) {
-	corrupt := func(f string, args ...any) error {
-		return fmt.Errorf("%w: hnsw: "+f, append([]any{nearkit.ErrCorrupt}, args...)...)
-	}
-	if len(data) < 16 {
-		return nil, corrupt("%d-byte file", len(data))
-	}
-	body := len(data) - 4
-	if opts.VerifyChecksum {
-		if crc32.Checksum(data[:body], crc32.MakeTable(crc32.Castagnoli)) != binary.LittleEndian.Uint32(data[body:]) {
-			return nil, corrupt("checksum mismatch")
-		}
-	}
-	br, err := binfmt.NewReader(bytes.NewReader(data[:body]), magic, fileVersion)
-	if err != nil {
-		return nil, err
-	}
-	if br.Version < 2 {
-		return nil, fmt.Errorf("%w: hnsw: format version %d cannot be memory-mapped (Load it and Save it again)", nearkit.ErrIncompatible, br.Version)
-	}
-	h, err := readHeader(br)
-	if err != nil {
-		return nil, err
-	}
-	x := new(Index)
-	if err := x.setup(h); err != nil {
-		return nil, err
-	}
-	// The sections are used in place, so vectors and lists stay apart.
-	x.setLayout(false)
-	// Section offsets, in uint64 so no count can overflow them.
-	n, dim := uint64(h.n), uint64(x.dim)
-	off := uint64(br.Offset())
-	next := func(size uint64) uint64 {
-		start := off + uint64(padLen(int64(off%align)))
-		off = start + size
-		return start
-	}
-	labelsAt := next(8 * n)
-	metaAt := next(4 * n)
-	vecsAt := next(4 * n * dim)
-	var codesAt uint64
-	if x.quant != nil {
-		codesAt = next(n * dim)
-	}
-	var qcodesAt, qblkAt, qcodesLen, qblkLen uint64
-	if x.qg != nil {
-		qcodesLen, qblkLen = x.qgSectionSizes(n)
-		qcodesAt, qblkAt = next(qcodesLen), next(qblkLen)
-	}
-	linksAt := next(4 * n * uint64(x.stride0))
-	upperAt := next(4 * uint64(h.words))
-	if off != uint64(body) {
-		return nil, corrupt("file holds %d bytes before the checksum, the header describes %d", body, off)
-	}
-	if h.n == 0 {
-		return x, x.validate(x.dir.Load(), 0, h.entry)
-	}
-	labels := unsafe.Slice((*uint64)(unsafe.Pointer(&data[labelsAt])), h.n)
-	meta := unsafe.Slice((*uint32)(unsafe.Pointer(&data[metaAt])), h.n)
-	vecs := unsafe.Slice((*float32)(unsafe.Pointer(&data[vecsAt])), h.n*x.dim)
-	links := unsafe.Slice((*uint32)(unsafe.Pointer(&data[linksAt])), h.n*x.stride0)
-	var codes []uint8
-	if x.quant != nil {
-		codes = data[codesAt : codesAt+n*dim]
-	}
-	per := 1 << x.shift
-	d := &directory{}
-	for lo := 0; lo < h.n; lo += per {
-		hi := min(lo+per, h.n)
-		c := &chunk{
-			labels: labels[lo:hi:hi],
-			meta:   meta[lo:hi:hi],
-			vecs:   vecs[lo*x.dim : hi*x.dim : hi*x.dim],
-			links0: links[lo*x.stride0 : hi*x.stride0 : hi*x.stride0],
-			upper:  make([]uint32, hi-lo),
-		}
-		if codes != nil {
-			c.codes = codes[lo*x.dim : hi*x.dim : hi*x.dim]
-		}
-		if x.qg != nil {
-			x.qgMapChunk(c, data[qcodesAt:qcodesAt+qcodesLen], data[qblkAt:qblkAt+qblkLen], lo, hi)
-		}
-		d.chunks = append(d.chunks, c)
-	}
-	words, err := x.checkMeta(d, h.n)
-	if err != nil {
-		return nil, err
-	}
-	if words != h.words {
-		return nil, corrupt("upper words = %d, levels need %d", h.words, words)
-	}
-	// The upper lists, in slot order, cut into pool windows of at most
-	// poolChunkWords words that never split a node's lists.
-	var upper []uint32
-	if words > 0 {
-		upper = unsafe.Slice((*uint32)(unsafe.Pointer(&data[upperAt])), words)
-	}
-	pool := &upperPool{}
-	start, pos := 0, 0
-	for s := range uint32(h.n) {
-		l := x.levelOf(d, s)
-		if l == 0 {
-			continue
-		}
-		w := l * x.strideU
-		if len(pool.chunks) == 0 || pos+w-start > poolChunkWords {
-			if len(pool.chunks) == 1<<16 {
-				return nil, fmt.Errorf("%w: hnsw: too many upper-level lists to map", nearkit.ErrIncompatible)
-			}
-			start = pos
-			pool.chunks = append(pool.chunks, upper[start:min(start+poolChunkWords, words)])
-		}
-		d.chunks[s>>x.shift].upper[s&x.mask] = uint32(len(pool.chunks)-1)<<16 | uint32(pos-start)
-		pos += w
-	}
-	x.pool.Store(pool)
-	x.dir.Store(d)
-	x.nslots.Store(uint32(h.n))
-	if opts.VerifyChecksum {
-		if err := x.checkVectors(d, h.n); err != nil {
-			return nil, err
-		}
-	}
-	if err := x.validate(d, h.n, h.entry); err != nil {
-		return nil, err
-	}
-	return x, nil
 }
 
 // eachRow calls f on each of the first used rows of width elements that

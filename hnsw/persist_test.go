@@ -19,7 +19,9 @@ import (
 
 // churned builds an index that has been through deletes, a Vacuum (free
 // slots), re-adds into reclaimed slots, updates and fresh tombstones, so
-// every kind of slot is in the file.
+// every kind of slot is in the file. A quantized index of fewer than
+// TrainSize vectors is trained on them first, so its codes are in the
+// file too.
 func churned(t testing.TB, cfg Config, n int) (*Index, []float32) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(51, uint64(cfg.Metric)))
@@ -32,6 +34,11 @@ func churned(t testing.TB, cfg Config, n int) (*Index, []float32) {
 	x, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Quantization != NoQuantization && n < TrainSize {
+		if err := x.Train(context.Background(), data[:n*dim]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := x.AddBatch(context.Background(), ids, data[:n*dim]); err != nil {
 		t.Fatal(err)
@@ -353,10 +360,7 @@ func TestRoundTripSQ8(t *testing.T) {
 	n, dim := scaled(2000), 32
 	x, data := churned(t, Config{Dim: dim, M: 8, Seed: 6, Quantization: SQ8}, n)
 	if !x.Trained() {
-		// Scaled below TrainSize (race runs): train on the data explicitly.
-		if err := x.Train(context.Background(), data[:n*dim]); err != nil {
-			t.Fatal(err)
-		}
+		t.Fatal("not trained")
 	}
 	path := filepath.Join(t.TempDir(), "sq8.hnsw")
 	if err := x.Save(path); err != nil {
@@ -448,7 +452,7 @@ func TestReadVersion1(t *testing.T) {
 	if _, err := Open(path, OpenOptions{}); hostLittleEndian && !errors.Is(err, nearkit.ErrIncompatible) {
 		t.Fatalf("Open of a version-1 file: %v", err)
 	}
-	// Saved again it is version 2 and maps.
+	// Saved again it is the current version and maps.
 	if err := x.Save(path); err != nil {
 		t.Fatal(err)
 	}

@@ -87,5 +87,12 @@ func TestReadHostileStreams(t *testing.T) {
 	// binfmt reads in pieces of up to 1Mi elements: a forged count costs
 	// at most one piece beyond the bytes read.
 	b := attack.Budget{PerByte: 4, Fixed: 10 << 20}
-	attack.Stream(t, func(r io.Reader) error { _, err := Read(r); return err }, pb.Bytes(), b, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+	readPQ := func(r io.Reader) error { _, err := Read(r); return err }
+	attack.Stream(t, readPQ, pb.Bytes(), b, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+	// The sizes that size the centroids and the rotation, forged with the
+	// checksum recomputed.
+	pqFields := func(at int) []attack.Field {
+		return []attack.Field{{Name: "dim", At: at, Width: 4}, {Name: "M", At: at + 4, Width: 4}, {Name: "bits", At: at + 8, Width: 1}}
+	}
+	attack.Counts(t, readPQ, pb.Bytes(), pqFields(12), nil, b, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
 }

@@ -71,6 +71,9 @@ func FastScanImplementation() string { return fastScanImplementation() }
 // be trained with NBits = 4 and M ≤ 256. Errors wrap nearkit.ErrNotTrained
 // or nearkit.ErrInvalidConfig.
 func NewFastScan(p *ProductQuantizer) (*FastScan, error) {
+	if p == nil {
+		return nil, fmt.Errorf("%w: fast-scan of a nil quantizer", nearkit.ErrInvalidConfig)
+	}
 	if err := p.checkTrained(); err != nil {
 		return nil, err
 	}

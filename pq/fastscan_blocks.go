@@ -1,10 +1,16 @@
 package pq
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // The functions below expose the fast-scan block layout (see FastScan) to
 // indexes that keep many short code arrays, such as the inverted lists of
-// ivf, and therefore cannot use one FastScan store per list.
+// ivf, and therefore cannot use one FastScan store per list. They are
+// unchecked helpers of hot paths, as the distance kernels are: a slice
+// shorter than its documented size or an entry outside [0, 32) panics (a
+// programming error), never reads or writes past a slice's length.
 
 // FastScanPairs returns the number of subquantizer pairs of a fast-scan
 // block for m subquantizers: ⌈m/2⌉ padded to even, so that the AVX-512
@@ -19,6 +25,7 @@ func FastScanPairs(m int) int {
 // ⌈m/2⌉ bytes) as entry v (0 ≤ v < 32) of blk, one block of
 // 32·FastScanPairs(m) bytes, replacing what entry v held.
 func PackFastScanCode(blk []byte, m, v int, code []byte) {
+	checkEntry(v)
 	shift := uint(0)
 	if v >= 16 {
 		shift = 4
@@ -31,14 +38,23 @@ func PackFastScanCode(blk []byte, m, v int, code []byte) {
 	}
 }
 
+// checkEntry panics unless v is an entry of a block: an unchecked
+// helper may panic on a bad argument, never use another entry.
+func checkEntry(v int) {
+	if uint(v) >= 32 {
+		panic(fmt.Sprintf("pq: fast-scan entry %d out of range [0, 32)", v))
+	}
+}
+
 // UnpackFastScanCode writes entry v of blk back into code in Encode's
 // packed form (⌈m/2⌉ bytes).
 func UnpackFastScanCode(code, blk []byte, m, v int) {
+	checkEntry(v)
 	shift := uint(0)
 	if v >= 16 {
 		shift = 4
 	}
-	clear(code[:(m+1)/2])
+	clear(code[: (m+1)/2 : len(code)])
 	for s := range m {
 		nib := blk[(s/2)*32+(s%2)*16+v%16] >> shift & 15
 		code[s/2] |= nib << (4 * (s % 2))
@@ -49,11 +65,12 @@ func UnpackFastScanCode(code, blk []byte, m, v int) {
 // blk for a table of m×16 entries (LookupTable's layout), without
 // unpacking the code.
 func FastScanEntryDistance(table []float32, blk []byte, m, v int) float32 {
+	checkEntry(v)
 	shift := uint(0)
 	if v >= 16 {
 		shift = 4
 	}
-	t := table[:m*16]
+	t := table[: m*16 : len(table)] // the capacity bound makes a short table panic
 	var d float32
 	for s := range m {
 		nib := blk[(s/2)*32+(s%2)*16+v%16] >> shift & 15
@@ -68,7 +85,8 @@ func FastScanEntryDistance(table []float32, blk []byte, m, v int) float32 {
 // to 0…255. With one scale for every table of a search, sums of
 // different tables compare as sum/scale + Σ mins.
 func QuantizeFastScanLUT(dst []byte, table []float32, m int, mins []float32, scale float32) {
-	clear(dst[:FastScanPairs(m)*32])
+	clear(dst[: FastScanPairs(m)*32 : len(dst)])
+	table = table[: m*16 : len(table)]
 	for s := range m {
 		t := table[s*16 : (s+1)*16]
 		o := dst[(s/2)*32+(s%2)*16:]

@@ -325,7 +325,9 @@ func (p *ProductQuantizer) pack(dst []byte, idx []uint32) {
 const encodeChunk = 1024
 
 // EncodeBatch encodes the len(data)/Dim vectors of data into dst
-// (CodeSize bytes each, contiguous) on GOMAXPROCS goroutines.
+// (CodeSize bytes each, contiguous) on GOMAXPROCS goroutines. A dst of
+// another length is an error wrapping nearkit.ErrDimension, as a short
+// code is for Encode.
 func (p *ProductQuantizer) EncodeBatch(ctx context.Context, dst []byte, data []float32) error {
 	if err := p.checkTrained(); err != nil {
 		return err
@@ -336,7 +338,7 @@ func (p *ProductQuantizer) EncodeBatch(ctx context.Context, dst []byte, data []f
 	n := len(data) / p.cfg.Dim
 	cs := p.CodeSize()
 	if len(dst) != n*cs {
-		return fmt.Errorf("%w: pq: code buffer of %d bytes for %d codes of %d bytes", nearkit.ErrInvalidConfig, len(dst), n, cs)
+		return fmt.Errorf("%w: pq: code buffer of %d bytes for %d codes of %d bytes", nearkit.ErrDimension, len(dst), n, cs)
 	}
 	return parallel.Chunks(ctx, n, encodeChunk, func(lo, hi int) {
 		// Subspace by subspace over the chunk: each codebook's
@@ -438,10 +440,13 @@ func (p *ProductQuantizer) lookupTable(dst []float32, q []float32) {
 // the distance kernels are: it panics if table or code is too short (a
 // programming error), and callers check lengths once per scan.
 func (p *ProductQuantizer) Distance(table []float32, code []byte) float32 {
+	// The capacity bounds make a short code or table panic, as documented,
+	// rather than read past its length.
+	table = table[:p.TableSize():len(table)]
 	if p.cfg.NBits == 8 {
-		return distance.PQLookupSum(table, code[:p.cfg.M])
+		return distance.PQLookupSum(table, code[:p.cfg.M:len(code)])
 	}
-	return p.lookupSumPacked(table, code[:p.CodeSize()])
+	return p.lookupSumPacked(table, code[:p.CodeSize():len(code)])
 }
 
 func (p *ProductQuantizer) lookupSumPacked(table []float32, code []byte) float32 {
@@ -511,7 +516,7 @@ func (p *ProductQuantizer) SymmetricDistanceUnchecked(a, b []byte) float32 {
 	p.sdcOnce.Do(p.buildSDC)
 	ksub := p.ksub
 	if p.cfg.NBits == 8 {
-		a, b = a[:p.cfg.M], b[:p.cfg.M]
+		a, b = a[:p.cfg.M:len(a)], b[:p.cfg.M:len(b)]
 		var s float32
 		for i, ca := range a {
 			s += p.sdc[(i*ksub+int(ca))*ksub+int(b[i])]
@@ -519,8 +524,8 @@ func (p *ProductQuantizer) SymmetricDistanceUnchecked(a, b []byte) float32 {
 		return s
 	}
 	var ra, rb bitReader
-	ra.reset(a[:p.CodeSize()])
-	rb.reset(b[:p.CodeSize()])
+	ra.reset(a[:p.CodeSize():len(a)])
+	rb.reset(b[:p.CodeSize():len(b)])
 	var s float32
 	for i := range p.cfg.M {
 		ca, cb := int(ra.get(p.cfg.NBits)), int(rb.get(p.cfg.NBits))

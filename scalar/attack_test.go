@@ -41,7 +41,9 @@ func TestSQ8Hostile(t *testing.T) {
 			t.Fatal(err)
 		}
 		read := func(r io.Reader) error { _, err := ReadSQ8(r); return err }
-		attack.Stream(t, read, buf.Bytes(), attack.Budget{PerByte: 8, Fixed: 10 << 20}, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+		budget := attack.Budget{PerByte: 8, Fixed: 10 << 20}
+		attack.Stream(t, read, buf.Bytes(), budget, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+		attack.Counts(t, read, buf.Bytes(), []attack.Field{{Name: "dim", At: 12, Width: 4}}, nil, budget, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
 
 		nan := append([]float32{float32(math.NaN())}, data[1:dim]...)
 		for what, err := range map[string]error{

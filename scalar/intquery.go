@@ -25,6 +25,9 @@ func (s *SQ8) PrepareL2(dst *L2Query, q []float32) error {
 	if err := s.check(q); err != nil {
 		return err
 	}
+	if dst == nil {
+		return errNilQuery
+	}
 	if s.cfg.Metric != distance.L2 || !s.cfg.Uniform {
 		return fmt.Errorf("%w: sq8: PrepareL2 needs a Uniform L2 codec", nearkit.ErrInvalidConfig)
 	}
@@ -42,7 +45,7 @@ func (s *SQ8) PrepareL2(dst *L2Query, q []float32) error {
 // own.
 func (s *SQ8) PrepareL2Unchecked(dst *L2Query, q []float32) {
 	dim := s.cfg.Dim
-	q = q[:dim]
+	q = q[:dim:len(q)] // a short q panics, never reads past its length
 	dst.code = grow(dst.code, dim)
 	code := dst.code[:len(q)]
 	vmin, step, inv := s.vmin[:len(q)], s.step[:len(q)], s.inv[:len(q)]
@@ -96,6 +99,9 @@ func (s *SQ8) PrepareDot(dst *DotQuery, q []float32) error {
 	if err := s.check(q); err != nil {
 		return err
 	}
+	if dst == nil {
+		return errNilQuery
+	}
 	if s.cfg.Metric == distance.L2 {
 		return fmt.Errorf("%w: sq8: PrepareDot needs an InnerProduct or Cosine codec", nearkit.ErrInvalidConfig)
 	}
@@ -108,7 +114,7 @@ func (s *SQ8) PrepareDot(dst *DotQuery, q []float32) error {
 // short q.
 func (s *SQ8) PrepareDotUnchecked(dst *DotQuery, q []float32) {
 	dim := s.cfg.Dim
-	q = q[:dim]
+	q = q[:dim:len(q)]
 	step := s.step[:len(q)]
 	var mx float32
 	off := 0.0

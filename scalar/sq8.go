@@ -62,6 +62,7 @@ type SQ8Query struct {
 	offset float32   // constant term
 	scale  float32   // multiplier of the integer kernel result
 	dim    int
+	mode   uint8 // which of the three paths filled it (queryMode)
 	ok     bool
 }
 
@@ -97,7 +98,7 @@ func (s *SQ8) Trained() bool { return s.trained }
 
 // Train learns each dimension's range from the len(data)/Dim vectors of
 // data. Errors: nearkit.ErrEmpty (no data), nearkit.ErrDimension,
-// nearkit.ErrInvalidVector.
+// nearkit.ErrInvalidVector, or ctx's error.
 func (s *SQ8) Train(ctx context.Context, data []float32) error {
 	dim := s.cfg.Dim
 	if err := check.Vectors(data, dim); err != nil {
@@ -106,6 +107,9 @@ func (s *SQ8) Train(ctx context.Context, data []float32) error {
 	n := len(data) / dim
 	if n == 0 {
 		return fmt.Errorf("%w: sq8: no training vectors", nearkit.ErrEmpty)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	lo := make([]float32, dim)
 	hi := make([]float32, dim)
@@ -213,7 +217,7 @@ func (s *SQ8) Encode(dst []uint8, v []float32) error {
 // len(dst), and panics otherwise. Non-finite values give unspecified
 // codes.
 func (s *SQ8) EncodeUnchecked(dst []uint8, v []float32) {
-	s.encode(dst[:s.cfg.Dim], v[:s.cfg.Dim])
+	s.encode(dst[:s.cfg.Dim:len(dst)], v[:s.cfg.Dim:len(v)]) // short slices panic, never read past their length
 }
 
 func (s *SQ8) encode(dst []uint8, v []float32) {
@@ -264,9 +268,9 @@ func (s *SQ8) Lossless(code []uint8, v []float32) (bool, error) {
 // LosslessUnchecked is Lossless without the checks: it requires a trained
 // codec and len(v) == Dim ≤ len(code), and panics otherwise.
 func (s *SQ8) LosslessUnchecked(code []uint8, v []float32) bool {
-	v = v[:s.cfg.Dim]
+	v = v[:s.cfg.Dim:len(v)]
 	vmin, step := s.vmin[:len(v)], s.step[:len(v)]
-	code = code[:len(v)]
+	code = code[:len(v):len(code)]
 	for i, x := range v {
 		if vmin[i]+step[i]*float32(code[i]) != x {
 			return false
@@ -293,8 +297,11 @@ func (s *SQ8) PrepareQuery(dst *SQ8Query, q []float32) error {
 	if err := s.check(q); err != nil {
 		return err
 	}
+	if dst == nil {
+		return errNilQuery
+	}
 	dim := s.cfg.Dim
-	dst.ok, dst.dim = true, dim
+	dst.ok, dst.dim, dst.mode = true, dim, s.queryMode()
 	switch {
 	case s.cfg.Metric == distance.L2 && s.cfg.Uniform:
 		dst.code = grow(dst.code, dim)
@@ -317,6 +324,22 @@ func (s *SQ8) PrepareQuery(dst *SQ8Query, q []float32) error {
 	return nil
 }
 
+// queryMode names the path of PrepareQuery and Distance: the integer
+// kernel of a uniform L2 codec, per-dimension L2, or a weighted dot
+// product. A query prepared for one path lacks the fields of the others.
+func (s *SQ8) queryMode() uint8 {
+	switch {
+	case s.cfg.Metric == distance.L2 && s.cfg.Uniform:
+		return 1
+	case s.cfg.Metric == distance.L2:
+		return 2
+	}
+	return 3
+}
+
+// errNilQuery is the error of a Prepare method given no query to fill.
+var errNilQuery = fmt.Errorf("%w: sq8: nil query", nearkit.ErrInvalidConfig)
+
 // grow returns b resized to n, reallocated only when too small.
 func grow[T any](b []T, n int) []T {
 	if cap(b) < n {
@@ -327,10 +350,10 @@ func grow[T any](b []T, n int) []T {
 
 // Distance returns the distance between a prepared query and a code (see
 // PrepareQuery for the computation). Errors wrap nearkit.ErrInvalidConfig
-// for a query not prepared by a codec of this dimension and
-// nearkit.ErrDimension for a short code.
+// for a query not prepared by a codec of this dimension, metric and
+// uniformity, and nearkit.ErrDimension for a short code.
 func (s *SQ8) Distance(q *SQ8Query, code []uint8) (float32, error) {
-	if !q.ok || q.dim != s.cfg.Dim {
+	if q == nil || !q.ok || q.dim != s.cfg.Dim || q.mode != s.queryMode() {
 		return 0, fmt.Errorf("%w: sq8: Distance: query not prepared by this codec", nearkit.ErrInvalidConfig)
 	}
 	if len(code) < s.cfg.Dim {
@@ -346,7 +369,7 @@ func (s *SQ8) DistanceUnchecked(q *SQ8Query, code []uint8) float32 {
 	if !q.ok {
 		panic("scalar: SQ8.DistanceUnchecked: query not prepared")
 	}
-	code = code[:s.cfg.Dim]
+	code = code[:s.cfg.Dim:len(code)] // a short code panics, never reads past its length
 	switch {
 	case s.cfg.Metric == distance.L2 && s.cfg.Uniform:
 		return q.scale * float32(distance.SquaredL2Uint8(q.code, code))
@@ -378,7 +401,7 @@ func (s *SQ8) DistanceCodes(a, b []uint8) (float32, error) {
 // a trained codec and codes of at least Dim bytes, and panics otherwise.
 func (s *SQ8) DistanceCodesUnchecked(a, b []uint8) float32 {
 	dim := s.cfg.Dim
-	a, b = a[:dim], b[:dim]
+	a, b = a[:dim:len(a)], b[:dim:len(b)] // short codes panic, never read past their length
 	if s.cfg.Metric == distance.L2 {
 		if s.cfg.Uniform {
 			return s.step[0] * s.step[0] * float32(distance.SquaredL2Uint8(a, b))

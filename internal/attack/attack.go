@@ -9,11 +9,21 @@ package attack
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"hash/crc32"
 	"io"
+	"maps"
+	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,6 +146,153 @@ func Stream(t testing.TB, read Reader, data []byte, b Budget, most int, targets 
 		tried++
 	}
 	return tried
+}
+
+// Field is a count or size stored in a stream: Width bytes (1, 2, 4 or
+// 8), little-endian, at offset At.
+type Field struct {
+	Name      string
+	At, Width int
+}
+
+// forgedValues returns what a forged count holding v is set to: zero,
+// one more, twice as many plus one, and the limits of 31, 32 and 63 bits
+// and of the field, as far as the field holds them.
+func forgedValues(v uint64, width int) []uint64 {
+	top := uint64(math.MaxUint64) >> (64 - 8*width)
+	var out []uint64
+	for _, f := range []uint64{0, v + 1, 2*v + 1, 1<<31 - 1, 1<<32 - 1, 1 << 32, 1<<63 - 1, top} {
+		if f != v && f <= top && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Counts forges each field of data in turn to each of forgedValues,
+// recomputes the checksums with seal (Resum when nil) so that only the
+// count lies, and requires read to refuse every forged stream with an
+// error wrapping one of targets, within b. It returns the number of
+// streams tried.
+func Counts(t testing.TB, read Reader, data []byte, fields []Field, seal func([]byte), b Budget, targets ...error) int {
+	t.Helper()
+	if seal == nil {
+		seal = Resum
+	}
+	tried := 0
+	for _, f := range fields {
+		v := uint64(0)
+		for i := range f.Width {
+			v |= uint64(data[f.At+i]) << (8 * i)
+		}
+		for _, forged := range forgedValues(v, f.Width) {
+			bad := bytes.Clone(data)
+			for i := range f.Width {
+				bad[f.At+i] = byte(forged >> (8 * i))
+			}
+			seal(bad)
+			Check(t, fmt.Sprintf("%s forged from %d to %d", f.Name, v, forged), Run(read, bad), b, true, targets...)
+			tried++
+		}
+	}
+	return tried
+}
+
+// Resum rewrites the trailing CRC-32C of a stream in the internal/binfmt
+// framing (or of a nested one, given its bytes) after a forgery.
+func Resum(b []byte) {
+	body := len(b) - 4
+	binary.LittleEndian.PutUint32(b[body:], crc32.Checksum(b[:body], crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// ExportedAPI returns the exported functions of the package in dir and
+// the exported methods of its exported types, as "Func" and
+// "Type.Method", sorted, from its non-test source files (every build
+// variant: a name defined under several build tags is listed once). An
+// API test compares it with the names it has cases for, so a new
+// exported function or method without a hostile-argument case fails it.
+func ExportedAPI(t testing.TB, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	seen := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range file.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || !fn.Name.IsExported() {
+				continue
+			}
+			name := fn.Name.Name
+			if fn.Recv != nil {
+				typ := receiverType(fn.Recv.List[0].Type)
+				if !ast.IsExported(typ) {
+					continue
+				}
+				name = typ + "." + name
+			}
+			seen[name] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// receiverType returns the type name of a method receiver (T, *T, T[P]).
+func receiverType(e ast.Expr) string {
+	switch e := e.(type) {
+	case *ast.StarExpr:
+		return receiverType(e.X)
+	case *ast.IndexExpr:
+		return receiverType(e.X)
+	case *ast.IndexListExpr:
+		return receiverType(e.X)
+	case *ast.Ident:
+		return e.Name
+	}
+	return ""
+}
+
+// Cases is a hostile-argument suite: for each exported function or
+// method (named as ExportedAPI names it), a test that calls it with the
+// hostile arguments of its kind. A nil case marks a function with no
+// argument a caller could make hostile, the reason given in a comment
+// beside it.
+type Cases map[string]func(t *testing.T)
+
+// Run checks that cases covers exactly the exported API of the package in
+// dir, failing on a function without a case and on a case for a function
+// that no longer exists, then runs every case as a subtest. It returns
+// the number of cases run.
+func (c Cases) Run(t *testing.T, dir string) int {
+	t.Helper()
+	api := ExportedAPI(t, dir)
+	for _, name := range api {
+		if _, ok := c[name]; !ok {
+			t.Errorf("exported %s has no hostile-argument case", name)
+		}
+	}
+	for name := range c {
+		if !slices.Contains(api, name) {
+			t.Errorf("hostile-argument case for %s, which is not exported", name)
+		}
+	}
+	ran := 0
+	for _, name := range slices.Sorted(maps.Keys(c)) {
+		if f := c[name]; f != nil {
+			t.Run(name, f)
+			ran++
+		}
+	}
+	return ran
 }
 
 // Offsets returns the offsets below n to attack: all of them when n ≤

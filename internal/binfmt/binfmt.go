@@ -31,10 +31,15 @@ var littleEndian = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
+// Checksum returns the CRC-32C of p, the checksum streams and their
+// sections use.
+func Checksum(p []byte) uint32 { return crc32.Checksum(p, castagnoli) }
+
 // Writer encodes values; the first error sticks and is returned by Finish.
 type Writer struct {
 	w   io.Writer
 	crc hash.Hash32
+	sec uint32 // CRC-32C of the bytes since the last Section
 	n   int64
 	err error
 	buf [8]byte
@@ -58,7 +63,18 @@ func (w *Writer) write(p []byte) {
 	n, err := w.w.Write(p)
 	w.n += int64(n)
 	w.crc.Write(p[:n])
+	w.sec = crc32.Update(w.sec, castagnoli, p[:n])
 	w.err = err
+}
+
+// Section returns the CRC-32C of the bytes written since the previous
+// call (or the start of the stream, magic included) and starts the next
+// section. A format that stores these lets a reader check one part of a
+// file without reading the rest.
+func (w *Writer) Section() uint32 {
+	s := w.sec
+	w.sec = 0
+	return s
 }
 
 // U8 writes a byte.
@@ -129,6 +145,7 @@ func (w *Writer) Finish() (int64, error) {
 type Reader struct {
 	r       io.Reader
 	crc     hash.Hash32
+	sec     uint32 // CRC-32C of the bytes since the last Section
 	off     int64
 	err     error
 	buf     [8]byte
@@ -164,6 +181,7 @@ func (r *Reader) read(p []byte) {
 	}
 	n, err := io.ReadFull(r.r, p)
 	r.crc.Write(p[:n])
+	r.sec = crc32.Update(r.sec, castagnoli, p[:n])
 	r.off += int64(n)
 	if err != nil {
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -176,6 +194,15 @@ func (r *Reader) read(p []byte) {
 
 // Err returns the first error.
 func (r *Reader) Err() error { return r.err }
+
+// Section returns the CRC-32C of the bytes read since the previous call
+// (or the start of the stream, magic included) and starts the next
+// section, mirroring Writer.Section.
+func (r *Reader) Section() uint32 {
+	s := r.sec
+	r.sec = 0
+	return s
+}
 
 // Offset returns the number of bytes consumed.
 func (r *Reader) Offset() int64 { return r.off }

@@ -104,3 +104,37 @@ func FuzzReader(f *testing.F) {
 		_ = decode(data) // must not panic
 	})
 }
+
+// Section sums cover consecutive byte ranges, the magic and version in
+// the first, and match between writer, reader and Checksum.
+func TestSections(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, "NKTEST", 1)
+	w.U64(42)
+	s0 := w.Section()
+	w.Bytes([]byte("section one"))
+	s1 := w.Section()
+	s2 := w.Section()
+	if _, err := w.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	if s0 != Checksum(b[:20]) || s1 != Checksum(b[20:31]) || s2 != Checksum(nil) {
+		t.Fatalf("writer sections %08x %08x %08x do not match the bytes", s0, s1, s2)
+	}
+	r, err := NewReader(bytes.NewReader(b), "NKTEST", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.U64()
+	if got := r.Section(); got != s0 {
+		t.Fatalf("reader section 0 = %08x, want %08x", got, s0)
+	}
+	r.Bytes(11)
+	if got := r.Section(); got != s1 {
+		t.Fatalf("reader section 1 = %08x, want %08x", got, s1)
+	}
+	if err := r.Finish(); err != nil {
+		t.Fatal(err)
+	}
+}
