@@ -32,25 +32,32 @@ func main() {
 	var (
 		build   = flag.Bool("build", false, "build the index from the base set and save it to -index")
 		path    = flag.String("index", "", "index file")
-		quant   = flag.String("quant", "none", "with -build: none or sq8")
+		quant   = flag.String("quant", "none", "with -build: none, sq8 or qgraph")
 		m       = flag.Int("M", 16, "with -build: links per node")
 		efc     = flag.Int("efc", 200, "with -build: efConstruction")
 		efs     = flag.String("ef", "10,20,40,80,120,200", "beam widths, comma-separated")
 		k       = flag.Int("k", 10, "neighbours per query")
 		minTime = flag.Duration("mintime", time.Second, "least time per ef")
 		nq      = flag.Int("queries", 0, "use the first N queries (0: all)")
+		spec    = flag.String("dataset", "fashion-mnist", "data set (as nearbench -dataset)")
+		metric  = flag.String("metric", "l2", "l2, ip or cosine")
+		qgm     = flag.Int("qgm", 0, "with -build -quant qgraph: subquantizers (0: the default)")
 	)
 	flag.Parse()
 	log.SetFlags(0)
 	if *path == "" {
 		log.Fatal("paired: -index is required")
 	}
-	ds, err := dataset.Load("fashion-mnist", dataset.Options{Metric: distance.L2})
+	mt, err := distance.ParseMetric(*metric)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ds, err := dataset.Load(*spec, dataset.Options{Metric: mt})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if *build {
-		if err := buildIndex(ds, *path, *quant, *m, *efc); err != nil {
+		if err := buildIndex(ds, *path, *quant, *m, *efc, *qgm); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -77,21 +84,24 @@ func main() {
 	}
 }
 
-func buildIndex(ds *dataset.Dataset, path, quant string, m, efc int) error {
+func buildIndex(ds *dataset.Dataset, path, quant string, m, efc, qgm int) error {
 	cfg := hnsw.Config{Dim: ds.Dim, Metric: ds.Metric, M: m, EfConstruction: efc, Seed: 1}
 	switch quant {
 	case "none":
 	case "sq8":
 		cfg.Quantization = hnsw.SQ8
+	case "qgraph":
+		cfg.Quantization, cfg.QGraphSubspaces = hnsw.QGraph, qgm
 	default:
-		return fmt.Errorf("paired: -quant %q: want none or sq8", quant)
+		return fmt.Errorf("paired: -quant %q: want none, sq8 or qgraph", quant)
 	}
 	x, err := hnsw.New(cfg)
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	if cfg.Quantization == hnsw.SQ8 {
+	start := time.Now()
+	if cfg.Quantization != hnsw.NoQuantization {
 		if err := x.Train(ctx, ds.Base); err != nil {
 			return err
 		}
@@ -100,7 +110,6 @@ func buildIndex(ds *dataset.Dataset, path, quant string, m, efc int) error {
 	for i := range ids {
 		ids[i] = uint64(i)
 	}
-	start := time.Now()
 	if err := x.AddBatch(ctx, ids, ds.Base); err != nil {
 		return err
 	}
