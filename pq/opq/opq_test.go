@@ -229,7 +229,7 @@ func TestHostileArguments(t *testing.T) {
 	expect("Encode short code", o.Encode(code[:1], v), nearkit.ErrDimension)
 	expect("Encode nil code", o.Encode(nil, v), nearkit.ErrDimension)
 	expect("EncodeBatch NaN", o.EncodeBatch(context.Background(), code, nan), nearkit.ErrInvalidVector)
-	expect("EncodeBatch short codes", o.EncodeBatch(context.Background(), code, data[:2*dim]), nearkit.ErrInvalidConfig)
+	expect("EncodeBatch short codes", o.EncodeBatch(context.Background(), code, data[:2*dim]), nearkit.ErrDimension)
 	expect("Decode nil dst", o.Decode(nil, code), nearkit.ErrDimension)
 	expect("Decode short dst", o.Decode(make([]float32, dim-1), code), nearkit.ErrDimension)
 	expect("Decode short code", o.Decode(make([]float32, dim), code[:1]), nearkit.ErrDimension)
