@@ -11,7 +11,7 @@ nproc
 
 # "Where it stands": nearkit beside hnswlib and FAISS, alternating rounds,
 # ratio of single-thread QPS at equal recall (medians over rounds).
-go run ./benchmarks/peers -rounds 5 -index hnsw,hnsw-sq8 -plot docs/peers.png -json "$OUT/peers.json" | tee "$OUT/peers.txt"
+go run ./benchmarks/peers -rounds 5 -peers hnswlib -index hnsw,hnsw-sq8 -plot docs/peers.png -json "$OUT/peers.json" | tee "$OUT/peers.txt"
 
 # "Which index should I use": every index type on Fashion-MNIST.
 go run ./benchmarks/cmd/nearbench -dataset fashion-mnist -noprogress \
