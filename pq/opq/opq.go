@@ -212,7 +212,10 @@ func rotateRows(ctx context.Context, dst, src, rt []float32, d int) error {
 // (ivf rotates every query and vector with it): it requires a trained
 // quantizer, len(v) == Dim and len(dst) ≥ Dim, and panics otherwise.
 func (o *Quantizer) Rotate(dst, v []float32) {
-	distance.DotBatch(v, o.rt, o.Dim(), dst[:o.Dim()])
+	// The three-index slice panics when dst is shorter than Dim, where
+	// dst[:Dim] alone would write past its length into spare capacity.
+	d := o.Dim()
+	distance.DotBatch(v, o.rt, d, dst[:d:len(dst)])
 }
 
 // rotateOnStack is the largest dimension whose rotated vector Encode,

@@ -3,10 +3,10 @@ package opq
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -188,59 +188,6 @@ func TestErrors(t *testing.T) {
 	}
 }
 
-// TestHostileArguments: every checked method answers nil, short and
-// non-finite arguments, and use before training, with an error wrapping the
-// matching sentinel, never a panic.
-func TestHostileArguments(t *testing.T) {
-	const dim, n = 8, 600
-	r := rand.New(rand.NewPCG(3, 4))
-	data := make([]float32, n*dim)
-	for i := range data {
-		data[i] = r.Float32()
-	}
-	o, err := New(Config{PQ: pq.Config{Dim: dim, M: 4, NBits: 4, Seed: 1}, Iterations: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := make([]byte, o.CodeSize())
-	v := data[:dim]
-	nan := append([]float32{float32(math.NaN())}, v[1:]...)
-	expect := func(what string, err, target error) {
-		t.Helper()
-		if !errors.Is(err, target) {
-			t.Fatalf("%s: %v, want %v", what, err, target)
-		}
-	}
-	expect("Decode untrained", o.Decode(make([]float32, dim), code), nearkit.ErrNotTrained)
-	expect("Encode untrained", o.Encode(code, v), nearkit.ErrNotTrained)
-	expect("EncodeBatch untrained", o.EncodeBatch(context.Background(), code, v), nearkit.ErrNotTrained)
-	_, err = o.LookupTable(nil, v)
-	expect("LookupTable untrained", err, nearkit.ErrNotTrained)
-	_, err = o.ReconstructionError(v)
-	expect("ReconstructionError untrained", err, nearkit.ErrNotTrained)
-	expect("Train empty", o.Train(context.Background(), nil), nearkit.ErrEmpty)
-	expect("Train ragged", o.Train(context.Background(), data[:dim*300+1]), nearkit.ErrDimension)
-
-	if err := o.Train(context.Background(), data); err != nil {
-		t.Fatal(err)
-	}
-	expect("Encode NaN", o.Encode(code, nan), nearkit.ErrInvalidVector)
-	expect("Encode short vector", o.Encode(code, v[:3]), nearkit.ErrDimension)
-	expect("Encode short code", o.Encode(code[:1], v), nearkit.ErrDimension)
-	expect("Encode nil code", o.Encode(nil, v), nearkit.ErrDimension)
-	expect("EncodeBatch NaN", o.EncodeBatch(context.Background(), code, nan), nearkit.ErrInvalidVector)
-	expect("EncodeBatch short codes", o.EncodeBatch(context.Background(), code, data[:2*dim]), nearkit.ErrDimension)
-	expect("Decode nil dst", o.Decode(nil, code), nearkit.ErrDimension)
-	expect("Decode short dst", o.Decode(make([]float32, dim-1), code), nearkit.ErrDimension)
-	expect("Decode short code", o.Decode(make([]float32, dim), code[:1]), nearkit.ErrDimension)
-	_, err = o.LookupTable(nil, nan)
-	expect("LookupTable NaN", err, nearkit.ErrInvalidVector)
-	_, err = o.LookupTable(nil, v[:2])
-	expect("LookupTable short query", err, nearkit.ErrDimension)
-	_, err = o.ReconstructionError(data[:dim+1])
-	expect("ReconstructionError ragged", err, nearkit.ErrDimension)
-}
-
 // TestReadHostileStreams: truncations and bit flips of saved quantizers,
 // trained and untrained, in both format versions, are refused within the
 // allocation budget.
@@ -259,8 +206,44 @@ func TestReadHostileStreams(t *testing.T) {
 	// at most one piece beyond the bytes read.
 	b := attack.Budget{PerByte: 4, Fixed: 10 << 20}
 	read := func(r io.Reader) error { _, err := Read(r); return err }
+	tried := 0
 	for _, s := range [][]byte{ob.Bytes(), ub.Bytes(), v1} {
-		attack.Stream(t, read, s, b, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+		tried += attack.Stream(t, read, s, b, 150, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+	}
+	// Version 2: a 12-byte header, four u32 and a u8 of configuration,
+	// the u64 length of the embedded pq record, then that record, whose
+	// own header is followed by its u32 dim and u32 M. Sealing resums the
+	// record, then the whole stream, so that only the count lies.
+	const recLen, rec = 29, 37
+	for _, s := range [][]byte{ob.Bytes(), ub.Bytes()} {
+		l := int(binary.LittleEndian.Uint64(s[recLen:]))
+		seal := func(bad []byte) {
+			attack.Resum(bad[rec : rec+l])
+			attack.Resum(bad)
+		}
+		fields := []attack.Field{{Name: "pq record length", At: recLen, Width: 8}, {Name: "pq dim", At: rec + 12, Width: 4}, {Name: "pq M", At: rec + 16, Width: 4}}
+		tried += attack.Counts(t, read, s, fields, seal, b, nearkit.ErrCorrupt, nearkit.ErrIncompatible)
+	}
+	t.Logf("%d hostile streams", tried)
+}
+
+// TestReadNonFinite: a stream with a valid checksum whose rotation holds
+// NaN or Inf is refused.
+func TestReadNonFinite(t *testing.T) {
+	o := trained(t, Config{PQ: pq.Config{Dim: 8, M: 2, NBits: 4, Seed: 1}, Iterations: 2}, pqtest.Uniform(6, 600, 8))
+	var buf bytes.Buffer
+	o.WriteTo(&buf)
+	s := buf.Bytes()
+	for _, bits := range []uint32{math.Float32bits(float32(math.NaN())), math.Float32bits(float32(math.Inf(1)))} {
+		// The rotation is the last dim² float32 before the checksum.
+		for _, at := range []int{len(s) - 4 - 8*8*4, len(s) - 8} {
+			bad := bytes.Clone(s)
+			binary.LittleEndian.PutUint32(bad[at:], bits)
+			attack.Resum(bad)
+			if _, err := Read(bytes.NewReader(bad)); !errors.Is(err, nearkit.ErrCorrupt) {
+				t.Errorf("rotation entry at %d set to %#x: %v", at, bits, err)
+			}
+		}
 	}
 }
 
