@@ -44,9 +44,12 @@ type Index struct {
 	nPairs  int // fast-scan subquantizer pairs
 
 	lists []list
-	// loc maps an ID to its list and position: list<<32 | pos.
-	loc map[uint64]uint64
-	n   int
+	// loc maps an ID to its list and position (list<<32 | pos) once a
+	// Delete or Update has needed it; until then seen filters new IDs
+	// (idset.go). At most one of the two is set.
+	loc  map[uint64]uint64
+	seen *idBloom
+	n    int
 
 	// readOnly is set by Open; mapping is the mapped file whose bytes
 	// the lists view.
@@ -78,7 +81,7 @@ func New(cfg Config) (*Index, error) {
 	cfg.setDefaults()
 	// The lists are made by training (or reading the centroids): a file
 	// must not make Read allocate NList lists before it has shown them.
-	return &Index{cfg: cfg, kern: cfg.Metric.Kernels(), loc: map[uint64]uint64{}}, nil
+	return &Index{cfg: cfg, kern: cfg.Metric.Kernels()}, nil
 }
 
 // Config returns the configuration with defaults filled in (Progress
@@ -113,8 +116,9 @@ func (x *Index) Metric() distance.Metric { return x.cfg.Metric }
 func (x *Index) Encoding() Encoding { return x.cfg.Encoding }
 
 // MemoryUsage returns the bytes held by the index: lists (capacity),
-// centroids, codebooks and tables, and an estimate of the ID map. Vectors
-// of an external VectorSource are not counted.
+// centroids, codebooks and tables, and the ID filter or, once a Delete or
+// Update has built it, an estimate of the ID table. Vectors of an external
+// VectorSource are not counted.
 func (x *Index) MemoryUsage() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -137,9 +141,12 @@ func (x *Index) MemoryUsage() int64 {
 	if x.graph != nil {
 		b += x.graph.MemoryUsage()
 	}
-	// A Go map of uint64 to uint64 costs about 24 bytes per entry at its
-	// usual load.
-	b += int64(len(x.loc)) * 24
+	if x.loc != nil {
+		b += idMapBytes(len(x.loc))
+	}
+	if x.seen != nil {
+		b += x.seen.bytes()
+	}
 	return b
 }
 
