@@ -166,3 +166,44 @@ func TestReadRefusesStoredDuplicate(t *testing.T) {
 		t.Fatalf("stored duplicate: %v", err)
 	}
 }
+
+// TestMemoryPerVector bounds what an index holds per vector beyond its
+// entries, built one batch at a time as a service adds: the ID filter and
+// the lists' spare capacity.
+func TestMemoryPerVector(t *testing.T) {
+	ctx := context.Background()
+	const n, batch = 20_000, 1000
+	data := clustered(n, tDim, 16, 13)
+	x, err := New(quick(Config{Dim: tDim, NList: 16, Encoding: PQFastScan, M: 8}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Train(ctx, data[:4000*tDim]); err != nil {
+		t.Fatal(err)
+	}
+	ids := seqIDs(n)
+	for lo := 0; lo < n; lo += batch {
+		if err := x.AddBatch(ctx, ids[lo:lo+batch], data[lo*tDim:(lo+batch)*tDim]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := x.Stats().Memory
+	if want := int64(n * (8 + 4)); m.Entries < want || m.Entries > want+16*int64(x.nPairs*32) {
+		t.Errorf("entries %d bytes, want %d plus at most a block per list", m.Entries, want)
+	}
+	if got := float64(m.IDs) / n; got > 1.6 {
+		t.Errorf("ID filter %.2f bytes/vector", got)
+	}
+	if got := float64(m.Spare) / float64(m.Entries); got > 0.13 {
+		t.Errorf("spare capacity %.3f of the entries", got)
+	}
+	if x.MemoryUsage() != m.Entries+m.Spare+m.IDs+m.Fixed {
+		t.Error("MemoryUsage is not the sum of its breakdown")
+	}
+	if err := x.Delete(3); err != nil {
+		t.Fatal(err)
+	}
+	if got := float64(x.Stats().Memory.IDs) / n; got < 15 {
+		t.Errorf("ID table after Delete counted as %.1f bytes/vector", got)
+	}
+}

@@ -114,7 +114,10 @@ func main() {
 		trainT.Seconds(), min(*train, *n), *iters, addT.Seconds(),
 		float64(x.MemoryUsage())/float64(*n), float64(ms.HeapInuse)/float64(*n))
 	st := x.Stats()
-	fmt.Printf("stats: %+v\n\n", st)
+	fmt.Printf("stats: %+v\n", st)
+	per := func(b int64) float64 { return float64(b) / float64(*n) }
+	fmt.Printf("bytes/vector: entries %.2f (code %d + ID 8), spare capacity %.2f, ID filter %.2f, fixed %.2f (centroids, tables, coarse graph)\n\n",
+		per(st.Memory.Entries), *m/2, per(st.Memory.Spare), per(st.Memory.IDs), per(st.Memory.Fixed))
 
 	fmt.Printf("%8s %8s %10s %10s\n", "nprobe", "rerank", "recall@10", "QPS")
 	var dst []nearkit.Result
