@@ -42,11 +42,11 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 	if err := x.checkTrained(); err != nil {
 		return err
 	}
-	if err := x.checkNewIDs(ids); err != nil {
-		return err
-	}
 	if uint64(x.n)+uint64(len(ids)) > math.MaxUint32 {
 		return fmt.Errorf("%w: ivf: an index holds at most 2³² vectors", nearkit.ErrInvalidConfig)
+	}
+	if err := x.checkNewIDs(ids); err != nil {
+		return err
 	}
 	dim := x.cfg.Dim
 	for lo := 0; lo < len(ids); lo += addChunk {
@@ -55,25 +55,6 @@ func (x *Index) AddBatch(ctx context.Context, ids []uint64, vecs []float32) erro
 		}
 		hi := min(lo+addChunk, len(ids))
 		x.insertChunk(ids[lo:hi], vecs[lo*dim:hi*dim])
-	}
-	return nil
-}
-
-// checkNewIDs rejects IDs already held or repeated within ids.
-func (x *Index) checkNewIDs(ids []uint64) error {
-	for _, id := range ids {
-		if _, ok := x.loc[id]; ok {
-			return fmt.Errorf("%w: ivf: id %d", nearkit.ErrDuplicateID, id)
-		}
-	}
-	if len(ids) > 1 {
-		seen := make(map[uint64]struct{}, len(ids))
-		for _, id := range ids {
-			if _, ok := seen[id]; ok {
-				return fmt.Errorf("%w: ivf: id %d repeated in the batch", nearkit.ErrDuplicateID, id)
-			}
-			seen[id] = struct{}{}
-		}
 	}
 	return nil
 }
@@ -97,6 +78,18 @@ func (x *Index) insertChunk(ids []uint64, vecs []float32) {
 				x.encode(codes[i*cs:(i+1)*cs], vecs[i*dim:(i+1)*dim], int(assign[i]), buf)
 			}
 		})
+	}
+	// Room for the whole chunk first, so that a list grows once per chunk
+	// rather than once per power of its length; a chunk much smaller than
+	// the list count reserves entry by entry instead of counting.
+	if 4*n >= len(x.lists) {
+		count := make([]int32, len(x.lists))
+		for _, l := range assign {
+			count[l]++
+		}
+		for l, c := range count {
+			x.reserve(&x.lists[l], int(c))
+		}
 	}
 	for i, id := range ids {
 		var code []byte
@@ -148,9 +141,34 @@ func (x *Index) encode(dst []byte, v []float32, l int, buf []float32) {
 	}
 }
 
+// reserve makes room in l for extra more entries. It grows a list's
+// arrays by an eighth, where append grows them by a quarter up to double:
+// the capacity a list holds beyond its length is memory per vector, which
+// is what an inverted file is chosen to keep small. The copies this costs
+// add up to about eight times the list's final size.
+func (x *Index) reserve(l *list, extra int) {
+	n := len(l.ids)
+	if n+extra <= cap(l.ids) {
+		return
+	}
+	c := max(n+extra, n+n/8, 8)
+	l.ids = append(make([]uint64, 0, c), l.ids...)
+	switch x.cfg.Encoding {
+	case Flat:
+	case PQFastScan:
+		l.codes = append(make([]byte, 0, (c+31)/32*x.nPairs*32), l.codes...)
+	default:
+		l.codes = append(make([]byte, 0, c*x.cfg.codeSize()), l.codes...)
+	}
+	if x.cfg.Encoding == Flat || x.cfg.KeepVectors {
+		l.vecs = append(make([]float32, 0, c*x.cfg.Dim), l.vecs...)
+	}
+}
+
 // appendEntry appends one encoded entry to list l.
 func (x *Index) appendEntry(l int, id uint64, code []byte, vec []float32) {
 	ls := &x.lists[l]
+	x.reserve(ls, 1)
 	pos := len(ls.ids)
 	ls.ids = append(ls.ids, id)
 	switch x.cfg.Encoding {
@@ -169,7 +187,9 @@ func (x *Index) appendEntry(l int, id uint64, code []byte, vec []float32) {
 	if x.cfg.KeepVectors && x.cfg.Encoding != Flat {
 		ls.vecs = append(ls.vecs, vec...)
 	}
-	x.loc[id] = uint64(l)<<32 | uint64(pos)
+	if x.loc != nil {
+		x.loc[id] = uint64(l)<<32 | uint64(pos)
+	}
 	x.n++
 }
 

@@ -22,6 +22,7 @@ func (x *Index) Delete(id uint64) error {
 }
 
 func (x *Index) remove(id uint64) error {
+	x.locate()
 	loc, ok := x.loc[id]
 	if !ok {
 		return fmt.Errorf("%w: ivf: id %d", nearkit.ErrUnknownID, id)

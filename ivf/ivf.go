@@ -44,9 +44,12 @@ type Index struct {
 	nPairs  int // fast-scan subquantizer pairs
 
 	lists []list
-	// loc maps an ID to its list and position: list<<32 | pos.
-	loc map[uint64]uint64
-	n   int
+	// loc maps an ID to its list and position (list<<32 | pos) once a
+	// Delete or Update has needed it; until then seen filters new IDs
+	// (idset.go). At most one of the two is set.
+	loc  map[uint64]uint64
+	seen *idBloom
+	n    int
 
 	// readOnly is set by Open; mapping is the mapped file whose bytes
 	// the lists view.
@@ -78,7 +81,7 @@ func New(cfg Config) (*Index, error) {
 	cfg.setDefaults()
 	// The lists are made by training (or reading the centroids): a file
 	// must not make Read allocate NList lists before it has shown them.
-	return &Index{cfg: cfg, kern: cfg.Metric.Kernels(), loc: map[uint64]uint64{}}, nil
+	return &Index{cfg: cfg, kern: cfg.Metric.Kernels()}, nil
 }
 
 // Config returns the configuration with defaults filled in (Progress
@@ -113,34 +116,69 @@ func (x *Index) Metric() distance.Metric { return x.cfg.Metric }
 func (x *Index) Encoding() Encoding { return x.cfg.Encoding }
 
 // MemoryUsage returns the bytes held by the index: lists (capacity),
-// centroids, codebooks and tables, and an estimate of the ID map. Vectors
-// of an external VectorSource are not counted.
+// centroids, codebooks and tables, and the ID filter or, once a Delete or
+// Update has built it, an estimate of the ID table. Vectors of an external
+// VectorSource are not counted. Stats breaks it down.
 func (x *Index) MemoryUsage() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	var b int64
+	m := x.memory()
+	return m.Entries + m.Spare + m.IDs + m.Fixed
+}
+
+// Memory is the breakdown of MemoryUsage.
+type Memory struct {
+	// Entries is the bytes of the entries held: IDs, codes (whole
+	// fast-scan blocks) and vectors kept in the lists.
+	Entries int64
+	// Spare is the lists' capacity beyond their length.
+	Spare int64
+	// IDs is the ID filter, or the estimated ID table.
+	IDs int64
+	// Fixed is what does not grow with the vectors: centroids, codebooks,
+	// precomputed tables, the coarse graph and the list headers.
+	Fixed int64
+}
+
+func (x *Index) memory() Memory {
+	var m Memory
+	cs := int64(x.cfg.codeSize())
 	for i := range x.lists {
 		l := &x.lists[i]
-		b += int64(cap(l.ids))*8 + int64(cap(l.codes)) + int64(cap(l.vecs))*4
+		n := int64(len(l.ids))
+		used := n * 8
+		switch x.cfg.Encoding {
+		case Flat:
+		case PQFastScan:
+			used += int64(len(l.codes))
+		default:
+			used += n * cs
+		}
+		used += int64(len(l.vecs)) * 4
+		m.Entries += used
+		m.Spare += int64(cap(l.ids))*8 + int64(cap(l.codes)) + int64(cap(l.vecs))*4 - used
 	}
-	b += int64(len(x.lists)) * 72
-	b += int64(cap(x.centroids)+cap(x.cnorm)+cap(x.precomp)) * 4
+	m.Fixed += int64(len(x.lists)) * 72
+	m.Fixed += int64(cap(x.centroids)+cap(x.cnorm)+cap(x.precomp)) * 4
 	if x.pq != nil {
-		b += int64(len(x.pq.Centroids())) * 4
+		m.Fixed += int64(len(x.pq.Centroids())) * 4
 	}
 	if x.opq != nil {
-		b += int64(x.cfg.Dim*x.cfg.Dim) * 4
+		m.Fixed += int64(x.cfg.Dim*x.cfg.Dim) * 4
 	}
 	if x.sq != nil {
-		b += x.sq.MemoryUsage()
+		m.Fixed += x.sq.MemoryUsage()
 	}
 	if x.graph != nil {
-		b += x.graph.MemoryUsage()
+		m.Fixed += x.graph.MemoryUsage()
 	}
-	// A Go map of uint64 to uint64 costs about 24 bytes per entry at its
-	// usual load.
-	b += int64(len(x.loc)) * 24
-	return b
+	if x.loc != nil {
+		m.IDs += idMapBytes(len(x.loc))
+	}
+	if x.seen != nil {
+		m.IDs += x.seen.bytes()
+	}
+	return m
 }
 
 // Stats describes the inverted lists.
@@ -156,13 +194,15 @@ type Stats struct {
 	Imbalance float64
 	// CodeBytes is the bytes of one entry's code.
 	CodeBytes int
+	// Memory is MemoryUsage's breakdown.
+	Memory Memory
 }
 
 // Stats returns list statistics.
 func (x *Index) Stats() Stats {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	s := Stats{Lists: x.cfg.NList, Len: x.n, MinList: -1, CodeBytes: x.cfg.codeSize()}
+	s := Stats{Lists: x.cfg.NList, Len: x.n, MinList: -1, CodeBytes: x.cfg.codeSize(), Memory: x.memory()}
 	var sq float64
 	for i := range x.lists {
 		n := len(x.lists[i].ids)

@@ -43,6 +43,7 @@ func Open(path string, opts OpenOptions) (*Index, error) {
 		return nil, fmt.Errorf("ivf: open %s: %w", path, err)
 	}
 	x.readOnly = true
+	x.seen = nil // no Add will need it
 	x.mapping, x.mapped = data, mapped
 	return x, nil
 }
@@ -56,7 +57,7 @@ func (x *Index) Close() error {
 		return nil
 	}
 	x.lists = make([]list, x.cfg.NList)
-	clear(x.loc)
+	x.loc, x.seen = nil, nil
 	x.n = 0
 	data := x.mapping
 	x.mapping = nil

@@ -236,13 +236,6 @@ func decode(br decoder) (*Index, error) {
 				br.Fail("list %d holds NaN or Inf", li)
 			}
 		}
-		for pos, id := range l.ids {
-			if _, dup := x.loc[id]; dup {
-				br.Fail("id %d stored twice", id)
-				break
-			}
-			x.loc[id] = uint64(li)<<32 | uint64(pos)
-		}
 	}
 	if br.Err() == nil && seen != total {
 		br.Fail("lists hold %d vectors, header says %d", seen, total)
@@ -251,6 +244,9 @@ func decode(br decoder) (*Index, error) {
 		return nil, fmt.Errorf("ivf: %w", err)
 	}
 	x.n = total
+	if err := x.checkStoredIDs(); err != nil {
+		return nil, err
+	}
 	cnorm := make([]float32, cfg.NList)
 	for i := range cnorm {
 		c := centroids[i*dim : (i+1)*dim]

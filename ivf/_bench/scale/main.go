@@ -9,6 +9,10 @@
 //	go run ./ivf/_bench/scale -dir /var/tmp/nearkit-scale              # 10M × 96
 //	go run ./ivf/_bench/scale -dir /tmp/s -n 1000000 -nlist 4096       # smaller
 //
+// With -index, the built index is saved there, and a later run with the
+// same -index maps it with ivf.Open and only searches: the search figures
+// can then be taken again on a quiet machine without rebuilding.
+//
 // It prints train and add times, the index's memory per vector, and
 // recall@10 and single-thread QPS per nprobe. Ground truth (top 10 by
 // brute force over the mapped file) is cached beside the data.
@@ -26,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nearkit/nearkit"
@@ -45,6 +50,7 @@ func main() {
 	iters := flag.Int("iter", 10, "k-means iterations")
 	nprobes := flag.String("nprobe", "16,32,64,128,256", "nprobe sweep")
 	rerank := flag.Int("rerank", 10, "re-ranking factor (from the mapped fvecs)")
+	indexPath := flag.String("index", "", "index file: opened with ivf.Open (mapped) when it exists, else written after the build")
 	flag.Parse()
 	if *dir == "" {
 		log.Fatal("-dir is required")
@@ -76,45 +82,27 @@ func main() {
 	nQ := len(queries) / *dim
 	gt := groundTruth(vf, queries, *dim, gtPath)
 
-	x, err := ivf.New(ivf.Config{Dim: *dim, NList: *nlist, Encoding: ivf.PQFastScan, M: *m, Coarse: ivf.CoarseHNSW,
-		Iterations: *iters, PointsPerList: max(1, *train / *nlist)})
-	must(err)
-	t0 := time.Now()
-	stride := max(1, *n / *train)
-	sample := make([]float32, 0, min(*train, *n)**dim)
-	for i := 0; i < *n && len(sample) < cap(sample); i += stride {
-		sample = append(sample, row(vf, i)...)
-	}
-	must(x.Train(ctx, sample))
-	trainT := time.Since(t0)
-	sample = nil
-	log.Printf("trained on %d vectors, %d iterations, in %.0fs", min(*train, *n), *iters, trainT.Seconds())
-
-	t0 = time.Now()
-	const chunk = 100_000
-	ids := make([]uint64, chunk)
-	buf := make([]float32, chunk**dim)
-	for lo := 0; lo < *n; lo += chunk {
-		hi := min(lo+chunk, *n)
-		for i := lo; i < hi; i++ {
-			ids[i-lo] = uint64(i)
-			copy(buf[(i-lo)**dim:], row(vf, i))
+	var x *ivf.Index
+	if _, err := os.Stat(*indexPath); *indexPath != "" && err == nil {
+		t0 := time.Now()
+		x, err = ivf.Open(*indexPath, ivf.OpenOptions{})
+		must(err)
+		defer x.Close()
+		x.SetVectors(vf)
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("%s: opened %s (mapped) in %.1fs, CPU %s; MemoryUsage %.1f bytes/vector, Go heap %.1f bytes/vector\n",
+			prefix, *indexPath, time.Since(t0).Seconds(), cpuModel(),
+			float64(x.MemoryUsage())/float64(*n), float64(ms.HeapInuse)/float64(*n))
+	} else {
+		x = build(ctx, vf, prefix, *n, *dim, *nlist, *m, *train, *iters)
+		if *indexPath != "" {
+			t0 := time.Now()
+			must(x.Save(*indexPath))
+			log.Printf("saved %s in %.0fs", *indexPath, time.Since(t0).Seconds())
 		}
-		must(x.AddBatch(ctx, ids[:hi-lo], buf[:(hi-lo)**dim]))
 	}
-	addT := time.Since(t0)
-	buf = nil
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	x.SetVectors(vf)
-	fmt.Printf("%s: %d×%d, nlist %d, fast-scan m=%d (%d code bytes), HNSW coarse, CPU %s\n",
-		prefix, *n, *dim, *nlist, *m, *m/2, cpuModel())
-	fmt.Printf("train %.0fs (%d vectors, %d iterations), add %.0fs; MemoryUsage %.1f bytes/vector, Go heap %.1f bytes/vector\n",
-		trainT.Seconds(), min(*train, *n), *iters, addT.Seconds(),
-		float64(x.MemoryUsage())/float64(*n), float64(ms.HeapInuse)/float64(*n))
-	st := x.Stats()
-	fmt.Printf("stats: %+v\n\n", st)
 
 	fmt.Printf("%8s %8s %10s %10s\n", "nprobe", "rerank", "recall@10", "QPS")
 	var dst []nearkit.Result
@@ -136,6 +124,56 @@ func main() {
 		el := time.Since(t0)
 		fmt.Printf("%8d %8d %10.4f %10.0f\n", np, *rerank, float64(hits)/float64(10*nQ), float64(nQ)/el.Seconds())
 	}
+}
+
+// build trains the index on a strided sample of the mapped file and adds
+// every row a chunk at a time, printing wall and CPU time of each step (CPU
+// time tells the work when other processes share the cores).
+func build(ctx context.Context, vf *ivf.VectorFile, prefix string, n, dim, nlist, m, train, iters int) *ivf.Index {
+	x, err := ivf.New(ivf.Config{Dim: dim, NList: nlist, Encoding: ivf.PQFastScan, M: m, Coarse: ivf.CoarseHNSW,
+		Iterations: iters, PointsPerList: max(1, train/nlist)})
+	must(err)
+	t0, c0 := time.Now(), cpuTime()
+	stride := max(1, n/train)
+	sample := make([]float32, 0, min(train, n)*dim)
+	for i := 0; i < n && len(sample) < cap(sample); i += stride {
+		sample = append(sample, row(vf, i)...)
+	}
+	must(x.Train(ctx, sample))
+	trainT, trainC := time.Since(t0), cpuTime()-c0
+	sample = nil
+	log.Printf("trained on %d vectors, %d iterations, in %.0fs (CPU %.0fs)", min(train, n), iters, trainT.Seconds(), trainC.Seconds())
+
+	t0, c0 = time.Now(), cpuTime()
+	const chunk = 100_000
+	ids := make([]uint64, chunk)
+	buf := make([]float32, chunk*dim)
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		for i := lo; i < hi; i++ {
+			ids[i-lo] = uint64(i)
+			copy(buf[(i-lo)*dim:], row(vf, i))
+		}
+		must(x.AddBatch(ctx, ids[:hi-lo], buf[:(hi-lo)*dim]))
+	}
+	addT, addC := time.Since(t0), cpuTime()-c0
+	buf = nil
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	x.SetVectors(vf)
+	fmt.Printf("%s: %d×%d, nlist %d, fast-scan m=%d (%d code bytes), HNSW coarse, CPU %s\n",
+		prefix, n, dim, nlist, m, m/2, cpuModel())
+	fmt.Printf("train %.0fs, CPU %.0fs (%d vectors, %d iterations), add %.0fs, CPU %.0fs; MemoryUsage %.1f bytes/vector, Go heap %.1f bytes/vector\n",
+		trainT.Seconds(), trainC.Seconds(), min(train, n), iters, addT.Seconds(), addC.Seconds(),
+		float64(x.MemoryUsage())/float64(n), float64(ms.HeapInuse)/float64(n))
+	st := x.Stats()
+	fmt.Printf("stats: %+v\n", st)
+	per := func(b int64) float64 { return float64(b) / float64(n) }
+	fmt.Printf("bytes/vector: entries %.2f (code %d + ID 8), spare capacity %.2f, ID filter %.2f, fixed %.2f (centroids, tables, coarse graph)\n\n",
+		per(st.Memory.Entries), m/2, per(st.Memory.Spare), per(st.Memory.IDs), per(st.Memory.Fixed))
+
+	return x
 }
 
 // row returns base vector i, a view of the mapped file.
@@ -198,6 +236,15 @@ func groundTruth(vf *ivf.VectorFile, queries []float32, dim int, path string) []
 	must(dataset.SaveIvecs(path, gt, 10))
 	log.Printf("ground truth for %d queries in %.0fs", nq, time.Since(t0).Seconds())
 	return gt
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func cpuModel() string {
