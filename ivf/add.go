@@ -152,17 +152,25 @@ func (x *Index) reserve(l *list, extra int) {
 		return
 	}
 	c := max(n+extra, n+n/8, 8)
-	l.ids = append(make([]uint64, 0, c), l.ids...)
+	l.ids = regrow(l.ids, c)
 	switch x.cfg.Encoding {
 	case Flat:
 	case PQFastScan:
-		l.codes = append(make([]byte, 0, (c+31)/32*x.nPairs*32), l.codes...)
+		l.codes = regrow(l.codes, (c+31)/32*x.nPairs*32)
 	default:
-		l.codes = append(make([]byte, 0, c*x.cfg.codeSize()), l.codes...)
+		l.codes = regrow(l.codes, c*x.cfg.codeSize())
 	}
 	if x.cfg.Encoding == Flat || x.cfg.KeepVectors {
-		l.vecs = append(make([]float32, 0, c*x.cfg.Dim), l.vecs...)
+		l.vecs = regrow(l.vecs, c*x.cfg.Dim)
 	}
+}
+
+// regrow returns s copied into an array of at least c elements. The array
+// is as long as the allocator's size class makes it (append of a zeroed
+// run rounds up, where make would not): the bytes a list's capacity shows
+// are then the bytes it holds.
+func regrow[T any](s []T, c int) []T {
+	return append(append([]T(nil), make([]T, c)...)[:0], s...)
 }
 
 // appendEntry appends one encoded entry to list l.
