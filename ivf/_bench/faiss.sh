@@ -12,6 +12,14 @@
 #   ROUNDS=5 INDEX=ivfflat ivf/_bench/faiss.sh
 #   OUT=/tmp/ivf-faiss ivf/_bench/faiss.sh  # keep the JSON lines there
 #
+# Another set: PREFIX names $DATA/PREFIX_base.fvecs and PREFIX_query.fvecs
+# (both libraries then use FAISS's cached PREFIX_gt.ivecs), NLIST and M the
+# lists and subquantizers. The 1,000,000 × 128 clustered set is
+# written once by the scale command:
+#
+#   go run ./ivf/_bench/scale -dir ~/.cache/nearkit-data -n 1000000 -dim 128 -gen-only
+#   PREFIX=synth-n1000000-d128 NLIST=1024 M=32 ivf/_bench/faiss.sh
+#
 # Run it on a quiet machine for the closing numbers; it prints the CPU
 # model and the load average before every round.
 set -euo pipefail
@@ -24,21 +32,25 @@ INDEX=${INDEX:-ivfflat,ivfpq,ivfpqfs}
 NPROBE=${NPROBE:-1,2,4,8,16,32,64}
 RERANK=${RERANK:-0,10}
 OUT=${OUT:-$(mktemp -d)}
+PREFIX=${PREFIX:-fmnist}
+NLIST=${NLIST:-256}
+M=${M:-16}
 QUERIES=${QUERIES:-0}
 mkdir -p "$OUT"
 export PATH=$PATH:/usr/local/go/bin
 (cd "$root" && go build -o "$OUT/nearbench" ./benchmarks/cmd/nearbench)
 # The same files for both: faiss_bench.sh converts Fashion-MNIST to fvecs
 # and caches the top-100 ground truth as fmnist_gt.ivecs in $DATA.
-[ -f "$DATA/fmnist_base.fvecs" ] || DATA=$DATA "$peers/faiss_bench.sh" --index flat --min-queries 1 >/dev/null
+[ -f "$DATA/${PREFIX}_base.fvecs" ] || [ "$PREFIX" != fmnist ] || DATA=$DATA "$peers/faiss_bench.sh" --index flat --min-queries 1 >/dev/null
+[ -f "$DATA/${PREFIX}_gt.ivecs" ] || DATA=$DATA PREFIX=$PREFIX "$peers/faiss_bench.sh" --index flat --min-queries 1 >/dev/null
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" >&2
 
 run_nearkit() {
   local r=$1 idx
   for idx in ${INDEX//,/ }; do
     local extra=()
-    case $idx in ivfpq|ivfpqfs) extra=(-m 16 -rerank "$RERANK") ;; esac
-    "$OUT/nearbench" -dataset "$DATA/fmnist" -index "$idx" -nlist 256 -nprobe "$NPROBE" \
+    case $idx in ivfpq|ivfpqfs) extra=(-m "$M" -rerank "$RERANK") ;; esac
+    "$OUT/nearbench" -dataset "$DATA/$PREFIX" -index "$idx" -nlist "$NLIST" -nprobe "$NPROBE" \
       "${extra[@]}" -threads 2 -queries "$QUERIES" -noprogress -json "$OUT/nearkit.$r.json" >&2
   done
 }
@@ -46,8 +58,8 @@ run_faiss() {
   local r=$1 idx
   for idx in ${INDEX//,/ }; do
     local extra=()
-    case $idx in ivfpq|ivfpqfs) extra=(--m 16 --rerank "$RERANK" --residual 1) ;; esac
-    DATA=$DATA PREFIX=fmnist NEARKIT_FAISS=avx2 "$peers/faiss_bench.sh" --index "$idx" --nlist 256 \
+    case $idx in ivfpq|ivfpqfs) extra=(--m "$M" --rerank "$RERANK" --residual 1) ;; esac
+    DATA=$DATA PREFIX=$PREFIX NEARKIT_FAISS=avx2 "$peers/faiss_bench.sh" --index "$idx" --nlist "$NLIST" \
       --nprobe "$NPROBE" "${extra[@]}" --batch >>"$OUT/faiss.$r.json"
   done
 }

@@ -50,6 +50,7 @@ func main() {
 	iters := flag.Int("iter", 10, "k-means iterations")
 	nprobes := flag.String("nprobe", "16,32,64,128,256", "nprobe sweep")
 	rerank := flag.Int("rerank", 10, "re-ranking factor (from the mapped fvecs)")
+	genOnly := flag.Bool("gen-only", false, "write the data files and stop")
 	indexPath := flag.String("index", "", "index file: opened with ivf.Open (mapped) when it exists, else written after the build")
 	flag.Parse()
 	if *dir == "" {
@@ -70,6 +71,9 @@ func main() {
 		base = nil
 		runtime.GC()
 		log.Printf("generated %s in %.0fs", basePath, time.Since(t0).Seconds())
+	}
+	if *genOnly {
+		return
 	}
 	vf, err := ivf.OpenVectorFile(basePath, *dim)
 	must(err)
