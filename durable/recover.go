@@ -3,15 +3,12 @@ package durable
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nearkit/nearkit"
@@ -20,12 +17,26 @@ import (
 // Recovery reports what Open found in the directory and did about it.
 //
 // The rules:
-//   - The newest snapshot that verifies (header and payload checksums, and
-//     the State's Restore) is loaded; a newer one that is damaged (an error
-//     wrapping nearkit.ErrCorrupt) is renamed to *.damaged, reported in
-//     Damaged, and the next older one is tried. Any other error (such as
-//     nearkit.ErrIncompatible from a State opened with other parameters)
-//     fails Open and leaves the directory untouched.
+//   - The newest snapshot that verifies is loaded: its manifest's checksum,
+//     LSN and data file name, the data file's size and CRC-32C, and the
+//     State's Restore (for a version-1 file, its header and payload
+//     checksums). A newer one that is damaged (an error wrapping
+//     nearkit.ErrCorrupt: a torn or altered manifest, a data file missing,
+//     cut short, extended or altered) has its files renamed to *.damaged,
+//     is reported in Damaged, and the next older one is tried. Falling
+//     back rather than refusing is safe because it never loses a record:
+//     Checkpoint keeps the log after the previous snapshot, so the older
+//     snapshot and that log rebuild the same state; when the log it needs
+//     is gone (two damaged snapshots, segments deleted), the replay below
+//     finds the gap and Open fails with nearkit.ErrCorrupt instead of
+//     starting from less. Any other error (such as
+//     nearkit.ErrIncompatible from a State opened with other parameters,
+//     or a manifest of a newer version) fails Open and leaves the
+//     snapshot untouched.
+//   - A data file without a manifest is the leftover of a checkpoint cut
+//     short between its two files (the manifest is written only once the
+//     data file is durable, and the log is trimmed only after that): it is
+//     never loaded, and removed once Open has succeeded.
 //   - The log records after the snapshot's LSN are replayed in order. Their
 //     LSNs must run on without a gap, across segments too: a gap is a
 //     missing segment and Open fails with an error wrapping
@@ -80,17 +91,16 @@ func (s *Store) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("durable: %w", err)
 	}
-	var snaps []uint64
+	var snaps snapFiles
 	var segs []segFile
 	for _, e := range entries {
 		name := e.Name()
 		var n uint64
 		switch {
-		case strings.HasPrefix(name, ".snap-") && strings.Contains(name, ".tmp-"):
+		case isSnapTemp(name):
 			// A checkpoint that died before its rename.
 			os.Remove(filepath.Join(s.dir, name))
-		case parseName(name, "snap-%016x.nks", &n) && name == snapshotName(n):
-			snaps = append(snaps, n)
+		case snaps.add(name):
 		case parseName(name, "wal-%016x.log", &n) && name == segmentName(n):
 			info, err := e.Info()
 			if err != nil {
@@ -99,33 +109,38 @@ func (s *Store) recover(ctx context.Context) error {
 			segs = append(segs, segFile{first: n, name: name, size: info.Size()})
 		}
 	}
-	slices.Sort(snaps)
+	snaps.sort()
 	slices.SortFunc(segs, func(a, b segFile) int { return compareU64(a.first, b.first) })
 
 	base, loaded := uint64(0), false
-	for i := len(snaps) - 1; i >= 0; i-- {
-		name := snapshotName(snaps[i])
-		if err := s.loadSnapshot(name, snaps[i]); err != nil {
+	for i, ref := range snaps.snaps {
+		name := ref.name()
+		if err := s.loadSnapshot(ref); err != nil {
 			if !errors.Is(err, nearkit.ErrCorrupt) {
-				// Not damage (a snapshot of another kind of state, an I/O
-				// error): the directory is left as it is.
+				// Not damage (a snapshot of another kind of state, a newer
+				// format, an I/O error): the directory is left as it is.
 				return fmt.Errorf("durable: %s: %w", name, err)
 			}
 			s.rec.Damaged = append(s.rec.Damaged, fmt.Errorf("%s: %w", name, err))
-			os.Rename(filepath.Join(s.dir, name), filepath.Join(s.dir, name+".damaged"))
+			s.setAside(ref)
 			continue
 		}
-		base, loaded = snaps[i], true
+		base, loaded = ref.lsn, true
 		s.rec.Snapshot, s.rec.SnapshotLSN = name, base
 		s.snapLSN = base
-		for j := i - 1; j >= 0; j-- {
-			s.prevLSN = snaps[j]
-			break
+		if ref.kind == snapV2 {
+			s.snapName = name
+		}
+		for _, older := range snaps.snaps[i+1:] {
+			if older.lsn < base {
+				s.prevLSN = older.lsn
+				break
+			}
 		}
 		break
 	}
 	if !loaded {
-		if len(snaps) > 0 && (len(segs) == 0 || segs[0].first != 1) {
+		if len(snaps.snaps) > 0 && (len(segs) == 0 || segs[0].first != 1) {
 			return fmt.Errorf("%w: durable: no snapshot in %s loads (%v) and the log does not reach back to its start", nearkit.ErrCorrupt, s.dir, errors.Join(s.rec.Damaged...))
 		}
 		if err := s.state.Restore(nil); err != nil {
@@ -179,6 +194,19 @@ func (s *Store) recover(ctx context.Context) error {
 		// The log before the snapshot is of no use any more.
 		s.removeObsolete(s.dropSegmentsLocked(base), s.prevLSN)
 	}
+	// Data files without a manifest are what checkpoints killed between
+	// their two files left: never loaded, removed only now that recovery
+	// has succeeded without them.
+	orphans := false
+	for _, lsn := range snaps.data {
+		if !slices.ContainsFunc(snaps.snaps, func(r snapRef) bool { return r.lsn == lsn && r.kind == snapV2 }) {
+			os.Remove(filepath.Join(s.dir, dataName(lsn)))
+			orphans = true
+		}
+	}
+	if orphans {
+		syncDir(s.dir)
+	}
 	s.rec.Duration = time.Since(start)
 	return nil
 }
@@ -196,66 +224,6 @@ func compareU64(a, b uint64) int {
 		return 1
 	}
 	return 0
-}
-
-// loadSnapshot verifies and restores one snapshot file.
-func (s *Store) loadSnapshot(name string, lsn uint64) error {
-	f, err := os.Open(filepath.Join(s.dir, name))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	var h [snapHeaderSize]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return fmt.Errorf("%w: snapshot header: %v", nearkit.ErrCorrupt, err)
-	}
-	if string(h[:8]) != snapMagic {
-		return fmt.Errorf("%w: not a snapshot", nearkit.ErrIncompatible)
-	}
-	if binary.LittleEndian.Uint32(h[28:]) != crc32.Checksum(h[:28], castagnoli) {
-		return fmt.Errorf("%w: snapshot header checksum", nearkit.ErrCorrupt)
-	}
-	if v := binary.LittleEndian.Uint32(h[8:]); v != snapVersion {
-		return fmt.Errorf("%w: snapshot version %d, want %d", nearkit.ErrIncompatible, v, snapVersion)
-	}
-	if got := binary.LittleEndian.Uint64(h[12:]); got != lsn {
-		return fmt.Errorf("%w: snapshot says LSN %d, its name %d", nearkit.ErrCorrupt, got, lsn)
-	}
-	n := binary.LittleEndian.Uint64(h[20:])
-	if n != uint64(info.Size())-snapHeaderSize-4 || info.Size() < snapHeaderSize+4 {
-		return fmt.Errorf("%w: snapshot holds %d payload bytes, the file %d", nearkit.ErrCorrupt, n, info.Size())
-	}
-	cr := &crcReader{r: io.LimitReader(br, int64(n))}
-	rerr := s.state.Restore(cr)
-	// Whatever the state did not read still counts for the checksum, which
-	// decides whether a failed Restore met damage.
-	if _, err := io.Copy(io.Discard, cr); err != nil {
-		return err
-	}
-	var t [4]byte
-	if _, err := io.ReadFull(br, t[:]); err != nil {
-		return fmt.Errorf("%w: snapshot checksum: %v", nearkit.ErrCorrupt, err)
-	}
-	if binary.LittleEndian.Uint32(t[:]) != cr.crc {
-		return fmt.Errorf("%w: snapshot payload checksum mismatch", nearkit.ErrCorrupt)
-	}
-	return rerr
-}
-
-type crcReader struct {
-	r   io.Reader
-	crc uint32
-}
-
-func (c *crcReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
-	return n, err
 }
 
 // replay applies the records after base and returns the LSN the log goes
