@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,4 +264,117 @@ func BenchmarkCheckpointPause(b *testing.B) {
 	b.ReportMetric(float64(pause.Microseconds())/1e3/float64(b.N), "pause-ms")
 	b.ReportMetric(float64(total.Microseconds())/1e3/float64(b.N), "total-ms")
 	b.ReportMetric(float64(worst.Load())/1e6, "max-add-ms")
+}
+
+// BenchmarkCheckpointWriters checkpoints an HNSW index of 100,000
+// 128-d vectors (M=16, EfConstruction=64) under SyncAlways while 4
+// writers keep adding, and reports what the writers feel: the p50, p99
+// and max latency of the Adds that overlapped the checkpoint (ck-p50-ms,
+// ck-p99-ms, ck-max-ms) beside those of the Adds in an equal stretch just
+// before it (base-…), the pause (pause-ms, Stats.LastCheckpointPause),
+// the whole checkpoint (total-ms), and how long the index's WriteTo to
+// memory takes alone (writeto-ms, measured between checkpoints with no
+// writer running), which is the floor of the pause: hnsw's WriteTo holds
+// its writers off while it runs, and the checkpoint needs exactly the
+// records up to one LSN in the snapshot.
+func BenchmarkCheckpointWriters(b *testing.B) {
+	const dim, n, writers = 128, 100_000, 4
+	cfg := Config{
+		New: func() (nearkit.Index, error) {
+			return hnsw.New(hnsw.Config{Dim: dim, M: 16, EfConstruction: 64, Seed: 1})
+		},
+		Read:    func(r io.Reader) (nearkit.Index, error) { return hnsw.Read(r) },
+		Options: Options{Sync: SyncAlways, CheckpointBytes: -1},
+	}
+	x, err := OpenIndex(context.Background(), benchDir(b), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	vecs := randVecs(n, dim, 4)
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	if err := x.AddBatch(context.Background(), ids, vecs); err != nil {
+		b.Fatal(err)
+	}
+	// A first checkpoint, so that the measured ones reserve their buffer
+	// from the size of the last (the steady state).
+	if err := x.Checkpoint(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	type op struct{ start, end time.Time }
+	var during, base []time.Duration
+	var pause, total, writeTo time.Duration
+	next := atomic.Uint64{}
+	next.Store(n)
+	iters := 0
+	for b.Loop() {
+		var cw chunks
+		t := time.Now()
+		x.Unwrap().WriteTo(&cw)
+		writeTo += time.Since(t)
+
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		ops := make([][]op, writers)
+		for w := range writers {
+			wg.Go(func() {
+				for !stop.Load() {
+					id := next.Add(1)
+					t := time.Now()
+					if err := x.Add(id, vecs[int(id%n)*dim:][:dim]); err != nil {
+						b.Error(err)
+						return
+					}
+					ops[w] = append(ops[w], op{t, time.Now()})
+				}
+			})
+		}
+		const warm = 500 * time.Millisecond
+		time.Sleep(warm)
+		ck := time.Now()
+		if err := x.Checkpoint(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		ckEnd := time.Now()
+		// As long a stretch after it as before, so base has as many Adds.
+		time.Sleep(min(ckEnd.Sub(ck), warm))
+		stop.Store(true)
+		wg.Wait()
+		st := x.Stats()
+		pause += st.LastCheckpointPause
+		total += st.LastCheckpointDuration
+		span := ckEnd.Sub(ck)
+		for _, w := range ops {
+			for _, o := range w {
+				d := o.end.Sub(o.start)
+				switch {
+				case o.end.After(ck) && o.start.Before(ckEnd):
+					during = append(during, d)
+				case o.end.Before(ck) && o.start.After(ck.Add(-min(span, warm*2/3))):
+					base = append(base, d)
+				}
+			}
+		}
+		iters++
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+	q := func(ds []time.Duration, p float64) time.Duration {
+		if len(ds) == 0 {
+			return 0
+		}
+		slices.Sort(ds)
+		return ds[min(int(float64(len(ds))*p), len(ds)-1)]
+	}
+	b.ReportMetric(ms(pause)/float64(iters), "pause-ms")
+	b.ReportMetric(ms(total)/float64(iters), "total-ms")
+	b.ReportMetric(ms(writeTo)/float64(iters), "writeto-ms")
+	b.ReportMetric(ms(q(during, 0.5)), "ck-p50-ms")
+	b.ReportMetric(ms(q(during, 0.99)), "ck-p99-ms")
+	b.ReportMetric(ms(q(during, 1)), "ck-max-ms")
+	b.ReportMetric(ms(q(base, 0.5)), "base-p50-ms")
+	b.ReportMetric(ms(q(base, 0.99)), "base-p99-ms")
+	b.ReportMetric(ms(q(base, 1)), "base-max-ms")
 }
