@@ -22,14 +22,19 @@ import (
 //     State's Restore (for a version-1 file, its header and payload
 //     checksums). A newer one that is damaged (an error wrapping
 //     nearkit.ErrCorrupt: a torn or altered manifest, a data file missing,
-//     cut short, extended or altered) has its files renamed to *.damaged,
-//     is reported in Damaged, and the next older one is tried. Falling
-//     back rather than refusing is safe because it never loses a record:
-//     Checkpoint keeps the log after the previous snapshot, so the older
-//     snapshot and that log rebuild the same state; when the log it needs
-//     is gone (two damaged snapshots, segments deleted), the replay below
-//     finds the gap and Open fails with nearkit.ErrCorrupt instead of
-//     starting from less. Any other error (such as
+//     cut short, extended or altered) is reported in Damaged, and the next
+//     older one is tried. Falling back rather than refusing is safe when
+//     it loses no record, and Open checks that it does not: Checkpoint
+//     keeps the log after the
+//     previous snapshot, so the older snapshot and that log normally
+//     rebuild the same state. But the damaged snapshot's LSN proves that
+//     every record up to it was durable, so when the log after the older
+//     snapshot does not reach that LSN (its later segments deleted, damage
+//     in the last segment before it — not a torn tail, since a crash
+//     cannot tear what was fsynced — or a gap), Open fails with an error
+//     wrapping nearkit.ErrCorrupt rather than start from less, and leaves
+//     the damaged files where they are. Only an Open that succeeds renames
+//     them to *.damaged. Any other error (such as
 //     nearkit.ErrIncompatible from a State opened with other parameters,
 //     or a manifest of a newer version) fails Open and leaves the
 //     snapshot untouched.
@@ -113,6 +118,9 @@ func (s *Store) recover(ctx context.Context) error {
 	slices.SortFunc(segs, func(a, b segFile) int { return compareU64(a.first, b.first) })
 
 	base, loaded := uint64(0), false
+	// damaged are the snapshots newer than the one loaded that failed to
+	// verify: set aside only once recovery has succeeded without them.
+	var damaged []snapRef
 	for i, ref := range snaps.snaps {
 		name := ref.name()
 		if err := s.loadSnapshot(ref); err != nil {
@@ -122,7 +130,10 @@ func (s *Store) recover(ctx context.Context) error {
 				return fmt.Errorf("durable: %s: %w", name, err)
 			}
 			s.rec.Damaged = append(s.rec.Damaged, fmt.Errorf("%s: %w", name, err))
-			s.setAside(ref)
+			damaged = append(damaged, ref)
+			// Its records were durable when it was written: the log must
+			// still hold them for a fallback to lose nothing.
+			s.mustReach = max(s.mustReach, ref.lsn)
 			continue
 		}
 		base, loaded = ref.lsn, true
@@ -153,6 +164,14 @@ func (s *Store) recover(ctx context.Context) error {
 		return err
 	}
 	s.last = next - 1
+	if s.last < s.mustReach {
+		// The log ends before a damaged snapshot's LSN (its later segments
+		// deleted or lost): the records between are in no intact file.
+		return fmt.Errorf("%w: durable: the damaged snapshot at LSN %d (%v) covers records up to %d, but the log ends at %d: records %d to %d would be lost; refusing", nearkit.ErrCorrupt, s.mustReach, errors.Join(s.rec.Damaged...), s.mustReach, s.last, s.last+1, s.mustReach)
+	}
+	for _, ref := range damaged {
+		s.setAside(ref)
+	}
 	s.written, s.synced = s.last, s.last
 	s.rec.LastLSN = s.last
 
@@ -281,6 +300,9 @@ func (s *Store) replaySegment(ctx context.Context, g segFile, next uint64, last 
 	if err != nil {
 		if errors.Is(err, errTorn) && last && !s.validAfter(f, g, 0, next-1) {
 			// A segment created just before a crash, its header torn.
+			if err := s.checkTornAt(g, g.first-1, err); err != nil {
+				return 0, err
+			}
 			s.tornTail(f, g, 0, err)
 			return g.first - 1, nil
 		}
@@ -307,6 +329,9 @@ func (s *Store) replaySegment(ctx context.Context, g segFile, next uint64, last 
 			if s.validAfter(f, g, off, sr.next-1) {
 				return 0, fmt.Errorf("%w: durable: log segment %s is damaged in the middle (%v) with intact records after the damage; refusing to drop them", nearkit.ErrCorrupt, g.name, err)
 			}
+			if err := s.checkTornAt(g, sr.next-1, err); err != nil {
+				return 0, err
+			}
 			s.tornTail(f, g, off, err)
 			return sr.next - 1, nil
 		}
@@ -319,6 +344,16 @@ func (s *Store) replaySegment(ctx context.Context, g segFile, next uint64, last 
 		s.rec.Replayed++
 		next = lsn + 1
 	}
+}
+
+// checkTornAt refuses to take damage after LSN end in segment g for a
+// torn tail when a damaged snapshot's LSN says records beyond end were
+// durable: a crash cannot tear what was fsynced, so that is corruption.
+func (s *Store) checkTornAt(g segFile, end uint64, why error) error {
+	if end >= s.mustReach {
+		return nil
+	}
+	return fmt.Errorf("%w: durable: log segment %s is damaged after LSN %d (%v), but a snapshot at LSN %d (damaged: %v) shows that records up to it were durable; refusing to cut them", nearkit.ErrCorrupt, g.name, end, why, s.mustReach, errors.Join(s.rec.Damaged...))
 }
 
 // validAfter reports whether an intact frame with an LSN above after lies

@@ -433,3 +433,63 @@ func TestManifestHostile(t *testing.T) {
 		t.Fatalf("oversized manifest: %v", err)
 	}
 }
+
+// TestFallbackNeedsTheLog: a fallback past a damaged snapshot must reach
+// the damaged snapshot's LSN in the log, since every record up to it was
+// durable. When the log after the older snapshot stops short, Open
+// refuses and changes nothing: no *.damaged rename, no tail cut.
+func TestFallbackNeedsTheLog(t *testing.T) {
+	opts := Options{Sync: SyncNever, CheckpointBytes: -1}
+	for _, tc := range []struct {
+		name string
+		cut  func(t *testing.T, dir string, segs []string)
+	}{
+		{"later-segments-deleted", func(t *testing.T, dir string, segs []string) {
+			// wal-41 holds 41..80: cut it short and remove the rest, so
+			// its damaged end looks like a torn tail at LSN < 80.
+			for _, s := range segs[1:] {
+				os.Remove(s)
+			}
+			truncateFile(t, segs[0], fileSize(t, segs[0])-int64(addFrame)*5-7)
+		}},
+		{"middle-segment-lost", func(t *testing.T, dir string, segs []string) {
+			os.Remove(segs[0])
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			twoSnapshots(t, dir, opts)
+			flipByte(t, filepath.Join(dir, dataName(80)), 60)
+			segs := segments(t, dir)
+			if filepath.Base(segs[0]) != segmentName(41) {
+				t.Fatalf("segments %v, want the log from 41 on", segs)
+			}
+			tc.cut(t, dir, segs)
+			before := map[string]int64{}
+			for _, s := range segments(t, dir) {
+				before[s] = fileSize(t, s)
+			}
+			_, err := OpenIndex(context.Background(), dir, flatConfig(opts))
+			if !errors.Is(err, nearkit.ErrCorrupt) {
+				t.Fatalf("open with the log short of the damaged snapshot: %v", err)
+			}
+			if !exists(t, dir, dataName(80)) || !exists(t, dir, manifestName(80)) {
+				t.Fatal("a refused Open set the damaged snapshot aside")
+			}
+			for s, n := range before {
+				if got := fileSize(t, s); got != n {
+					t.Fatalf("a refused Open cut %s from %d to %d bytes", filepath.Base(s), n, got)
+				}
+			}
+		})
+	}
+	// With the log intact up to 80 the fallback goes ahead.
+	dir := t.TempDir()
+	m := twoSnapshots(t, dir, opts)
+	flipByte(t, filepath.Join(dir, dataName(80)), 60)
+	y := reopen(t, dir, opts)
+	if r := y.Recovery(); r.SnapshotLSN != 40 || r.LastLSN != 90 {
+		t.Fatalf("recovery %+v", r)
+	}
+	checkFlat(t, y, m)
+}

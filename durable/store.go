@@ -150,6 +150,9 @@ type Store struct {
 	// snapName is the newest snapshot's data file, "" when there is none
 	// or it is a version-1 file (see Snapshot).
 	snapName string
+	// mustReach is, during recovery, the newest LSN a damaged snapshot
+	// covers: the log has to reach it (see recover).
+	mustReach uint64
 	// lastPausedBytes is what the last checkpoint wrote while writers
 	// were held off: the size its next buffer is reserved at.
 	lastPausedBytes int64
