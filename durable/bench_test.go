@@ -378,3 +378,49 @@ func BenchmarkCheckpointWriters(b *testing.B) {
 	b.ReportMetric(ms(q(base, 0.99)), "base-p99-ms")
 	b.ReportMetric(ms(q(base, 1)), "base-max-ms")
 }
+
+// nopState is a State with nothing in it, so a benchmark of Commit
+// measures the log alone.
+type nopState struct{}
+
+func (nopState) Restore(io.Reader) error            { return nil }
+func (nopState) Replay([]byte) error                { return nil }
+func (nopState) WriteTo(w io.Writer) (int64, error) { return 0, nil }
+
+// BenchmarkCommitPath measures SyncAlways Commit of a 3,081-byte record
+// (an Add of a 768-d vector) into a state that does nothing, at 1 and 16
+// writers: the log's own per-record path (CRC, framing, write, fsync,
+// wake-ups) without an index's Add. Run it on tmpfs
+// (NEARKIT_BENCH_DIR=/dev/shm), where fsync costs nothing, to see the CPU
+// part alone; allocs/op should be 0 at one writer.
+func BenchmarkCommitPath(b *testing.B) {
+	for _, writers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			st, err := Open(context.Background(), benchDir(b), Options{CheckpointBytes: -1}, nopState{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			rec := make([]byte, 1+8+4*768)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(rec)))
+			var wg sync.WaitGroup
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			b.ResetTimer()
+			for range writers {
+				wg.Go(func() {
+					for left.Add(-1) >= 0 {
+						if err := st.Commit(rec, nil); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			s := st.Stats()
+			b.ReportMetric(float64(s.SyncedRecords)/float64(max(s.Fsyncs, 1)), "records/fsync")
+		})
+	}
+}
