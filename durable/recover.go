@@ -24,20 +24,19 @@ import (
 //     nearkit.ErrCorrupt: a torn or altered manifest, a data file missing,
 //     cut short, extended or altered) is reported in Damaged, and the next
 //     older one is tried. Falling back rather than refusing is safe when
-//     it loses no record, and Open checks that it does not: Checkpoint
-//     keeps the log after the
-//     previous snapshot, so the older snapshot and that log normally
-//     rebuild the same state. But the damaged snapshot's LSN proves that
-//     every record up to it was durable, so when the log after the older
-//     snapshot does not reach that LSN (its later segments deleted, damage
-//     in the last segment before it — not a torn tail, since a crash
-//     cannot tear what was fsynced — or a gap), Open fails with an error
-//     wrapping nearkit.ErrCorrupt rather than start from less, and leaves
-//     the damaged files where they are. Only an Open that succeeds renames
-//     them to *.damaged. Any other error (such as
-//     nearkit.ErrIncompatible from a State opened with other parameters,
-//     or a manifest of a newer version) fails Open and leaves the
-//     snapshot untouched.
+//     it loses no record, and Open checks that it does not. Checkpoint
+//     keeps the log after the previous snapshot, so the older snapshot
+//     and that log normally rebuild the same state; but the damaged
+//     snapshot's LSN proves that every record up to it was durable, so
+//     when the log after the older snapshot does not reach that LSN (its
+//     later segments deleted, damage in the last segment before it — not
+//     a torn tail, since a crash cannot tear what was fsynced — or a
+//     gap), Open fails with an error wrapping nearkit.ErrCorrupt rather
+//     than start from less, and leaves the damaged files where they are.
+//     Only an Open that succeeds renames them to *.damaged. Any other
+//     error (such as nearkit.ErrIncompatible from a State opened with
+//     other parameters, or a manifest of a newer version) fails Open and
+//     leaves the snapshot untouched.
 //   - A data file without a manifest is the leftover of a checkpoint cut
 //     short between its two files (the manifest is written only once the
 //     data file is durable, and the log is trimmed only after that): it is
@@ -61,8 +60,9 @@ import (
 //     them. SnapshotAhead reports it, and the log resumes after the
 //     snapshot's LSN.
 type Recovery struct {
-	// Snapshot is the file name of the snapshot loaded ("" when none) and
-	// SnapshotLSN the last record it covers.
+	// Snapshot is the file name of the snapshot loaded (its data file, or
+	// a version-1 file; "" when none) and SnapshotLSN the last record it
+	// covers.
 	Snapshot    string
 	SnapshotLSN uint64
 	// Damaged lists snapshots that failed to load, with their errors.
