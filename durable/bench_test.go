@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,4 +264,163 @@ func BenchmarkCheckpointPause(b *testing.B) {
 	b.ReportMetric(float64(pause.Microseconds())/1e3/float64(b.N), "pause-ms")
 	b.ReportMetric(float64(total.Microseconds())/1e3/float64(b.N), "total-ms")
 	b.ReportMetric(float64(worst.Load())/1e6, "max-add-ms")
+}
+
+// BenchmarkCheckpointWriters checkpoints an HNSW index of 100,000
+// 128-d vectors (M=16, EfConstruction=64) under SyncAlways while 4
+// writers keep adding, and reports what the writers feel: the p50, p99
+// and max latency of the Adds that overlapped the checkpoint (ck-p50-ms,
+// ck-p99-ms, ck-max-ms) beside those of the Adds in an equal stretch just
+// before it (base-…), the pause (pause-ms, Stats.LastCheckpointPause),
+// the whole checkpoint (total-ms), and how long the index's WriteTo to
+// memory takes alone (writeto-ms, measured between checkpoints with no
+// writer running), which is the floor of the pause: hnsw's WriteTo holds
+// its writers off while it runs, and the checkpoint needs exactly the
+// records up to one LSN in the snapshot.
+func BenchmarkCheckpointWriters(b *testing.B) {
+	const dim, n, writers = 128, 100_000, 4
+	cfg := Config{
+		New: func() (nearkit.Index, error) {
+			return hnsw.New(hnsw.Config{Dim: dim, M: 16, EfConstruction: 64, Seed: 1})
+		},
+		Read:    func(r io.Reader) (nearkit.Index, error) { return hnsw.Read(r) },
+		Options: Options{Sync: SyncAlways, CheckpointBytes: -1},
+	}
+	x, err := OpenIndex(context.Background(), benchDir(b), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	vecs := randVecs(n, dim, 4)
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	if err := x.AddBatch(context.Background(), ids, vecs); err != nil {
+		b.Fatal(err)
+	}
+	// A first checkpoint, so that the measured ones reserve their buffer
+	// from the size of the last (the steady state).
+	if err := x.Checkpoint(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	type op struct{ start, end time.Time }
+	var during, base []time.Duration
+	var pause, total, writeTo time.Duration
+	next := atomic.Uint64{}
+	next.Store(n)
+	iters := 0
+	for b.Loop() {
+		var cw chunks
+		t := time.Now()
+		x.Unwrap().WriteTo(&cw)
+		writeTo += time.Since(t)
+
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		ops := make([][]op, writers)
+		for w := range writers {
+			wg.Go(func() {
+				for !stop.Load() {
+					id := next.Add(1)
+					t := time.Now()
+					if err := x.Add(id, vecs[int(id%n)*dim:][:dim]); err != nil {
+						b.Error(err)
+						return
+					}
+					ops[w] = append(ops[w], op{t, time.Now()})
+				}
+			})
+		}
+		const warm = 500 * time.Millisecond
+		time.Sleep(warm)
+		ck := time.Now()
+		if err := x.Checkpoint(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		ckEnd := time.Now()
+		// As long a stretch after it as before, so base has as many Adds.
+		time.Sleep(min(ckEnd.Sub(ck), warm))
+		stop.Store(true)
+		wg.Wait()
+		st := x.Stats()
+		pause += st.LastCheckpointPause
+		total += st.LastCheckpointDuration
+		span := ckEnd.Sub(ck)
+		for _, w := range ops {
+			for _, o := range w {
+				d := o.end.Sub(o.start)
+				switch {
+				case o.end.After(ck) && o.start.Before(ckEnd):
+					during = append(during, d)
+				case o.end.Before(ck) && o.start.After(ck.Add(-min(span, warm*2/3))):
+					base = append(base, d)
+				}
+			}
+		}
+		iters++
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+	q := func(ds []time.Duration, p float64) time.Duration {
+		if len(ds) == 0 {
+			return 0
+		}
+		slices.Sort(ds)
+		return ds[min(int(float64(len(ds))*p), len(ds)-1)]
+	}
+	b.ReportMetric(ms(pause)/float64(iters), "pause-ms")
+	b.ReportMetric(ms(total)/float64(iters), "total-ms")
+	b.ReportMetric(ms(writeTo)/float64(iters), "writeto-ms")
+	b.ReportMetric(ms(q(during, 0.5)), "ck-p50-ms")
+	b.ReportMetric(ms(q(during, 0.99)), "ck-p99-ms")
+	b.ReportMetric(ms(q(during, 1)), "ck-max-ms")
+	b.ReportMetric(ms(q(base, 0.5)), "base-p50-ms")
+	b.ReportMetric(ms(q(base, 0.99)), "base-p99-ms")
+	b.ReportMetric(ms(q(base, 1)), "base-max-ms")
+}
+
+// nopState is a State with nothing in it, so a benchmark of Commit
+// measures the log alone.
+type nopState struct{}
+
+func (nopState) Restore(io.Reader) error            { return nil }
+func (nopState) Replay([]byte) error                { return nil }
+func (nopState) WriteTo(w io.Writer) (int64, error) { return 0, nil }
+
+// BenchmarkCommitPath measures SyncAlways Commit of a 3,081-byte record
+// (an Add of a 768-d vector) into a state that does nothing, at 1 and 16
+// writers: the log's own per-record path (CRC, framing, write, fsync,
+// wake-ups) without an index's Add. Run it on tmpfs
+// (NEARKIT_BENCH_DIR=/dev/shm), where fsync costs nothing, to see the CPU
+// part alone; allocs/op should be 0 at one writer.
+func BenchmarkCommitPath(b *testing.B) {
+	for _, writers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			st, err := Open(context.Background(), benchDir(b), Options{CheckpointBytes: -1}, nopState{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			rec := make([]byte, 1+8+4*768)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(rec)))
+			var wg sync.WaitGroup
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			b.ResetTimer()
+			for range writers {
+				wg.Go(func() {
+					for left.Add(-1) >= 0 {
+						if err := st.Commit(rec, nil); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			s := st.Stats()
+			b.ReportMetric(float64(s.SyncedRecords)/float64(max(s.Fsyncs, 1)), "records/fsync")
+		})
+	}
 }

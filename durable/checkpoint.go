@@ -2,9 +2,7 @@ package durable
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,69 +11,17 @@ import (
 	"github.com/nearkit/nearkit"
 )
 
-// Snapshot format, all little-endian. A snapshot file is named
-// snap-<LSN as 16 hex digits>.nks and holds
-//
-//	[8]byte "NKSNAP\0\0", u32 version (1), u64 LSN, u64 payload length n,
-//	u32 CRC-32C of the 28 bytes before it,
-//	n bytes: the State's WriteTo output,
-//	u32 CRC-32C of the payload.
-//
-// LSN is the last record the snapshot covers. The payload starts at byte
-// 32, so a payload whose own format wants 32- or 64-byte alignment for
-// memory mapping keeps it when the payload's sections are aligned relative
-// to the payload's start plus 32.
-const (
-	snapMagic      = "NKSNAP\x00\x00"
-	snapVersion    = 1
-	snapHeaderSize = 32
-)
-
-// snapshotFile is the io.WriterTo nearkit.SaveFile writes: the header, the
-// payload taken in memory, its checksum. It checks ctx between chunks.
-type snapshotFile struct {
-	ctx   context.Context
-	lsn   uint64
-	parts []*chunks // the payload, in order
-}
-
-func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
-	h := make([]byte, 0, snapHeaderSize)
-	h = append(h, snapMagic...)
-	h = binary.LittleEndian.AppendUint32(h, snapVersion)
-	h = binary.LittleEndian.AppendUint64(h, f.lsn)
-	size := int64(0)
-	for _, p := range f.parts {
-		size += p.Len()
-	}
-	h = binary.LittleEndian.AppendUint64(h, uint64(size))
-	h = binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
-	n, err := w.Write(h)
-	total := int64(n)
-	if err != nil {
-		return total, err
-	}
-	crc := uint32(0)
-	for _, p := range f.parts {
-		err = p.each(func(c []byte) error {
-			if err := f.ctx.Err(); err != nil {
-				return err
-			}
-			crc = crc32.Update(crc, castagnoli, c)
-			n, err := w.Write(c)
-			total += int64(n)
-			return err
-		})
-		if err != nil {
-			return total, err
-		}
-	}
-	n, err = w.Write(binary.LittleEndian.AppendUint32(nil, crc))
-	return total + int64(n), err
-}
-
 // Checkpoint writes a snapshot of the state and removes the log segments
 // and snapshots it makes obsolete, so recovery replays only what follows.
+//
+// The snapshot is two files (see the formats in snapshot.go): the data
+// file, exactly the bytes the state's WriteTo writes — for an Index, the
+// file the index's own Save writes, which Snapshot names and hnsw.Open
+// (or ivf.Open, flat.Load) opens as it is — and after it a small manifest
+// holding the LSN covered and the data file's size and CRC-32C. Each is
+// written crash-safely (nearkit.SaveFile: temporary file, fsync, rename,
+// directory fsync), and the log it makes obsolete is removed only once
+// the manifest is durable.
 //
 // Writers are held off only while the state writes its snapshot into
 // memory, or, for a Capturer, the part of it that it cannot capture
@@ -84,16 +30,17 @@ func (f snapshotFile) WriteTo(w io.Writer) (int64, error) {
 // snapshot's LSN is applied and none after it is. The memory is reserved
 // and its pages touched before the pause, at the size the last pause
 // wrote, so the pause costs only the copying. A Capturer's captured part
-// is written once commits resume, and the snapshot then to its file
-// crash-safely (nearkit.SaveFile: temporary file, fsync, rename,
-// directory fsync) while commits go on into the new segment. The price is
-// memory: the snapshot is held in memory until it is on disk. Stats
-// reports the pause (LastCheckpointPause) beside the whole duration.
+// is written once commits resume, and the snapshot then to its files
+// while commits go on into the new segment. The price is memory: the
+// snapshot is held in memory until it is on disk. Stats reports the pause
+// (LastCheckpointPause) beside the whole duration.
 //
 // The newest two snapshots are kept with the log after the older one, so
 // a snapshot found damaged on Open can be replaced by its predecessor and
-// the log. A checkpoint with nothing new since the last one does nothing.
-// ctx cancels the writing of the file (the old snapshot stays in force).
+// the log. A checkpoint with nothing new since the last one does nothing,
+// unless that one is in the version-1 format of an earlier release: it is
+// then written again in the current one. ctx cancels the writing of the
+// files (the old snapshot stays in force).
 func (s *Store) Checkpoint(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -133,17 +80,23 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 		return ErrClosed
 	}
 	lsn := s.last
-	if lsn == s.snapLSN {
+	// A version-1 snapshot of the current state is rewritten as version 2
+	// with nothing new to log: the log neither moves nor shrinks.
+	upgrade := lsn == s.snapLSN && lsn > 0 && s.snapName == ""
+	if lsn == s.snapLSN && !upgrade {
 		s.mu.Unlock()
 		s.gate.Unlock()
 		return nil
 	}
 	// Everything up to lsn goes to disk and the log moves on to a segment
 	// that starts after it.
-	err := s.syncLocked()
-	if err == nil {
-		s.rotateLocked()
-		err = s.err
+	var err error
+	if !upgrade {
+		err = s.syncLocked()
+		if err == nil {
+			s.rotateLocked()
+			err = s.err
+		}
 	}
 	since, sinceBytes := s.sinceRecords, s.sinceBytes
 	s.sinceRecords, s.sinceBytes = 0, 0
@@ -167,7 +120,7 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 		}
 	}
 	if err == nil {
-		err = nearkit.SaveFile(filepath.Join(s.dir, snapshotName(lsn)), snapshotFile{ctx: ctx, lsn: lsn, parts: parts})
+		err = s.writeSnapshot(ctx, lsn, parts)
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -178,7 +131,10 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	}
 
 	s.mu.Lock()
-	s.prevLSN, s.snapLSN = s.snapLSN, lsn
+	if !upgrade {
+		s.prevLSN = s.snapLSN
+	}
+	s.snapLSN, s.snapName = lsn, dataName(lsn)
 	// The log after the previous snapshot stays as the fallback for this
 	// one (with no previous snapshot, the whole log does).
 	var obsolete []string
@@ -200,17 +156,40 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// snapshotsOnDisk lists the LSNs of the snapshot files in the directory.
-func (s *Store) snapshotsOnDisk() []uint64 {
-	entries, _ := os.ReadDir(s.dir)
-	var lsns []uint64
-	for _, e := range entries {
-		var lsn uint64
-		if _, err := fmt.Sscanf(e.Name(), "snap-%016x.nks", &lsn); err == nil && e.Name() == snapshotName(lsn) {
-			lsns = append(lsns, lsn)
-		}
+// writeSnapshot writes the data file and then the manifest of the
+// snapshot at lsn. A data file whose manifest could not be written is
+// removed (and if that fails too, the next Open removes it).
+func (s *Store) writeSnapshot(ctx context.Context, lsn uint64, parts []*chunks) error {
+	data := &dataFile{ctx: ctx, parts: parts}
+	path := filepath.Join(s.dir, dataName(lsn))
+	if err := nearkit.SaveFile(path, data); err != nil {
+		return err
 	}
-	return lsns
+	m := manifest{lsn: lsn, size: data.size, crc: data.crc, data: dataName(lsn)}
+	if err := nearkit.SaveFile(filepath.Join(s.dir, manifestName(lsn)), m); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// Snapshot returns the path of the newest snapshot's data file, the LSN
+// of the last record it covers, and ok = false when there is none, or
+// when the newest is a version-1 file of an earlier release (the next
+// Checkpoint writes one). The file holds exactly what the state's WriteTo
+// wrote: for an Index, the index's own file format, which a read-only
+// server can memory-map (hnsw.Open, ivf.Open) or load (flat.Load) as it
+// is, and keep open while the store goes on, since checkpoints never
+// rewrite a data file in place. The name stays valid until two more
+// checkpoints have completed (the newest two snapshots are kept); on Unix
+// a file mapped by then stays readable after its removal.
+func (s *Store) Snapshot() (path string, lsn uint64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.snapName == "" {
+		return "", 0, false
+	}
+	return filepath.Join(s.dir, s.snapName), s.snapLSN, true
 }
 
 // dropSegmentsLocked removes from s.segs the segments whose records all
@@ -228,14 +207,21 @@ func (s *Store) dropSegmentsLocked(upto uint64) []string {
 }
 
 // removeObsolete deletes the given segments and every snapshot older than
-// keep.
+// keep, of either format, and any data file older than keep left without
+// a manifest.
 func (s *Store) removeObsolete(segs []string, keep uint64) {
 	for _, name := range segs {
 		os.Remove(filepath.Join(s.dir, name))
 	}
-	for _, lsn := range s.snapshotsOnDisk() {
+	l := listSnapshots(s.dir)
+	for _, r := range l.snaps {
+		if r.lsn < keep {
+			removeSnapshot(s.dir, r.lsn)
+		}
+	}
+	for _, lsn := range l.data {
 		if lsn < keep {
-			os.Remove(filepath.Join(s.dir, snapshotName(lsn)))
+			removeSnapshot(s.dir, lsn)
 		}
 	}
 	syncDir(s.dir)

@@ -63,9 +63,10 @@ func FuzzSegmentReader(f *testing.F) {
 	})
 }
 
-// FuzzRecover opens a directory whose last segment and snapshot are
-// arbitrary bytes: Open must succeed or fail with an error, never panic,
-// and what it recovers is at most what was written.
+// FuzzRecover opens a directory whose last segment and newest snapshot's
+// manifest and data file are arbitrary bytes: Open must succeed or fail
+// with an error, never panic, and what it recovers is at most what was
+// written.
 func FuzzRecover(f *testing.F) {
 	seed := f.TempDir()
 	fill(f, seed, Options{Sync: SyncNever, CheckpointBytes: -1}, 20)
@@ -78,14 +79,52 @@ func FuzzRecover(f *testing.F) {
 	x.Close()
 	segs := segments(f, seed)
 	seg, _ := os.ReadFile(segs[len(segs)-2])
-	snap, _ := os.ReadFile(filepath.Join(seed, snapshotName(20)))
-	f.Add(seg, snap)
-	f.Add(seg[:len(seg)-3], snap[:len(snap)-1])
-	f.Add([]byte{}, []byte(snapMagic))
-	f.Fuzz(func(t *testing.T, seg, snap []byte) {
+	man, _ := os.ReadFile(filepath.Join(seed, manifestName(20)))
+	data, _ := os.ReadFile(filepath.Join(seed, dataName(20)))
+	f.Add(seg, man, data)
+	f.Add(seg[:len(seg)-3], man, data[:len(data)-1])
+	f.Add(seg, man[:len(man)-1], data)
+	f.Add([]byte{}, []byte(manifestMagic), []byte{})
+	f.Fuzz(func(t *testing.T, seg, man, data []byte) {
 		dir := t.TempDir()
 		// A snapshot at LSN 20 and a segment that resumes after it.
-		if err := os.WriteFile(filepath.Join(dir, snapshotName(20)), snap, 0o644); err != nil {
+		for name, b := range map[string][]byte{manifestName(20): man, dataName(20): data, segmentName(21): seg} {
+			if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		x, err := OpenIndex(context.Background(), dir, flatConfig(Options{Sync: SyncNever, CheckpointBytes: -1}))
+		if err != nil {
+			return
+		}
+		defer x.Close()
+		if x.Len() > 25+len(seg)/addFrame {
+			t.Fatalf("recovered %d vectors from %d log bytes", x.Len(), len(seg))
+		}
+	})
+}
+
+// FuzzRecoverV1 is FuzzRecover with a version-1 snapshot file.
+func FuzzRecoverV1(f *testing.F) {
+	seed := f.TempDir()
+	fill(f, seed, Options{Sync: SyncNever, CheckpointBytes: -1}, 20)
+	x, err := OpenIndex(context.Background(), seed, flatConfig(Options{Sync: SyncNever, CheckpointBytes: -1}))
+	if err != nil {
+		f.Fatal(err)
+	}
+	x.Checkpoint(context.Background())
+	addN(f, x, 20, 5)
+	x.Close()
+	segs := segments(f, seed)
+	seg, _ := os.ReadFile(segs[len(segs)-2])
+	data, _ := os.ReadFile(filepath.Join(seed, dataName(20)))
+	snap := v1Snapshot(20, data)
+	f.Add(seg, snap)
+	f.Add(seg[:len(seg)-3], snap[:len(snap)-1])
+	f.Add([]byte{}, []byte(snapV1Magic))
+	f.Fuzz(func(t *testing.T, seg, snap []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, snapV1Name(20)), snap, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, segmentName(21)), seg, 0o644); err != nil {

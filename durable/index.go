@@ -295,6 +295,12 @@ func (x *Index) Unwrap() nearkit.Index { return x.idx }
 // Checkpoint snapshots the index; see Store.Checkpoint.
 func (x *Index) Checkpoint(ctx context.Context) error { return x.st.Checkpoint(ctx) }
 
+// Snapshot returns the path of the newest checkpoint's data file, which
+// is the wrapped index's own file format (what its Save writes), and the
+// LSN it covers; see Store.Snapshot. A read-only server can open it with
+// hnsw.Open (memory-mapped, zero-copy), ivf.Open or flat.Load.
+func (x *Index) Snapshot() (path string, lsn uint64, ok bool) { return x.st.Snapshot() }
+
 // Sync makes every operation so far durable; see Store.Sync.
 func (x *Index) Sync() error { return x.st.Sync() }
 

@@ -3,15 +3,12 @@ package durable
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nearkit/nearkit"
@@ -20,12 +17,30 @@ import (
 // Recovery reports what Open found in the directory and did about it.
 //
 // The rules:
-//   - The newest snapshot that verifies (header and payload checksums, and
-//     the State's Restore) is loaded; a newer one that is damaged (an error
-//     wrapping nearkit.ErrCorrupt) is renamed to *.damaged, reported in
-//     Damaged, and the next older one is tried. Any other error (such as
-//     nearkit.ErrIncompatible from a State opened with other parameters)
-//     fails Open and leaves the directory untouched.
+//   - The newest snapshot that verifies is loaded: its manifest's checksum,
+//     LSN and data file name, the data file's size and CRC-32C, and the
+//     State's Restore (for a version-1 file, its header and payload
+//     checksums). A newer one that is damaged (an error wrapping
+//     nearkit.ErrCorrupt: a torn or altered manifest, a data file missing,
+//     cut short, extended or altered) is reported in Damaged, and the next
+//     older one is tried. Falling back rather than refusing is safe when
+//     it loses no record, and Open checks that it does not. Checkpoint
+//     keeps the log after the previous snapshot, so the older snapshot
+//     and that log normally rebuild the same state; but the damaged
+//     snapshot's LSN proves that every record up to it was durable, so
+//     when the log after the older snapshot does not reach that LSN (its
+//     later segments deleted, damage in the last segment before it — not
+//     a torn tail, since a crash cannot tear what was fsynced — or a
+//     gap), Open fails with an error wrapping nearkit.ErrCorrupt rather
+//     than start from less, and leaves the damaged files where they are.
+//     Only an Open that succeeds renames them to *.damaged. Any other
+//     error (such as nearkit.ErrIncompatible from a State opened with
+//     other parameters, or a manifest of a newer version) fails Open and
+//     leaves the snapshot untouched.
+//   - A data file without a manifest is the leftover of a checkpoint cut
+//     short between its two files (the manifest is written only once the
+//     data file is durable, and the log is trimmed only after that): it is
+//     never loaded, and removed once Open has succeeded.
 //   - The log records after the snapshot's LSN are replayed in order. Their
 //     LSNs must run on without a gap, across segments too: a gap is a
 //     missing segment and Open fails with an error wrapping
@@ -45,8 +60,9 @@ import (
 //     them. SnapshotAhead reports it, and the log resumes after the
 //     snapshot's LSN.
 type Recovery struct {
-	// Snapshot is the file name of the snapshot loaded ("" when none) and
-	// SnapshotLSN the last record it covers.
+	// Snapshot is the file name of the snapshot loaded (its data file, or
+	// a version-1 file; "" when none) and SnapshotLSN the last record it
+	// covers.
 	Snapshot    string
 	SnapshotLSN uint64
 	// Damaged lists snapshots that failed to load, with their errors.
@@ -80,17 +96,16 @@ func (s *Store) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("durable: %w", err)
 	}
-	var snaps []uint64
+	var snaps snapFiles
 	var segs []segFile
 	for _, e := range entries {
 		name := e.Name()
 		var n uint64
 		switch {
-		case strings.HasPrefix(name, ".snap-") && strings.Contains(name, ".tmp-"):
+		case isSnapTemp(name):
 			// A checkpoint that died before its rename.
 			os.Remove(filepath.Join(s.dir, name))
-		case parseName(name, "snap-%016x.nks", &n) && name == snapshotName(n):
-			snaps = append(snaps, n)
+		case snaps.add(name):
 		case parseName(name, "wal-%016x.log", &n) && name == segmentName(n):
 			info, err := e.Info()
 			if err != nil {
@@ -99,33 +114,44 @@ func (s *Store) recover(ctx context.Context) error {
 			segs = append(segs, segFile{first: n, name: name, size: info.Size()})
 		}
 	}
-	slices.Sort(snaps)
+	snaps.sort()
 	slices.SortFunc(segs, func(a, b segFile) int { return compareU64(a.first, b.first) })
 
 	base, loaded := uint64(0), false
-	for i := len(snaps) - 1; i >= 0; i-- {
-		name := snapshotName(snaps[i])
-		if err := s.loadSnapshot(name, snaps[i]); err != nil {
+	// damaged are the snapshots newer than the one loaded that failed to
+	// verify: set aside only once recovery has succeeded without them.
+	var damaged []snapRef
+	for i, ref := range snaps.snaps {
+		name := ref.name()
+		if err := s.loadSnapshot(ref); err != nil {
 			if !errors.Is(err, nearkit.ErrCorrupt) {
-				// Not damage (a snapshot of another kind of state, an I/O
-				// error): the directory is left as it is.
+				// Not damage (a snapshot of another kind of state, a newer
+				// format, an I/O error): the directory is left as it is.
 				return fmt.Errorf("durable: %s: %w", name, err)
 			}
 			s.rec.Damaged = append(s.rec.Damaged, fmt.Errorf("%s: %w", name, err))
-			os.Rename(filepath.Join(s.dir, name), filepath.Join(s.dir, name+".damaged"))
+			damaged = append(damaged, ref)
+			// Its records were durable when it was written: the log must
+			// still hold them for a fallback to lose nothing.
+			s.mustReach = max(s.mustReach, ref.lsn)
 			continue
 		}
-		base, loaded = snaps[i], true
+		base, loaded = ref.lsn, true
 		s.rec.Snapshot, s.rec.SnapshotLSN = name, base
 		s.snapLSN = base
-		for j := i - 1; j >= 0; j-- {
-			s.prevLSN = snaps[j]
-			break
+		if ref.kind == snapV2 {
+			s.snapName = name
+		}
+		for _, older := range snaps.snaps[i+1:] {
+			if older.lsn < base {
+				s.prevLSN = older.lsn
+				break
+			}
 		}
 		break
 	}
 	if !loaded {
-		if len(snaps) > 0 && (len(segs) == 0 || segs[0].first != 1) {
+		if len(snaps.snaps) > 0 && (len(segs) == 0 || segs[0].first != 1) {
 			return fmt.Errorf("%w: durable: no snapshot in %s loads (%v) and the log does not reach back to its start", nearkit.ErrCorrupt, s.dir, errors.Join(s.rec.Damaged...))
 		}
 		if err := s.state.Restore(nil); err != nil {
@@ -138,6 +164,14 @@ func (s *Store) recover(ctx context.Context) error {
 		return err
 	}
 	s.last = next - 1
+	if s.last < s.mustReach {
+		// The log ends before a damaged snapshot's LSN (its later segments
+		// deleted or lost): the records between are in no intact file.
+		return fmt.Errorf("%w: durable: the damaged snapshot at LSN %d (%v) covers records up to %d, but the log ends at %d: records %d to %d would be lost; refusing", nearkit.ErrCorrupt, s.mustReach, errors.Join(s.rec.Damaged...), s.mustReach, s.last, s.last+1, s.mustReach)
+	}
+	for _, ref := range damaged {
+		s.setAside(ref)
+	}
 	s.written, s.synced = s.last, s.last
 	s.rec.LastLSN = s.last
 
@@ -179,6 +213,19 @@ func (s *Store) recover(ctx context.Context) error {
 		// The log before the snapshot is of no use any more.
 		s.removeObsolete(s.dropSegmentsLocked(base), s.prevLSN)
 	}
+	// Data files without a manifest are what checkpoints killed between
+	// their two files left: never loaded, removed only now that recovery
+	// has succeeded without them.
+	orphans := false
+	for _, lsn := range snaps.data {
+		if !slices.ContainsFunc(snaps.snaps, func(r snapRef) bool { return r.lsn == lsn && r.kind == snapV2 }) {
+			os.Remove(filepath.Join(s.dir, dataName(lsn)))
+			orphans = true
+		}
+	}
+	if orphans {
+		syncDir(s.dir)
+	}
 	s.rec.Duration = time.Since(start)
 	return nil
 }
@@ -196,66 +243,6 @@ func compareU64(a, b uint64) int {
 		return 1
 	}
 	return 0
-}
-
-// loadSnapshot verifies and restores one snapshot file.
-func (s *Store) loadSnapshot(name string, lsn uint64) error {
-	f, err := os.Open(filepath.Join(s.dir, name))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	br := bufio.NewReaderSize(f, 1<<20)
-	var h [snapHeaderSize]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return fmt.Errorf("%w: snapshot header: %v", nearkit.ErrCorrupt, err)
-	}
-	if string(h[:8]) != snapMagic {
-		return fmt.Errorf("%w: not a snapshot", nearkit.ErrIncompatible)
-	}
-	if binary.LittleEndian.Uint32(h[28:]) != crc32.Checksum(h[:28], castagnoli) {
-		return fmt.Errorf("%w: snapshot header checksum", nearkit.ErrCorrupt)
-	}
-	if v := binary.LittleEndian.Uint32(h[8:]); v != snapVersion {
-		return fmt.Errorf("%w: snapshot version %d, want %d", nearkit.ErrIncompatible, v, snapVersion)
-	}
-	if got := binary.LittleEndian.Uint64(h[12:]); got != lsn {
-		return fmt.Errorf("%w: snapshot says LSN %d, its name %d", nearkit.ErrCorrupt, got, lsn)
-	}
-	n := binary.LittleEndian.Uint64(h[20:])
-	if n != uint64(info.Size())-snapHeaderSize-4 || info.Size() < snapHeaderSize+4 {
-		return fmt.Errorf("%w: snapshot holds %d payload bytes, the file %d", nearkit.ErrCorrupt, n, info.Size())
-	}
-	cr := &crcReader{r: io.LimitReader(br, int64(n))}
-	rerr := s.state.Restore(cr)
-	// Whatever the state did not read still counts for the checksum, which
-	// decides whether a failed Restore met damage.
-	if _, err := io.Copy(io.Discard, cr); err != nil {
-		return err
-	}
-	var t [4]byte
-	if _, err := io.ReadFull(br, t[:]); err != nil {
-		return fmt.Errorf("%w: snapshot checksum: %v", nearkit.ErrCorrupt, err)
-	}
-	if binary.LittleEndian.Uint32(t[:]) != cr.crc {
-		return fmt.Errorf("%w: snapshot payload checksum mismatch", nearkit.ErrCorrupt)
-	}
-	return rerr
-}
-
-type crcReader struct {
-	r   io.Reader
-	crc uint32
-}
-
-func (c *crcReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
-	return n, err
 }
 
 // replay applies the records after base and returns the LSN the log goes
@@ -313,6 +300,9 @@ func (s *Store) replaySegment(ctx context.Context, g segFile, next uint64, last 
 	if err != nil {
 		if errors.Is(err, errTorn) && last && !s.validAfter(f, g, 0, next-1) {
 			// A segment created just before a crash, its header torn.
+			if err := s.checkTornAt(g, g.first-1, err); err != nil {
+				return 0, err
+			}
 			s.tornTail(f, g, 0, err)
 			return g.first - 1, nil
 		}
@@ -339,6 +329,9 @@ func (s *Store) replaySegment(ctx context.Context, g segFile, next uint64, last 
 			if s.validAfter(f, g, off, sr.next-1) {
 				return 0, fmt.Errorf("%w: durable: log segment %s is damaged in the middle (%v) with intact records after the damage; refusing to drop them", nearkit.ErrCorrupt, g.name, err)
 			}
+			if err := s.checkTornAt(g, sr.next-1, err); err != nil {
+				return 0, err
+			}
 			s.tornTail(f, g, off, err)
 			return sr.next - 1, nil
 		}
@@ -351,6 +344,16 @@ func (s *Store) replaySegment(ctx context.Context, g segFile, next uint64, last 
 		s.rec.Replayed++
 		next = lsn + 1
 	}
+}
+
+// checkTornAt refuses to take damage after LSN end in segment g for a
+// torn tail when a damaged snapshot's LSN says records beyond end were
+// durable: a crash cannot tear what was fsynced, so that is corruption.
+func (s *Store) checkTornAt(g segFile, end uint64, why error) error {
+	if end >= s.mustReach {
+		return nil
+	}
+	return fmt.Errorf("%w: durable: log segment %s is damaged after LSN %d (%v), but a snapshot at LSN %d (damaged: %v) shows that records up to it were durable; refusing to cut them", nearkit.ErrCorrupt, g.name, end, why, s.mustReach, errors.Join(s.rec.Damaged...))
 }
 
 // validAfter reports whether an intact frame with an LSN above after lies

@@ -319,16 +319,18 @@ func TestDamagedSnapshotFallsBack(t *testing.T) {
 		m[id] = v
 	}
 	x.Close()
-	newest := filepath.Join(dir, snapshotName(80))
-	flipByte(t, newest, snapHeaderSize+100)
+	newest := filepath.Join(dir, dataName(80))
+	flipByte(t, newest, 100)
 
 	y := reopen(t, dir, opts)
 	rec := y.Recovery()
 	if rec.SnapshotLSN != 40 || len(rec.Damaged) != 1 || !errors.Is(rec.Damaged[0], nearkit.ErrCorrupt) || rec.Replayed != 50 {
 		t.Fatalf("recovery %+v, want the snapshot at 40 and 50 records replayed", rec)
 	}
-	if _, err := os.Stat(newest + ".damaged"); err != nil {
-		t.Fatalf("damaged snapshot not set aside: %v", err)
+	for _, name := range []string{dataName(80), manifestName(80)} {
+		if _, err := os.Stat(filepath.Join(dir, name+".damaged")); err != nil {
+			t.Fatalf("damaged snapshot not set aside: %v", err)
+		}
 	}
 	checkFlat(t, y, m)
 }
@@ -348,7 +350,9 @@ func TestIncompatibleSnapshotLeavesDirectory(t *testing.T) {
 	if _, err := OpenIndex(ctx, dir, hnswConfig(Options{})); err == nil || errors.Is(err, nearkit.ErrCorrupt) {
 		t.Fatalf("open with another index type: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, snapshotName(10))); err != nil {
-		t.Fatalf("snapshot gone after a refused open: %v", err)
+	for _, name := range []string{dataName(10), manifestName(10)} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatalf("snapshot gone after a refused open: %v", err)
+		}
 	}
 }

@@ -147,6 +147,12 @@ type Store struct {
 	closed    bool
 	stats     Stats
 	snapLSN   uint64 // newest snapshot
+	// snapName is the newest snapshot's data file, "" when there is none
+	// or it is a version-1 file (see Snapshot).
+	snapName string
+	// mustReach is, during recovery, the newest LSN a damaged snapshot
+	// covers: the log has to reach it (see recover).
+	mustReach uint64
 	// lastPausedBytes is what the last checkpoint wrote while writers
 	// were held off: the size its next buffer is reserved at.
 	lastPausedBytes int64
@@ -590,8 +596,6 @@ func syncDir(dir string) error {
 }
 
 func segmentName(first uint64) string { return fmt.Sprintf("wal-%016x.log", first) }
-
-func snapshotName(lsn uint64) string { return fmt.Sprintf("snap-%016x.nks", lsn) }
 
 // createSegment creates (or empties) the segment whose first record is
 // first and writes its header.
