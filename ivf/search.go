@@ -168,7 +168,7 @@ func (x *Index) search(s *scratch, dst []nearkit.Result, q []float32, k int, opt
 	case PQ:
 		x.scanPQ(s, p.f)
 	case PQFastScan:
-		x.scanFastScan(s, p.f, p.pool)
+		x.scanFastScan(s, p.f, p.pool, p.rerank > 0)
 	}
 	return x.finish(s, dst, &p), nil
 }
@@ -389,9 +389,14 @@ func (x *Index) scanPQList(s *scratch, f nearkit.Filter, p probe) {
 }
 
 // scanFastScan scores the probed lists with 8-bit tables quantized with
-// one scale for every list, keeps the 2·pool best by quantized distance,
-// and re-scores those with the float32 tables into s.top.
-func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
+// one scale for every list. Without re-ranking it keeps the 2·pool best by
+// quantized distance and re-scores those with the float32 tables into
+// s.top, whose distances are then returned. When full vectors re-rank
+// (reranked), the quantized distances go straight into s.top: they only
+// choose the candidates, as in FAISS's IndexRefine over a fast-scan
+// index, and a float32 pass over twice as many would cost more than the
+// few re-ranked vectors it saves.
+func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int, reranked bool) {
 	m, np := x.cfg.M, x.nPairs
 	const ks = 16
 	nprobe := len(s.probes)
@@ -415,7 +420,12 @@ func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
 		scale = 255 / maxRange
 	}
 	inv := 1 / scale
-	s.cands.reset(max(2*pool, pool+16))
+	cands := &s.cands
+	if reranked {
+		cands = &s.top // reset to pool by begin
+	} else {
+		cands.reset(max(2*pool, pool+16))
+	}
 	s.sums = grow(s.sums, fsChunk*32)
 	bs := np * 32
 	// Sums of at most 64 pairs are below 2¹⁵ (255·128), the condition of
@@ -432,7 +442,7 @@ func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
 		// Every quantized distance of the list is at least its bias: once
 		// the heap is full, a list whose bias is beyond the bound has no
 		// candidate, and its table need not be quantized.
-		if bias > s.cands.bound() {
+		if bias > cands.bound() {
 			continue
 		}
 		lut := s.lut[:bs]
@@ -443,13 +453,21 @@ func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
 			pq.FastScanBlocks(l.codes[b0*bs:(b0+nb)*bs], lut, np, nb, s.sums)
 			base := b0 * 32
 			cnt := min(nb*32, n-base)
-			sc := fsScan{t: &s.cands, f: f, l: l, li: uint32(pi), lo: base, bias: bias, scale: scale, inv: inv}
+			// s.cands names a candidate's probe, s.top its list.
+			li := uint32(pi)
+			if reranked {
+				li = p.list
+			}
+			sc := fsScan{t: cands, f: f, l: l, li: li, lo: base, bias: bias, scale: scale, inv: inv}
 			if swar {
 				sc.offerSWAR(s.sums[:nb*32], cnt)
 			} else {
 				sc.offer(s.sums[:cnt])
 			}
 		}
+	}
+	if reranked {
+		return
 	}
 	for _, c := range s.cands.h {
 		p := s.probes[c.list]
