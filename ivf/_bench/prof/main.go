@@ -62,7 +62,7 @@ func build(ds *dataset.Dataset, cfg ivf.Config, path string) *ivf.Index {
 			if err != nil {
 				log.Fatalf("%s: %v", path, err)
 			}
-			if c := x.Config(); c.Encoding != cfg.Encoding || c.M != cfg.M || c.NList != cfg.NList || c.KeepVectors != cfg.KeepVectors {
+			if c := x.Config(); c.Encoding != cfg.Encoding || c.M != cfg.M || c.NList != cfg.NList || cfg.KeepVectors && !c.KeepVectors {
 				log.Fatalf("%s holds another configuration: %+v", path, c)
 			}
 			return x
