@@ -429,7 +429,7 @@ func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int, reranked bo
 	s.sums = grow(s.sums, fsChunk*32)
 	bs := np * 32
 	// Sums of at most 64 pairs are below 2¹⁵ (255·128), the condition of
-	// the four-lane comparison in offerSums.
+	// the four-lane comparison in offerSWAR.
 	swar := np <= 64
 	for pi, p := range s.probes {
 		l := &x.lists[p.list]
@@ -563,6 +563,8 @@ func (c *fsScan) limit() uint64 {
 // depend on the byte order of the lanes.
 func (c *fsScan) offerSWAR(sums []uint16, cnt int) {
 	const ones, tops = 0x0001_0001_0001_0001, 0x8000_8000_8000_8000
+	// sums is s.sums, a 4 KiB allocation and so 8-byte aligned: reading
+	// it as words is an aligned load on every architecture.
 	words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(sums))), len(sums)/4)
 	lim := c.limit()
 	t4 := lim*ones | tops
