@@ -120,7 +120,7 @@ func (x *Index) searchBlock(ss []*scratch, visits []visit, queries []float32, p 
 	}
 	if x.cfg.Encoding == PQFastScan {
 		for _, s := range ss {
-			x.scanFastScan(s, p.f, p.pool)
+			x.scanFastScan(s, p.f, p.pool, p.rerank > 0)
 		}
 		return visits
 	}

@@ -24,6 +24,9 @@ func BenchmarkSearch(b *testing.B) {
 		{"enc=pq/rerank=4", Config{Encoding: PQ, M: 16, KeepVectors: true}, nearkit.SearchOptions{NProbe: 8, Rerank: 4}},
 		{"enc=pqfs", Config{Encoding: PQFastScan, M: 16}, nearkit.SearchOptions{NProbe: 8}},
 		{"enc=pqfs/rerank=4", Config{Encoding: PQFastScan, M: 16, KeepVectors: true}, nearkit.SearchOptions{NProbe: 8, Rerank: 4}},
+		// 16-byte codes, as enc=pq's M=16 8-bit ones (issue 11's pairing).
+		{"enc=pqfs/m=32", Config{Encoding: PQFastScan, M: 32}, nearkit.SearchOptions{NProbe: 8}},
+		{"enc=pqfs/m=32/rerank=4", Config{Encoding: PQFastScan, M: 32, KeepVectors: true}, nearkit.SearchOptions{NProbe: 8, Rerank: 4}},
 	} {
 		cfg := tc.cfg
 		cfg.Dim, cfg.NList = dim, 64

@@ -168,7 +168,7 @@ func (x *Index) search(s *scratch, dst []nearkit.Result, q []float32, k int, opt
 	case PQ:
 		x.scanPQ(s, p.f)
 	case PQFastScan:
-		x.scanFastScan(s, p.f, p.pool)
+		x.scanFastScan(s, p.f, p.pool, p.rerank > 0)
 	}
 	return x.finish(s, dst, &p), nil
 }
@@ -389,41 +389,48 @@ func (x *Index) scanPQList(s *scratch, f nearkit.Filter, p probe) {
 }
 
 // scanFastScan scores the probed lists with 8-bit tables quantized with
-// one scale for every list, keeps the 2·pool best by quantized distance,
-// and re-scores those with the float32 tables into s.top.
-func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
+// one scale for every list. Without re-ranking it keeps the 2·pool best by
+// quantized distance and re-scores those with the float32 tables into
+// s.top, whose distances are then returned. When full vectors re-rank
+// (reranked), the quantized distances go straight into s.top: they only
+// choose the candidates, as in FAISS's IndexRefine over a fast-scan
+// index, and a float32 pass over twice as many would cost more than the
+// few re-ranked vectors it saves.
+func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int, reranked bool) {
 	m, np := x.cfg.M, x.nPairs
 	const ks = 16
 	nprobe := len(s.probes)
 	s.ftab = grow(s.ftab, nprobe*m*ks)
 	s.mins = grow(s.mins, nprobe*m)
 	s.bias = grow(s.bias, nprobe)
-	s.lut = grow(s.lut, nprobe*np*32)
+	s.lut = grow(s.lut, np*32)
 	var maxRange float32
 	for pi, p := range s.probes {
-		t := s.ftab[pi*m*ks : (pi+1)*m*ks]
-		copy(t, x.listTable(s, p.list))
-		bias := p.base
-		for sub := range m {
-			ts := t[sub*ks : (sub+1)*ks]
-			lo, hi := ts[0], ts[0]
-			for _, v := range ts {
-				lo, hi = min(lo, v), max(hi, v)
-			}
-			s.mins[pi*m+sub] = lo
-			bias += lo
-			maxRange = max(maxRange, hi-lo)
+		if len(x.lists[p.list].ids) == 0 {
+			continue
 		}
-		s.bias[pi] = bias
+		t := s.ftab[pi*m*ks : (pi+1)*m*ks]
+		x.fastScanTable(s, t, p.list)
+		r, sum := tableMins(t, s.mins[pi*m:(pi+1)*m])
+		maxRange = max(maxRange, r)
+		s.bias[pi] = p.base + sum
 	}
 	scale := float32(1)
 	if maxRange > 0 {
 		scale = 255 / maxRange
 	}
 	inv := 1 / scale
-	s.cands.reset(max(2*pool, pool+16))
+	cands := &s.cands
+	if reranked {
+		cands = &s.top // reset to pool by begin
+	} else {
+		cands.reset(max(2*pool, pool+16))
+	}
 	s.sums = grow(s.sums, fsChunk*32)
 	bs := np * 32
+	// Sums of at most 64 pairs are below 2¹⁵ (255·128), the condition of
+	// the four-lane comparison in offerSWAR.
+	swar := np <= 64
 	for pi, p := range s.probes {
 		l := &x.lists[p.list]
 		n := len(l.ids)
@@ -431,25 +438,36 @@ func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
 			continue
 		}
 		s.ncalls += int64(n)
-		lut := s.lut[pi*bs : (pi+1)*bs]
-		pq.QuantizeFastScanLUT(lut, s.ftab[pi*m*ks:(pi+1)*m*ks], m, s.mins[pi*m:(pi+1)*m], scale)
 		bias := s.bias[pi]
+		// Every quantized distance of the list is at least its bias: once
+		// the heap is full, a list whose bias is beyond the bound has no
+		// candidate, and its table need not be quantized.
+		if bias > cands.bound() {
+			continue
+		}
+		lut := s.lut[:bs]
+		pq.QuantizeFastScanLUT(lut, s.ftab[pi*m*ks:(pi+1)*m*ks], m, s.mins[pi*m:(pi+1)*m], scale)
 		nBlocks := (n + 31) / 32
 		for b0 := 0; b0 < nBlocks; b0 += fsChunk {
 			nb := min(fsChunk, nBlocks-b0)
 			pq.FastScanBlocks(l.codes[b0*bs:(b0+nb)*bs], lut, np, nb, s.sums)
 			base := b0 * 32
 			cnt := min(nb*32, n-base)
-			bound := s.cands.bound()
-			for i, sum := range s.sums[:cnt] {
-				d := bias + float32(sum)*inv
-				if d > bound {
-					continue
-				}
-				offer(&s.cands, f, l, uint32(pi), base+i, d)
-				bound = s.cands.bound()
+			// s.cands names a candidate's probe, s.top its list.
+			li := uint32(pi)
+			if reranked {
+				li = p.list
+			}
+			sc := fsScan{t: cands, f: f, l: l, li: li, lo: base, bias: bias, scale: scale, inv: inv}
+			if swar {
+				sc.offerSWAR(s.sums[:nb*32], cnt)
+			} else {
+				sc.offer(s.sums[:cnt])
 			}
 		}
+	}
+	if reranked {
+		return
 	}
 	for _, c := range s.cands.h {
 		p := s.probes[c.list]
@@ -458,6 +476,115 @@ func (x *Index) scanFastScan(s *scratch, f nearkit.Filter, pool int) {
 		blk := l.codes[pos/32*bs : (pos/32+1)*bs]
 		d := p.base + pq.FastScanEntryDistance(s.ftab[int(c.list)*m*ks:(int(c.list)+1)*m*ks], blk, m, pos%32)
 		s.top.push(cand{d: d, list: p.list, pos: c.pos, id: c.id})
+	}
+}
+
+// fastScanTable writes into t (M×16) the float32 PQ table of list l,
+// listTable without the intermediate copy.
+func (x *Index) fastScanTable(s *scratch, t []float32, l uint32) {
+	n := len(s.t3)
+	if x.precomp == nil {
+		copy(t, s.t3)
+		return
+	}
+	addVec(t[:n], x.precomp[int(l)*n:(int(l)+1)*n], s.t3[:n])
+}
+
+// tableMins sets mins[s] to the least entry of subtable s of t (16
+// entries each, len(mins) subtables) and returns the widest subtable
+// range and the sum of the minima.
+func tableMins(t, mins []float32) (maxRange, sum float32) {
+	t = t[: len(mins)*16 : len(mins)*16]
+	for s := range mins {
+		ts := (*[16]float32)(t[s*16:])
+		// Four independent chains of the builtin min and max, which
+		// compile to branch-free MINSS/MAXSS: comparisons and moves
+		// mispredict on table entries, which are in no order.
+		var lo, hi [4]float32
+		copy(lo[:], ts[:4])
+		copy(hi[:], ts[:4])
+		for j := 4; j < 16; j += 4 {
+			lo[0], hi[0] = min(lo[0], ts[j]), max(hi[0], ts[j])
+			lo[1], hi[1] = min(lo[1], ts[j+1]), max(hi[1], ts[j+1])
+			lo[2], hi[2] = min(lo[2], ts[j+2]), max(hi[2], ts[j+2])
+			lo[3], hi[3] = min(lo[3], ts[j+3]), max(hi[3], ts[j+3])
+		}
+		l := min(lo[0], lo[1], lo[2], lo[3])
+		mins[s] = l
+		sum += l
+		maxRange = max(maxRange, max(hi[0], hi[1], hi[2], hi[3])-l)
+	}
+	return maxRange, sum
+}
+
+// fsScan offers the quantized sums of one kernel call: entry lo+i of
+// list l (probe li) has distance bias + sums[i]·inv.
+type fsScan struct {
+	t          *topk
+	f          nearkit.Filter
+	l          *list
+	li         uint32
+	lo         int
+	bias       float32
+	scale, inv float32
+}
+
+// offer offers every sum that passes the heap's bound.
+func (c *fsScan) offer(sums []uint16) {
+	bound := c.t.bound()
+	for i, sum := range sums {
+		if d := c.bias + float32(sum)*c.inv; d <= bound {
+			offer(c.t, c.f, c.l, c.li, c.lo+i, d)
+			bound = c.t.bound()
+		}
+	}
+}
+
+// limit returns the largest sum that can pass the heap's bound, plus one
+// for rounding (the distance of a sum that passes is compared exactly),
+// at most 0x7fff.
+func (c *fsScan) limit() uint64 {
+	r := (c.t.bound() - c.bias) * c.scale
+	if !(r < 0x7ffe) { // also +Inf while the heap fills
+		return 0x7fff
+	}
+	if r < 0 {
+		return 0
+	}
+	return uint64(r) + 1
+}
+
+// offerSWAR is offer over the first cnt of sums (a whole number of
+// blocks, every sum below 2¹⁵), four at a time: in a word of four uint16
+// lanes, (lim|0x8000)−v leaves a lane's top bit set exactly when its sum
+// is at most lim, without borrowing across lanes. Once the heap is full
+// almost every word has no lane set and costs one subtraction and a test;
+// the sums of a word that has are compared one by one, which does not
+// depend on the byte order of the lanes.
+func (c *fsScan) offerSWAR(sums []uint16, cnt int) {
+	const ones, tops = 0x0001_0001_0001_0001, 0x8000_8000_8000_8000
+	// sums is s.sums, a 4 KiB allocation and so 8-byte aligned: reading
+	// it as words is an aligned load on every architecture.
+	words := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(sums))), len(sums)/4)
+	lim := c.limit()
+	t4 := lim*ones | tops
+	for w, v := range words {
+		if (t4-v)&tops == 0 {
+			continue
+		}
+		for i := 4 * w; i < 4*w+4; i++ {
+			if uint64(sums[i]) > lim {
+				continue
+			}
+			if i >= cnt {
+				return
+			}
+			if d := c.bias + float32(sums[i])*c.inv; d <= c.t.bound() {
+				offer(c.t, c.f, c.l, c.li, c.lo+i, d)
+				lim = c.limit()
+				t4 = lim*ones | tops
+			}
+		}
 	}
 }
 

@@ -153,15 +153,7 @@ func (f *FastScan) quantizeLUT(table []float32, qlut []byte) (scale, bias float3
 	if maxRange > 0 {
 		scale = 255 / maxRange
 	}
-	clear(qlut)
-	for s := range m {
-		t := table[s*16 : (s+1)*16]
-		dst := qlut[(s/2)*32+(s%2)*16:]
-		for j, v := range t {
-			q := math.Round(float64((v - mins[s]) * scale))
-			dst[j] = uint8(max(0, min(255, q)))
-		}
-	}
+	QuantizeFastScanLUT(qlut, table, m, mins, scale)
 	return scale, bias
 }
 

@@ -1,9 +1,6 @@
 package pq
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // The functions below expose the fast-scan block layout (see FastScan) to
 // indexes that keep many short code arrays, such as the inverted lists of
@@ -81,20 +78,34 @@ func FastScanEntryDistance(table []float32, blk []byte, m, v int) float32 {
 
 // QuantizeFastScanLUT writes the kernel's 8-bit table for a float table
 // of m×16 entries into dst (32·FastScanPairs(m) bytes): entry j of
-// subquantizer s becomes round((table[16s+j] − mins[s])·scale), clamped
-// to 0…255. With one scale for every table of a search, sums of
-// different tables compare as sum/scale + Σ mins.
+// subquantizer s becomes round((table[16s+j] − mins[s])·scale), halves
+// rounded up, clamped to 0…255. With one scale for every table of a
+// search, sums of different tables compare as sum/scale + Σ mins.
+//
+// An index quantizes one table per probed list, as many entries as a
+// short list has codes to scan, so the rounding is done in float32
+// (x+0.5, truncated) rather than through math.Round's float64 bit
+// manipulation, on fixed-size windows the compiler checks once.
 func QuantizeFastScanLUT(dst []byte, table []float32, m int, mins []float32, scale float32) {
 	clear(dst[: FastScanPairs(m)*32 : len(dst)])
 	table = table[: m*16 : len(table)]
+	mins = mins[:m:len(mins)]
 	for s := range m {
-		t := table[s*16 : (s+1)*16]
-		o := dst[(s/2)*32+(s%2)*16:]
-		o = o[:16]
+		t := (*[16]float32)(table[s*16:])
+		o := (*[16]byte)(dst[(s/2)*32+(s%2)*16:])
 		lo := mins[s]
 		for j, v := range t {
-			q := float32(math.Round(float64((v - lo) * scale)))
-			o[j] = uint8(max(0, min(255, q)))
+			q := (v-lo)*scale + 0.5
+			// The comparisons, not min and max, so that the loop has no
+			// NaN and signed-zero handling; a NaN entry becomes 0.
+			switch {
+			case q >= 255:
+				o[j] = 255
+			case q > 0:
+				o[j] = uint8(q)
+			default:
+				o[j] = 0
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -289,4 +290,54 @@ func BenchmarkFastScanSearch(b *testing.B) {
 		res, _ = f.Search(res, q, 10, 0)
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "codes/s")
+}
+
+// TestQuantizeFastScanLUT compares the float32 rounding of
+// QuantizeFastScanLUT with math.Round in float64: equal except within
+// float32 rounding of a half, clamped at 0 and 255, padding pairs zero.
+func TestQuantizeFastScanLUT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, m := range []int{1, 2, 3, 16, 28, 56} {
+		table := make([]float32, m*16)
+		mins := make([]float32, m)
+		for s := range m {
+			for j := range 16 {
+				table[s*16+j] = float32(rng.NormFloat64() * 5)
+			}
+			mins[s] = slices.Min(table[s*16 : (s+1)*16])
+		}
+		// Some entries below their minimum and some far above the range
+		// exercise the clamps.
+		table[0] = mins[0] - 3
+		table[m*16-1] += 100
+		scale := float32(255 / 20.0)
+		np := FastScanPairs(m)
+		dst := make([]byte, np*32+3)
+		for i := range dst {
+			dst[i] = 0xa5
+		}
+		QuantizeFastScanLUT(dst, table, m, mins, scale)
+		for s := range 2 * np {
+			for j := range 16 {
+				got := dst[(s/2)*32+(s%2)*16+j]
+				if s >= m {
+					if got != 0 {
+						t.Fatalf("m %d: padding subquantizer %d entry %d = %d", m, s, j, got)
+					}
+					continue
+				}
+				x := float64((table[s*16+j] - mins[s]) * scale)
+				want := max(0, min(255, math.Round(x)))
+				frac := x - math.Floor(x)
+				if float64(got) != want && !(math.Abs(frac-0.5) < 1e-5 && math.Abs(float64(got)-want) == 1) {
+					t.Fatalf("m %d: entry %d of subquantizer %d = %d, want %v (x = %v)", m, j, s, got, want, x)
+				}
+			}
+		}
+		for _, g := range dst[np*32:] {
+			if g != 0xa5 {
+				t.Fatalf("m %d: write past the table", m)
+			}
+		}
+	}
 }
