@@ -75,6 +75,20 @@ func nopStore(t *testing.T, opts Options) *Store {
 	return s
 }
 
+// bigState is a state whose snapshots are size zero bytes.
+type bigState struct {
+	nopState
+	size int64
+}
+
+func (b bigState) WriteTo(w io.Writer) (int64, error) {
+	return io.CopyN(w, zeros{}, b.size)
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
 // closedIndex returns an index holding n vectors, closed.
 func closedIndex(t *testing.T, n int) *Index {
 	x := apiIndex(t, n)
@@ -321,8 +335,30 @@ func durableCases() attack.Cases {
 			}
 			attack.Must(t, "Checkpoint", s.Checkpoint(ctx), nil)
 			attack.Must(t, "Checkpoint again with nothing new", s.Checkpoint(ctx), nil)
+			if !testing.Short() {
+				// A state (and log) past the allocation bound: Checkpoint
+				// reserves its size for the snapshot, which it must not
+				// do when there is nothing to write, nor for a closed
+				// store.
+				big := nopStore(t, Options{Sync: SyncNever, CheckpointBytes: -1})
+				big.state = bigState{size: 80 << 20}
+				rec := make([]byte, 8<<20)
+				for range 10 {
+					if err := big.Commit(rec, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				attack.Must(t, "Checkpoint of a big state", big.Checkpoint(ctx), nil)
+				attack.Bounded(t, "Checkpoint of a big state with nothing new", func() {
+					attack.Must(t, "Checkpoint of a big state with nothing new", big.Checkpoint(ctx), nil)
+				})
+				big.Commit(rec, nil)
+				s = big
+			}
 			s.Close()
-			attack.Must(t, "Checkpoint after Close", s.Checkpoint(ctx), ErrClosed)
+			attack.Bounded(t, "Checkpoint after Close", func() {
+				attack.Must(t, "Checkpoint after Close", s.Checkpoint(ctx), ErrClosed)
+			})
 		},
 		"Store.Sync": func(t *testing.T) {
 			s := nopStore(t, Options{Sync: SyncNever})
