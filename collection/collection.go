@@ -116,6 +116,7 @@ type Collection struct {
 	free   []uint32     // free IDs below next, the smallest last
 	fields map[string]*field
 	broken error // an apply failed after its record was logged
+	closed bool  // Close has closed the index: Query refuses
 }
 
 type doc struct {
@@ -220,10 +221,9 @@ func (c *Collection) Upsert(ctx context.Context, docs ...Document) error {
 	if len(docs) == 0 {
 		return nil
 	}
-	ops := make([]upsertOp, len(docs))
-	hs := make([]uint64, len(docs))
 	seen := make(map[string]struct{}, len(docs))
-	for i, d := range docs {
+	size := int64(upsertHeader)
+	for _, d := range docs {
 		if err := c.checkDoc(d); err != nil {
 			return err
 		}
@@ -231,6 +231,17 @@ func (c *Collection) Upsert(ctx context.Context, docs ...Document) error {
 			return fmt.Errorf("collection: upsert: %w: key %q appears twice", nearkit.ErrDuplicateID, d.Key)
 		}
 		seen[d.Key] = struct{}{}
+		size += upsertOpHeader + int64(c.docSize(doc{key: d.Key, meta: d.Metadata, payload: d.Payload}))
+	}
+	// Refused before anything is copied: the same payload or string
+	// passed in many documents costs the caller nothing, its copies and
+	// the record would.
+	if size > durable.MaxRecordBytes {
+		return fmt.Errorf("%w: collection: upsert of %d documents makes a %d-byte record, over durable.MaxRecordBytes (%d); split it", nearkit.ErrInvalidConfig, len(docs), size, durable.MaxRecordBytes)
+	}
+	ops := make([]upsertOp, len(docs))
+	hs := make([]uint64, len(docs))
+	for i, d := range docs {
 		ops[i] = upsertOp{
 			doc: doc{key: d.Key, meta: maps.Clone(d.Metadata), payload: slices.Clone(d.Payload)},
 			vec: slices.Clone(d.Vector),
@@ -245,12 +256,7 @@ func (c *Collection) Upsert(ctx context.Context, docs ...Document) error {
 		if err := c.assign(ops); err != nil {
 			return nil, err
 		}
-		rec := c.encodeUpsert(ops)
-		if len(rec) > durable.MaxRecordBytes {
-			c.unassign(ops)
-			return nil, fmt.Errorf("%w: collection: upsert of %d documents makes a %d-byte record, over durable.MaxRecordBytes (%d); split it", nearkit.ErrInvalidConfig, len(ops), len(rec), durable.MaxRecordBytes)
-		}
-		return rec, nil
+		return c.encodeUpsert(ops), nil
 	}
 	return c.st.CommitFunc(build, func() error { return c.apply(func() error { return c.applyUpsert(ops) }) })
 }
@@ -305,25 +311,6 @@ func (c *Collection) assign(ops []upsertOp) error {
 		c.next++
 	}
 	return nil
-}
-
-// unassign gives back the IDs assign handed out for new documents, in the
-// reverse order, so the free list and next are as they were. The caller
-// holds the keys' stripes and the log's order (no assign ran since).
-func (c *Collection) unassign(ops []upsertOp) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := len(ops) - 1; i >= 0; i-- {
-		if !ops[i].isNew {
-			continue
-		}
-		if ops[i].id == c.next-1 && !c.held(ops[i].id) {
-			c.next--
-		} else {
-			c.free = append(c.free, ops[i].id)
-		}
-		ops[i].isNew = false
-	}
 }
 
 // apply runs an apply step; an error after the record was logged means
@@ -510,10 +497,22 @@ func (c *Collection) Delete(ctx context.Context, keys ...string) error {
 		c.mu.RUnlock()
 		return c.broken
 	}
+	// A key given twice is deleted once; a set, not a search of ops,
+	// so that deleting many keys costs linear time.
+	var seen map[uint32]struct{}
 	for _, k := range keys {
-		if id, ok := c.keys[k]; ok && !slices.ContainsFunc(ops, func(o deleteOp) bool { return o.id == id }) {
-			ops = append(ops, deleteOp{id: id, key: k})
+		id, ok := c.keys[k]
+		if !ok {
+			continue
 		}
+		if _, dup := seen[id]; dup {
+			continue
+		}
+		if seen == nil {
+			seen = make(map[uint32]struct{})
+		}
+		seen[id] = struct{}{}
+		ops = append(ops, deleteOp{id: id, key: k})
 	}
 	c.mu.RUnlock()
 	if len(ops) == 0 {
@@ -604,9 +603,14 @@ func (c *Collection) Stats() durable.Stats { return c.st.Stats() }
 func (c *Collection) Recovery() durable.Recovery { return c.st.Recovery() }
 
 // Close syncs the log, releases the directory and closes the index (when
-// it has a Close method). It does not checkpoint.
+// it has a Close method). It does not checkpoint. Afterwards writes,
+// Query, Sync and Checkpoint return durable.ErrClosed (so does a second
+// Close); Get, Count, Len and All go on reading the documents in memory.
 func (c *Collection) Close() error {
 	err := c.st.Close()
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 	if cl, ok := c.idx.(io.Closer); ok {
 		if cerr := cl.Close(); err == nil && cerr != nil && !errors.Is(cerr, durable.ErrClosed) {
 			err = cerr

@@ -51,10 +51,17 @@ const (
 	collVersion = 2
 )
 
+// upsertHeader and upsertOpHeader are the bytes of an upsert record
+// before its documents and before each document's own (docSize).
+const (
+	upsertHeader   = 5
+	upsertOpHeader = 5
+)
+
 func (c *Collection) encodeUpsert(ops []upsertOp) []byte {
-	size := 5
+	size := upsertHeader
 	for _, op := range ops {
-		size += 13 + len(op.doc.key) + 4*len(op.vec) + len(op.doc.payload) + 16*len(op.doc.meta)
+		size += upsertOpHeader + c.docSize(op.doc)
 	}
 	b := make([]byte, 0, size)
 	b = record.AppendU8(b, opUpsert)
@@ -176,6 +183,14 @@ func (c *Collection) readDoc(d *record.Decoder) (doc, []float32) {
 	return out, vec
 }
 
+// describeIndex names what an IndexType's New returned, for its error.
+func describeIndex(idx nearkit.Index) string {
+	if idx == nil {
+		return "no index"
+	}
+	return fmt.Sprintf("an index of %d %d-d %v vectors", idx.Len(), idx.Dim(), idx.Metric())
+}
+
 // state is the Collection as the durable Store's State.
 type state Collection
 
@@ -185,6 +200,11 @@ func (s *state) Restore(r io.Reader) error {
 		idx, err := c.cfg.Index.New(c.cfg.Dim, c.cfg.Metric)
 		if err != nil {
 			return err
+		}
+		// Checked here, not at the first Upsert, whose record would be
+		// logged before the index refused it.
+		if idx == nil || idx.Dim() != c.cfg.Dim || idx.Metric() != c.cfg.Metric || idx.Len() != 0 {
+			return fmt.Errorf("%w: collection: IndexType %q: New(%d, %v) returned %s", nearkit.ErrInvalidConfig, c.cfg.Index.Name, c.cfg.Dim, c.cfg.Metric, describeIndex(idx))
 		}
 		c.reset(idx)
 		return nil
@@ -266,6 +286,9 @@ func (s *state) Restore(r io.Reader) error {
 	idx, err := c.cfg.Index.Read(r)
 	if err != nil {
 		return err
+	}
+	if idx == nil {
+		return fmt.Errorf("%w: collection: IndexType %q: Read returned no index", nearkit.ErrInvalidConfig, c.cfg.Index.Name)
 	}
 	if idx.Dim() != dim || idx.Metric() != metric || idx.Len() != len(c.docs) {
 		return fmt.Errorf("%w: collection snapshot: index of %d %d-d %v vectors beside %d documents", nearkit.ErrCorrupt, idx.Len(), idx.Dim(), idx.Metric(), len(c.docs))

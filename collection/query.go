@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/nearkit/nearkit"
+	"github.com/nearkit/nearkit/durable"
 	"github.com/nearkit/nearkit/internal/check"
 	"github.com/nearkit/nearkit/internal/posting"
 )
@@ -45,7 +46,9 @@ func Ef(ef int) QueryOption { return func(o *queryOptions) { o.ef = ef } }
 // Query returns the (at most) k documents nearest to vec that match the
 // Where condition, nearest first. It returns nearkit.ErrInvalidK for
 // k ≤ 0, the vector's nearkit.ErrDimension or nearkit.ErrInvalidVector,
-// and nearkit.ErrInvalidConfig for a malformed condition.
+// nearkit.ErrInvalidConfig for a malformed condition (one nested deeper
+// than MaxCondDepth too), and durable.ErrClosed after Close. A nil option
+// is ignored.
 func (c *Collection) Query(ctx context.Context, vec []float32, k int, opts ...QueryOption) ([]Hit, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -58,13 +61,21 @@ func (c *Collection) Query(ctx context.Context, vec []float32, k int, opts ...Qu
 	}
 	var o queryOptions
 	for _, f := range opts {
-		f(&o)
+		if f != nil { // a nil option (one left unset by the caller) is none
+			f(&o)
+		}
 	}
 	if err := o.where.check(); err != nil {
 		return nil, fmt.Errorf("%w: collection: where: %v", nearkit.ErrInvalidConfig, err)
 	}
 	so := nearkit.SearchOptions{Ef: o.ef}
 	c.mu.RLock()
+	if c.closed {
+		// The index may be closed (HNSW's is): one answer for every
+		// index type rather than each one's own.
+		c.mu.RUnlock()
+		return nil, fmt.Errorf("collection: query: %w", durable.ErrClosed)
+	}
 	k = min(k, len(c.docs))
 	if o.where.op != condAll {
 		f, n := c.compile(o.where)

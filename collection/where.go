@@ -3,10 +3,12 @@ package collection
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Cond is a metadata condition for Query: built with Eq, In, Range, And,
-// Or and Not. The zero Cond matches every document.
+// Or and Not. The zero Cond matches every document. Query and Count
+// refuse conditions nested more than MaxCondDepth deep.
 type Cond struct {
 	op     condOp
 	field  string
@@ -16,6 +18,12 @@ type Cond struct {
 }
 
 type condOp uint8
+
+// MaxCondDepth bounds the nesting of And, Or and Not in a condition:
+// evaluating each level costs a bitmap over the documents, so a deeper
+// one (no filter a person writes) would cost memory in proportion to its
+// depth times the collection.
+const MaxCondDepth = 64
 
 const (
 	condAll condOp = iota
@@ -59,34 +67,54 @@ func Not(c Cond) Cond { return Cond{op: condNot, subs: []Cond{c}} }
 
 // String renders the condition, for logs and errors.
 func (c Cond) String() string {
+	var b strings.Builder
+	c.write(&b)
+	return b.String()
+}
+
+// write renders c into b: one buffer for the whole tree, so the cost is
+// the length of the text, not that times the depth.
+func (c Cond) write(b *strings.Builder) {
 	switch c.op {
 	case condAll:
-		return "all"
+		b.WriteString("all")
+		return
 	case condIn:
 		if len(c.vals) == 1 {
-			return fmt.Sprintf("%s = %v", c.field, c.vals[0])
+			fmt.Fprintf(b, "%s = %v", c.field, c.vals[0])
+		} else {
+			fmt.Fprintf(b, "%s in %v", c.field, c.vals)
 		}
-		return fmt.Sprintf("%s in %v", c.field, c.vals)
+		return
 	case condRange:
-		return fmt.Sprintf("%v ≤ %s ≤ %v", c.lo, c.field, c.hi)
+		fmt.Fprintf(b, "%v ≤ %s ≤ %v", c.lo, c.field, c.hi)
+		return
 	case condNot:
-		return fmt.Sprintf("not (%v)", c.subs[0])
+		b.WriteString("not (")
+		c.subs[0].write(b)
+		b.WriteString(")")
+		return
 	}
 	sep := " and "
 	if c.op == condOr {
 		sep = " or "
 	}
-	s := "("
+	b.WriteString("(")
 	for i, sc := range c.subs {
 		if i > 0 {
-			s += sep
+			b.WriteString(sep)
 		}
-		s += sc.String()
+		sc.write(b)
 	}
-	return s + ")"
+	b.WriteString(")")
 }
 
-func (c Cond) check() error {
+func (c Cond) check() error { return c.checkDepth(0) }
+
+func (c Cond) checkDepth(depth int) error {
+	if depth > MaxCondDepth {
+		return fmt.Errorf("condition nested more than %d deep", MaxCondDepth)
+	}
 	switch c.op {
 	case condIn:
 		for _, v := range c.vals {
@@ -104,7 +132,7 @@ func (c Cond) check() error {
 		}
 	}
 	for _, s := range c.subs {
-		if err := s.check(); err != nil {
+		if err := s.checkDepth(depth + 1); err != nil {
 			return err
 		}
 	}

@@ -50,6 +50,16 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	start := time.Now()
 
 	s.mu.Lock()
+	// Both before the reservation below, which is the snapshot's size.
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if _, current := s.currentLocked(); current {
+		s.ckWant = false
+		s.mu.Unlock()
+		return nil
+	}
 	hint := s.lastPausedBytes
 	if hint == 0 {
 		// No snapshot yet: the log holds the whole state, which is about
@@ -80,10 +90,8 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 		return ErrClosed
 	}
 	lsn := s.last
-	// A version-1 snapshot of the current state is rewritten as version 2
-	// with nothing new to log: the log neither moves nor shrinks.
-	upgrade := lsn == s.snapLSN && lsn > 0 && s.snapName == ""
-	if lsn == s.snapLSN && !upgrade {
+	upgrade, current := s.currentLocked()
+	if current {
 		s.mu.Unlock()
 		s.gate.Unlock()
 		return nil
@@ -154,6 +162,16 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	s.mu.Unlock()
 	s.removeObsolete(obsolete, keep)
 	return nil
+}
+
+// currentLocked reports whether the newest snapshot holds every record
+// (current: a checkpoint has nothing to do), or holds them in the
+// version-1 format (upgrade: a checkpoint rewrites it as version 2 with
+// nothing new to log, so the log neither moves nor shrinks). The caller
+// holds mu.
+func (s *Store) currentLocked() (upgrade, current bool) {
+	upgrade = s.last == s.snapLSN && s.last > 0 && s.snapName == ""
+	return upgrade, s.last == s.snapLSN && !upgrade
 }
 
 // writeSnapshot writes the data file and then the manifest of the

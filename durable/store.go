@@ -57,7 +57,8 @@ type Options struct {
 	// Sync is the durability policy (default SyncAlways).
 	Sync SyncPolicy
 	// SegmentBytes is the size at which the log moves to a new segment
-	// file. Default 64 MiB.
+	// file. Default 64 MiB; smaller values than a segment holding one
+	// record (41 bytes) are raised to that.
 	SegmentBytes int64
 	// CheckpointBytes starts an automatic checkpoint (in the background)
 	// when the log written since the last one exceeds it. Default 256 MiB;
@@ -77,6 +78,9 @@ const (
 	// maxBuffered is the buffer size at which a writer stops leaving the
 	// write to the flusher and does it itself.
 	maxBuffered = 16 << 20
+	// minSegmentBytes is the size of a segment holding one record of one
+	// byte: the smallest SegmentBytes.
+	minSegmentBytes = segHeaderSize + frameHeader + 1
 )
 
 func (o *Options) fill() error {
@@ -89,6 +93,9 @@ func (o *Options) fill() error {
 	if o.SegmentBytes == 0 {
 		o.SegmentBytes = defaultSegmentBytes
 	}
+	// A segment holding only its header must not count as full, or each
+	// rotation would be followed by another, forever.
+	o.SegmentBytes = max(o.SegmentBytes, minSegmentBytes)
 	if o.CheckpointBytes == 0 {
 		o.CheckpointBytes = defaultCheckpointBytes
 	}
@@ -145,6 +152,7 @@ type Store struct {
 	gatherGen uint64
 	err       error // sticky I/O error: the log's state on disk is unknown
 	closed    bool
+	closing   bool // a Close has begun
 	stats     Stats
 	snapLSN   uint64 // newest snapshot
 	// snapName is the newest snapshot's data file, "" when there is none
@@ -172,8 +180,16 @@ type Store struct {
 // it: see Recovery for what it reports and recover.go for the rules. It
 // returns an error wrapping ErrLocked when another Store holds dir, and
 // one wrapping nearkit.ErrCorrupt when the log is damaged anywhere but at
-// its tail or a segment is missing.
+// its tail or a segment is missing; one wrapping nearkit.ErrInvalidConfig
+// for a nil state or options out of range, and ctx's error when it is
+// already done.
 func Open(ctx context.Context, dir string, opts Options, state State) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if state == nil {
+		return nil, fmt.Errorf("%w: durable: Open without a State", nearkit.ErrInvalidConfig)
+	}
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
@@ -247,22 +263,32 @@ func (s *Store) Commit(rec []byte, apply func() error) error {
 // except after the size error, which a build that hands things out
 // should therefore check itself, undoing what it handed out.
 func (s *Store) CommitFunc(build func() ([]byte, error), apply func() error) error {
+	if build == nil {
+		return fmt.Errorf("%w: durable: CommitFunc without a build", nearkit.ErrInvalidConfig)
+	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
-	s.order.Lock()
-	rec, err := build()
-	if err == nil {
-		err = checkRecordSize(rec)
-	}
-	var lsn uint64
-	if err == nil {
-		lsn, err = s.append(rec, payloadCRC(rec))
-	}
-	s.order.Unlock()
+	lsn, err := s.buildAppend(build)
 	if err != nil {
 		return err
 	}
 	return s.finish(lsn, apply)
+}
+
+// buildAppend runs build and appends its record under the order lock,
+// released by a defer so that a build which panics (and a caller which
+// recovers) does not leave every later CommitFunc waiting for it.
+func (s *Store) buildAppend(build func() ([]byte, error)) (uint64, error) {
+	s.order.Lock()
+	defer s.order.Unlock()
+	rec, err := build()
+	if err == nil {
+		err = checkRecordSize(rec)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return s.append(rec, payloadCRC(rec))
 }
 
 func checkRecordSize(rec []byte) error {
@@ -554,13 +580,17 @@ func (s *Store) Stats() Stats {
 
 // Close syncs the log and releases the directory. It does not checkpoint:
 // the next Open replays the log written since the last checkpoint. Commits
-// after Close return ErrClosed; Close waits for a running checkpoint.
+// after Close return ErrClosed, as does a second Close (or all but one of
+// concurrent ones); Close waits for a running checkpoint.
 func (s *Store) Close() error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.closing {
 		s.mu.Unlock()
 		return ErrClosed
 	}
+	// Claimed under mu, so that of concurrent Closes one closes done and
+	// the others return ErrClosed.
+	s.closing = true
 	s.mu.Unlock()
 	close(s.done)
 	s.wg.Wait()
