@@ -3,6 +3,7 @@ package hnsw
 import (
 	"unsafe"
 
+	"github.com/nearkit/nearkit/pq"
 	"github.com/nearkit/nearkit/scalar"
 )
 
@@ -44,9 +45,18 @@ type sq8DotScorer struct {
 	q *scalar.DotQuery
 }
 
+// qgScorer scores the 4-bit PQ codes of a QGraph index (each slot's own
+// code) with the query's ADC table: the QGraph search's descent through
+// the upper levels (qgraph_search.go).
+type qgScorer struct {
+	x     *Index
+	p     *pq.ProductQuantizer
+	table []float32
+}
+
 // scorers is the set of scorer types the walk is instantiated with.
 type scorers interface {
-	floatScorer | sq8L2Scorer | sq8DotScorer
+	floatScorer | sq8L2Scorer | sq8DotScorer | qgScorer
 }
 
 // scoreAll sets out[i] to the distance from s's query to slot ids[i] and
@@ -71,6 +81,11 @@ func scoreAll[S scorers](s *S, d *directory, ids []uint32, out []float32) []floa
 		x, q := s.x, s.q
 		for i, id := range ids {
 			out[i] = q.DistanceUnchecked(x.codeOf(d, id))
+		}
+	case *qgScorer:
+		x, p, t := s.x, s.p, s.table
+		for i, id := range ids {
+			out[i] = p.Distance(t, x.qgCode(d, id))
 		}
 	default:
 		panic("hnsw: unknown scorer")
@@ -106,6 +121,9 @@ func prefetchSpec[S scorers](s *S) slotPrefetch {
 		return codePrefetch(s.x)
 	case *sq8DotScorer:
 		return codePrefetch(s.x)
+	case *qgScorer:
+		cs := uintptr(s.x.qg.cs)
+		return slotPrefetch{unsafe.Offsetof(chunk{}.qcodes), cs, cs}
 	}
 	panic("hnsw: unknown scorer")
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ func main() {
 		spec    = flag.String("dataset", "fashion-mnist", "data set (as nearbench -dataset)")
 		metric  = flag.String("metric", "l2", "l2, ip or cosine")
 		qgm     = flag.Int("qgm", 0, "with -build -quant qgraph: subquantizers (0: the default)")
+		cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the timed searches to `FILE`")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -73,6 +75,16 @@ func main() {
 	queries := ds.Queries
 	if *nq > 0 {
 		queries = queries[:min(*nq, ds.NQ())*ds.Dim]
+	}
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	for _, f := range strings.Split(*efs, ",") {
 		ef, err := strconv.Atoi(strings.TrimSpace(f))
