@@ -165,7 +165,7 @@ func (h *topk) scanRows(dists []float32, rows []uint32, ids []uint64) {
 }
 
 // scanBlock is the number of rows one single-query kernel call scores.
-const scanBlock = 1024
+const scanBlock = 1024 // a multiple of 4: see SearchBatch's row blocks
 
 // scratch is the per-search working memory, pooled so that steady-state
 // searches allocate nothing.
@@ -409,7 +409,13 @@ func (x *Index) searchBatch(ctx context.Context, queries []float32, k int, opts 
 
 	qb := min(tl.queries, max(1, (nq+workers-1)/workers))
 	qblocks := (nq + qb - 1) / qb
+	// Row blocks and parts start at multiples of 4 rows, as Search's
+	// blocks do: the Batch kernels score rows four at a time and then one
+	// at a time, and the two paths may round differently (they do on
+	// AVX2), so a row must reach the same path here as in Search for the
+	// results to be identical.
 	rb := min(max(tl.rowBytes/(4*d), 1), 8192)
+	rb = max(rb&^3, 4)
 	// Split the rows into contiguous parts too when there are fewer query
 	// blocks than workers, so small batches still use every core; each
 	// part keeps the tiling, and the parts' top-k lists are merged.
@@ -417,7 +423,8 @@ func (x *Index) searchBatch(ctx context.Context, queries []float32, k int, opts 
 	if qblocks < workers {
 		parts = min((workers+qblocks-1)/qblocks, (n+rb-1)/rb)
 	}
-	rowsPerPart := (n + parts - 1) / parts
+	rowsPerPart := ((n+parts-1)/parts + 3) &^ 3
+	parts = (n + rowsPerPart - 1) / rowsPerPart
 	units := qblocks * parts
 
 	// partial[p][q] holds part p's sorted top-k of query q when parts > 1.
