@@ -13,7 +13,7 @@
 // loaded or drifting machine weighs on every library alike. Ratios are
 // taken within a round and the median over rounds is reported.
 //
-// FAISS is the AVX2 build made by the project's shared faiss_build_avx2.sh
+// FAISS is a FAISS 1.7.3 built with its AVX2 kernels, when one is installed
 // when present — $NEARKIT_PEERS/build/faiss-avx2-py, NEARKIT_PEERS
 // defaulting to $XDG_CACHE_HOME/nearkit-peers or ~/.cache/nearkit-peers —
 // with the OpenBLAS unpacked beside it (build/openblas/lib), else Debian's
