@@ -14,7 +14,7 @@
 // taken within a round and the median over rounds is reported.
 //
 // FAISS is a FAISS 1.7.3 built with its AVX2 kernels, when one is installed
-// when present — $NEARKIT_PEERS/build/faiss-avx2-py, NEARKIT_PEERS
+// at $NEARKIT_PEERS/build/faiss-avx2-py, NEARKIT_PEERS
 // defaulting to $XDG_CACHE_HOME/nearkit-peers or ~/.cache/nearkit-peers —
 // with the OpenBLAS unpacked beside it (build/openblas/lib), else Debian's
 // python3-faiss, a generic SSE2 build that flatters the ratio (-faiss
